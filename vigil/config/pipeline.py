@@ -1,0 +1,43 @@
+"""Pipeline config (`pipelines/*.yaml`): how to analyse, independent of the site."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from vigil.config.base import Strict
+from vigil.config.reid import ReidConfig
+from vigil.config.tracker import TrackerConfig
+from vigil.types import CLASS_NAMES
+
+
+class DetectorConfig(Strict):
+    weights: str = Field(description="weights file: path (relative to the pipeline file), or a name "
+                                     "found in $VIGIL_MODELS or ~/.cache/vigil")
+    imgsz: int = Field(default=640, ge=32, le=4096, description="inference size in pixels")
+    confidence: float = Field(default=0.25, ge=0.0, le=1.0, description="minimum detection confidence")
+    iou: float = Field(default=0.7, gt=0.0, le=1.0, description="NMS IoU threshold")
+    classes: list[str] = Field(default_factory=lambda: list(CLASS_NAMES),
+                               description="Vigil classes kept: " + ", ".join(CLASS_NAMES))
+    device: str = Field(default="auto", description="'auto' (cuda if available), 'cpu', 'cuda', 'cuda:1'")
+    half: Literal["auto", True, False] = Field(default="auto", description="fp16; 'auto' = on CUDA only")
+    batch: int = Field(default=8, ge=1, le=256, description="frames per detector call")
+
+    @field_validator("classes")
+    @classmethod
+    def _classes(cls, v):
+        bad = [c for c in v if c not in CLASS_NAMES]
+        if bad:
+            raise ValueError(f"unknown class {bad[0]!r}; choose from {', '.join(CLASS_NAMES)}")
+        if not v:
+            raise ValueError("classes is empty; keep at least one of " + ", ".join(CLASS_NAMES))
+        return v
+
+
+class PipelineConfig(Strict):
+    name: str = ""
+    detector: DetectorConfig
+    frame_stride: int = Field(default=1, ge=1, description="analyse every Nth decoded frame")
+    tracker: TrackerConfig = Field(default_factory=TrackerConfig)
+    reid: ReidConfig | None = Field(default=None, description="appearance embeddings for tracking; off when absent")

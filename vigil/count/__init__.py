@@ -1,0 +1,1 @@
+"""Counting: line crossings and polygon zones."""

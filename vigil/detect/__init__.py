@@ -1,0 +1,1 @@
+"""The object detector (ultralytics YOLO): device and precision choice, batching, class map."""

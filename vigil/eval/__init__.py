@@ -1,0 +1,1 @@
+"""Evaluation harnesses (MOTChallenge tracking, fusion, registration)."""

@@ -1,0 +1,1 @@
+"""RGB-thermal registration, fusion methods and fusion quality metrics."""

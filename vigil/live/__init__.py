@@ -1,0 +1,1 @@
+"""The live daemon: RTSP readers, batched inference loop, health."""

@@ -1,0 +1,1 @@
+"""Wiring of stages: per-camera processing and the replay driver."""

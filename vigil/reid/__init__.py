@@ -1,0 +1,1 @@
+"""Re-identification: OSNet and the crop -> embedding step."""

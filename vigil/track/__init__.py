@@ -1,0 +1,1 @@
+"""Multi-object tracking: Kalman filter, cost matrices, assignment, track lifecycle."""

@@ -1,0 +1,151 @@
+"""The currency types passed between stages: `Frame` and `Detections`.
+
+`Detections` is a struct of numpy arrays (like supervision's `Detections` or
+ultralytics' `Boxes`): every stage takes and returns one, rows stay aligned
+across the arrays, and boolean / integer indexing selects rows in all of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Iterator
+
+import numpy as np
+
+# Vigil's own class ids. COCO ids are mapped onto these by the detector.
+CLASS_NAMES: tuple[str, ...] = ("pedestrian", "bicycle", "car", "motorcycle", "bus", "truck")
+CLASS_IDS: dict[str, int] = {name: i for i, name in enumerate(CLASS_NAMES)}
+VEHICLE_CLASSES: frozenset[str] = frozenset({"bicycle", "car", "motorcycle", "bus", "truck"})
+# COCO class id -> Vigil class id (person, bicycle, car, motorcycle, bus, truck).
+COCO_TO_VIGIL: dict[int, int] = {0: 0, 1: 1, 2: 2, 3: 3, 5: 4, 7: 5}
+
+
+def class_group(name: str) -> str:
+    """'vehicle' for every vehicle class, the class name itself otherwise."""
+    return "vehicle" if name in VEHICLE_CLASSES else name
+
+
+@dataclass
+class Frame:
+    """One decoded video frame and where it sits in time.
+
+    image: HxWx3 uint8, BGR (OpenCV's order).
+    index: frame number in its stream, from 0.
+    pts: presentation time in seconds from the start of the stream.
+    time: absolute (UTC, tz-aware) time of the frame.
+    """
+
+    image: np.ndarray
+    index: int
+    pts: float
+    time: datetime
+    camera_id: str = ""
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.image.shape[0], self.image.shape[1]
+
+
+def _as(array, dtype, shape_tail: tuple[int, ...], name: str, n: int | None) -> np.ndarray:
+    a = np.asarray(array, dtype=dtype)
+    if a.size == 0 and n in (None, 0):
+        a = a.reshape((0, *shape_tail))
+    if a.ndim != 1 + len(shape_tail) or tuple(a.shape[1:]) != shape_tail:
+        raise ValueError(f"Detections.{name} must have shape (N, {', '.join(map(str, shape_tail))}) "
+                         f"but has {a.shape}" if shape_tail else
+                         f"Detections.{name} must have shape (N,) but has {a.shape}")
+    if n is not None and a.shape[0] != n:
+        raise ValueError(f"Detections.{name} has {a.shape[0]} rows, xyxy has {n}")
+    return a
+
+
+@dataclass
+class Detections:
+    """A batch of boxes from one frame.
+
+    xyxy: (N, 4) float32 pixel corners x1, y1, x2, y2.
+    confidence: (N,) float32 in [0, 1].
+    class_id: (N,) int32 Vigil class ids (see CLASS_NAMES).
+    tracker_id: (N,) int64, -1 where no track has been assigned.
+    embedding: optional (N, D) float32 appearance features (L2-normalised).
+    """
+
+    xyxy: np.ndarray
+    confidence: np.ndarray = field(default=None)  # type: ignore[assignment]
+    class_id: np.ndarray = field(default=None)  # type: ignore[assignment]
+    tracker_id: np.ndarray = field(default=None)  # type: ignore[assignment]
+    embedding: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        self.xyxy = _as(self.xyxy, np.float32, (4,), "xyxy", None)
+        n = self.xyxy.shape[0]
+        self.confidence = _as(np.ones(n) if self.confidence is None else self.confidence,
+                              np.float32, (), "confidence", n)
+        self.class_id = _as(np.zeros(n) if self.class_id is None else self.class_id,
+                            np.int32, (), "class_id", n)
+        self.tracker_id = _as(np.full(n, -1) if self.tracker_id is None else self.tracker_id,
+                              np.int64, (), "tracker_id", n)
+        if self.embedding is not None:
+            e = np.asarray(self.embedding, dtype=np.float32)
+            if e.ndim != 2 or e.shape[0] != n:
+                raise ValueError(f"Detections.embedding must have shape (N, D) with N={n} but has {e.shape}")
+            self.embedding = e
+
+    @classmethod
+    def empty(cls, embedding_dim: int | None = None) -> "Detections":
+        emb = None if embedding_dim is None else np.zeros((0, embedding_dim), np.float32)
+        return cls(xyxy=np.zeros((0, 4), np.float32), embedding=emb)
+
+    def __len__(self) -> int:
+        return self.xyxy.shape[0]
+
+    def __getitem__(self, index) -> "Detections":
+        """Rows selected by a boolean mask, an integer array, a slice or an int."""
+        if isinstance(index, (int, np.integer)):
+            index = [int(index)]
+        return Detections(
+            xyxy=self.xyxy[index],
+            confidence=self.confidence[index],
+            class_id=self.class_id[index],
+            tracker_id=self.tracker_id[index],
+            embedding=None if self.embedding is None else self.embedding[index],
+        )
+
+    def __iter__(self) -> Iterator["Detections"]:
+        for i in range(len(self)):
+            yield self[i]
+
+    @classmethod
+    def merge(cls, parts: list["Detections"]) -> "Detections":
+        """Concatenate batches; embeddings are kept only when every part has them."""
+        parts = [p for p in parts if len(p)] or parts[:1]
+        if not parts:
+            return cls.empty()
+        with_emb = all(p.embedding is not None for p in parts)
+        return cls(
+            xyxy=np.concatenate([p.xyxy for p in parts]),
+            confidence=np.concatenate([p.confidence for p in parts]),
+            class_id=np.concatenate([p.class_id for p in parts]),
+            tracker_id=np.concatenate([p.tracker_id for p in parts]),
+            embedding=np.concatenate([p.embedding for p in parts]) if with_emb else None,
+        )
+
+    def anchors(self, anchor: str = "bottom_center") -> np.ndarray:
+        """(N, 2) points of each box: bottom_center, center, top_center, or a corner
+        (top_left, top_right, bottom_left, bottom_right)."""
+        x1, y1, x2, y2 = self.xyxy.T
+        xs = {"left": x1, "center": (x1 + x2) / 2, "right": x2}
+        ys = {"top": y1, "center": (y1 + y2) / 2, "bottom": y2}
+        if anchor == "center":
+            return np.stack([xs["center"], ys["center"]], axis=1)
+        try:
+            v, h = anchor.split("_")
+            return np.stack([xs[h], ys[v]], axis=1)
+        except (ValueError, KeyError):
+            raise ValueError(f"unknown anchor {anchor!r}; use center, bottom_center, top_center, "
+                             "top_left, top_right, bottom_left or bottom_right") from None
+
+    @property
+    def area(self) -> np.ndarray:
+        return (self.xyxy[:, 2] - self.xyxy[:, 0]).clip(0) * (self.xyxy[:, 3] - self.xyxy[:, 1]).clip(0)

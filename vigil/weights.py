@@ -1,0 +1,44 @@
+"""Resolve model weight files: explicit path, then $VIGIL_MODELS, then ~/.cache/vigil.
+
+Nothing is ever downloaded: a missing file is an error naming every place looked.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from vigil.errors import WeightsNotFound
+
+CACHE_DIR = Path("~/.cache/vigil")
+
+
+def candidate_paths(name: str | os.PathLike, base_dir: Path | None = None) -> list[Path]:
+    p = Path(name).expanduser()
+    cands: list[Path] = []
+    if p.is_absolute():
+        cands.append(p)
+    else:
+        if base_dir is not None:
+            cands.append(Path(base_dir) / p)
+        cands.append(Path.cwd() / p)
+    env = os.environ.get("VIGIL_MODELS")
+    if env:
+        for d in env.split(os.pathsep):
+            if d:
+                cands.append(Path(d).expanduser() / p.name)
+    cands.append(CACHE_DIR.expanduser() / p.name)
+    seen: set[Path] = set()
+    return [c for c in cands if not (c in seen or seen.add(c))]
+
+
+def resolve_weights(name: str | os.PathLike, base_dir: Path | None = None, what: str = "weights") -> Path:
+    cands = candidate_paths(name, base_dir)
+    for c in cands:
+        if c.exists():
+            return c.resolve()
+    looked = ", ".join(str(c) for c in cands)
+    raise WeightsNotFound(
+        f"{what} file '{name}' not found; looked in: {looked}. "
+        f"Give a path that exists, or put the file in $VIGIL_MODELS or {CACHE_DIR}"
+    )

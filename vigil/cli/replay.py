@@ -1,0 +1,1 @@
+"""`vigil replay`: recorded video through the whole pipeline (being written)."""

@@ -1,0 +1,62 @@
+"""Batched letterbox preprocessing: resize keeping aspect ratio, pad, stack once per batch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+PAD_VALUE = 114  # ultralytics' grey
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """How one frame was placed into the network input: x_in = x * scale + pad."""
+
+    scale: float
+    pad_x: float
+    pad_y: float
+
+    def to_frame(self, xyxy: np.ndarray, frame_shape: tuple[int, int]) -> np.ndarray:
+        out = xyxy.copy()
+        out[:, [0, 2]] = (out[:, [0, 2]] - self.pad_x) / self.scale
+        out[:, [1, 3]] = (out[:, [1, 3]] - self.pad_y) / self.scale
+        h, w = frame_shape
+        out[:, [0, 2]] = out[:, [0, 2]].clip(0, w)
+        out[:, [1, 3]] = out[:, [1, 3]].clip(0, h)
+        return out
+
+
+def input_shape(frame_shapes: list[tuple[int, int]], imgsz: int, stride: int, fixed: bool) -> tuple[int, int]:
+    """(H, W) of the batch input: imgsz x imgsz for fixed-shape models; otherwise the
+    smallest stride multiple that holds every resized frame (less padding, less compute)."""
+    if fixed:
+        return imgsz, imgsz
+    hs, ws = [], []
+    for h, w in frame_shapes:
+        r = min(imgsz / h, imgsz / w)
+        hs.append(round(h * r))
+        ws.append(round(w * r))
+    up = lambda v: int(np.ceil(v / stride) * stride)  # noqa: E731
+    return up(max(hs)), up(max(ws))
+
+
+def letterbox_batch(images: list[np.ndarray], imgsz: int, stride: int = 32,
+                    fixed: bool = True) -> tuple[np.ndarray, list[Letterbox]]:
+    """Stack BGR frames into one (B, H, W, 3) uint8 RGB batch, centred with grey padding.
+
+    Kept as uint8 so the float conversion happens once on the inference device.
+    """
+    H, W = input_shape([im.shape[:2] for im in images], imgsz, stride, fixed)
+    batch = np.full((len(images), H, W, 3), PAD_VALUE, dtype=np.uint8)
+    boxes = []
+    for i, im in enumerate(images):
+        h, w = im.shape[:2]
+        r = min(H / h, W / w)
+        nh, nw = round(h * r), round(w * r)
+        resized = cv2.resize(im, (nw, nh), interpolation=cv2.INTER_LINEAR) if (nh, nw) != (h, w) else im
+        top, left = (H - nh) // 2, (W - nw) // 2
+        batch[i, top:top + nh, left:left + nw] = resized[..., ::-1]  # BGR -> RGB while copying
+        boxes.append(Letterbox(scale=r, pad_x=left, pad_y=top))
+    return batch, boxes

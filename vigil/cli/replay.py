@@ -96,11 +96,11 @@ def replay(
     Replaying a file again for the same camera replaces its earlier run (files are
     identified by content hash), so counts never double. Files of different cameras
     are processed side by side with one batched detector."""
+    cfg = load_site(config)
+    jobs = plan_jobs(cfg, videos or [], camera)
     from vigil.pipeline.replay import Replay, probe_frames
     from vigil.store import Store
 
-    cfg = load_site(config)
-    jobs = plan_jobs(cfg, videos or [], camera)
     store = Store(db or cfg.site.database)
     detector, embedder = build_stages(cfg)
     total = sum(probe_frames(j.path, cfg.pipeline.frame_stride) for j in jobs)

@@ -1,0 +1,130 @@
+"""The RTSP reader against a real GStreamer RTSP server on loopback."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from contextlib import contextmanager
+from datetime import datetime, timezone
+
+import pytest
+
+from vigil.sources.rtsp import Backoff, FrameQueue, LatestFrameSlot, StreamReader
+
+pytestmark = pytest.mark.rtsp
+
+
+def wait_for(cond, timeout: float, step: float = 0.05) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(step)
+    return cond()
+
+
+@contextmanager
+def running(url, slot=None, **kw):
+    """A started reader of `url`; stopped (and proven stopped) on exit."""
+    kw.setdefault("backoff", Backoff(initial=0.3, maximum=1.0, jitter=0.1))
+    kw.setdefault("open_timeout", 5)
+    kw.setdefault("read_timeout", 3)
+    stop = threading.Event()
+    r = StreamReader("cam", url, LatestFrameSlot() if slot is None else slot, stop, **kw)
+    r.start()
+    try:
+        yield r
+    finally:
+        stop.set()
+        r.join(5)
+    assert not r.is_alive()
+
+
+def test_frames_arrive_with_wall_clock_time_and_live_mode_drops_stale_frames(rtsp, clip5):
+    srv = rtsp({"cam": clip5})
+    slot = LatestFrameSlot()
+    with running(srv.url("cam"), slot) as r:
+        assert wait_for(lambda: r.stats.frames >= 3 and len(slot) == 1, 15), f"no frames: {r.stats}"
+        before = datetime.now(timezone.utc)
+        frame = slot.take()
+        assert frame.image.shape == (360, 640, 3) and frame.camera_id == "cam"
+        assert abs((before - frame.time).total_seconds()) < 2.0  # wall clock, not stream time
+        # Nobody takes frames now: the slot keeps only the newest, every other one is dropped.
+        n0, d0 = r.stats.frames, slot.dropped
+        time.sleep(1.5)
+        decoded = r.stats.frames - n0
+        assert decoded >= 4, "the 5 fps stream should deliver frames"
+        assert slot.dropped - d0 >= decoded - 1
+        newest = slot.take()
+        assert newest.index > frame.index and newest.pts > frame.pts
+        assert r.stats.state == "streaming" and r.stats.decode_fps() == pytest.approx(5, abs=1.5)
+
+
+def test_replay_mode_keeps_every_frame(rtsp, clip5):
+    srv = rtsp({"cam": clip5})
+    slot = FrameQueue(maxsize=1000)
+    with running(srv.url("cam"), slot) as r:
+        assert wait_for(lambda: r.stats.frames >= 10, 20)
+        assert len(slot) == r.stats.frames and slot.dropped == 0
+        frames = [slot.take() for _ in range(len(slot))]
+        assert [f.index for f in frames] == list(range(len(frames)))
+
+
+def test_udp_transport_streams(rtsp, clip5):
+    srv = rtsp({"cam": clip5})
+    with running(srv.url("cam"), transport="udp") as r:
+        assert wait_for(lambda: r.stats.frames >= 3, 15), r.stats.last_error
+
+
+def test_wrong_password_is_a_masked_error_and_backoff(rtsp, clip5, caplog):
+    srv = rtsp({"cam": clip5}, user="viewer", password="right-pass")
+    with caplog.at_level(logging.WARNING, logger="vigil"), running(srv.url("cam", "viewer", "wrong-pass")) as r:
+        assert wait_for(lambda: r.stats.reconnects >= 2, 15)
+        assert r.stats.state in ("backoff", "connecting") and r.stats.frames == 0
+    err = r.stats.last_error
+    assert "authentication failed" in err and "viewer:***@" in err and "wrong-pass" not in err
+    assert "wrong-pass" not in caplog.text and "retrying in" in caplog.text
+    assert "Traceback" not in caplog.text
+    with running(srv.url("cam", "viewer", "right-pass")) as ok:  # the right password streams
+        assert wait_for(lambda: ok.stats.frames >= 2, 15), ok.stats.last_error
+
+
+def test_unreachable_host_backs_off_with_growing_delays(caplog):
+    from tests.support.rtsp_harness import free_port
+
+    backoff = Backoff(initial=0.1, maximum=0.4, jitter=0.0)
+    url = f"rtsp://u:secret@127.0.0.1:{free_port()}/x"
+    with caplog.at_level(logging.WARNING, logger="vigil"), running(url, backoff=backoff) as r:
+        assert wait_for(lambda: r.stats.reconnects >= 5, 10)
+    delays = [rec.delay_s for rec in caplog.records if getattr(rec, "event", None) == "backoff"]
+    assert "connection refused" in r.stats.last_error and "secret" not in r.stats.last_error
+    assert "secret" not in caplog.text and "Traceback" not in caplog.text
+    assert delays[:4] == pytest.approx([0.1, 0.2, 0.4, 0.4])  # doubles, then bounded
+
+
+def test_unresolvable_host_is_named():
+    with running("rtsp://admin:pw@no-such-camera.invalid/stream", backoff=Backoff(initial=5, jitter=0)) as r:
+        assert wait_for(lambda: r.stats.reconnects >= 1, 10)
+    assert "cannot resolve host 'no-such-camera.invalid'" in r.stats.last_error
+    assert "admin:***@" in r.stats.last_error
+
+
+@pytest.mark.slow
+def test_server_killed_camera_backs_off_and_reconnects(rtsp, clip5):
+    srv = rtsp({"cam": clip5})
+    slot = LatestFrameSlot()
+    with running(srv.url("cam"), slot) as r:
+        assert wait_for(lambda: r.stats.frames >= 3, 15)
+        srv.kill()
+        assert wait_for(lambda: r.stats.state == "backoff", 10), r.stats
+        assert r.stats.reconnects >= 1
+        n_down = r.stats.frames
+        time.sleep(1.0)
+        assert r.stats.frames == n_down
+        srv.start()  # the camera comes back on the same address
+        assert wait_for(lambda: r.stats.frames >= n_down + 3, 20), r.stats
+        assert r.stats.state == "streaming"
+        last_pts = slot.take().pts
+        assert wait_for(lambda: len(slot) == 1, 5)
+        assert slot.take().pts > last_pts  # pts stays increasing across the reconnect

@@ -1,0 +1,150 @@
+"""`vigil run`: the live daemon; `vigil status`: its per-camera health."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from vigil.cli.app import app
+from vigil.errors import VigilError
+
+
+class StatusError(VigilError):
+    pass
+
+
+@app.command("run")
+def run_live(
+    config: Path = typer.Argument(..., help="site config YAML (configs/*.yaml)"),
+    db: Optional[str] = typer.Option(None, "--db", help="SQLAlchemy database URL (default: the config's database)"),
+    camera: Optional[list[str]] = typer.Option(None, "--camera", help="watch only this camera (repeatable)"),
+    metrics_port: Optional[int] = typer.Option(None, "--metrics-port",
+                                               help="serve Prometheus metrics here (overrides live.metrics_port)"),
+    status_file: Optional[Path] = typer.Option(None, "--status-file", help="where to write the health file"),
+    log_format: Optional[str] = typer.Option(None, "--log-format", help="text or json (overrides live.log_format)"),
+    log_level: str = typer.Option("INFO", "--log-level", help="DEBUG, INFO, WARNING or ERROR"),
+) -> None:
+    """Watch every camera of a site until SIGINT/SIGTERM: detect, track, count, write events.
+
+    Dead cameras are retried with backoff while the others run on. On SIGINT/SIGTERM the
+    daemon stops its readers, analyses the frames already read and flushes every pending
+    event before it exits. Health: `vigil status CONFIG` (or the metrics port)."""
+    from vigil.cli.replay import build_stages
+    from vigil.config.load import load_site
+    from vigil.live.build import build_daemon
+    from vigil.live.logs import setup_logging
+    from vigil.live.metrics import serve_metrics
+    from vigil.pipeline.camera import CameraPipeline
+    from vigil.store import Store
+
+    if log_format not in (None, "text", "json"):
+        raise VigilError(f"--log-format {log_format!r}: use text or json")
+    cfg = load_site(config)
+    live = cfg.site.live
+    setup_logging(log_format or live.log_format, log_level)
+    store = Store(db or cfg.site.database)
+    detector, embedder = build_stages(cfg)
+    daemon = build_daemon(cfg, store, detector, lambda cam: CameraPipeline(cam, cfg.pipeline, embedder),
+                          cameras=camera or None, status_path=status_file)
+    port = metrics_port if metrics_port is not None else live.metrics_port
+    server = serve_metrics(daemon.snapshot, port, live.metrics_address) if port is not None else None
+
+    stop = threading.Event()
+
+    def on_signal(signum, _frame) -> None:
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        daemon.run(stop)
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+        if server is not None:
+            server.shutdown()
+
+
+def _age(iso: str | None) -> float | None:
+    if not iso:
+        return None
+    return (datetime.now(timezone.utc) - datetime.fromisoformat(iso)).total_seconds()
+
+
+def _pid_alive(pid: int | None) -> bool:
+    import os
+
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def read_status(path: Path) -> dict:
+    if not path.is_file():
+        raise StatusError(f"no status file at {path}; is `vigil run` running for this site? "
+                          "(pass --file if it writes elsewhere)")
+    for _ in range(3):  # written atomically, but be gentle with a racing rename on odd filesystems
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError:
+            time.sleep(0.1)
+    raise StatusError(f"status file {path} is not valid JSON; is it a Vigil status file?")
+
+
+def status_table(snap: dict) -> Table:
+    table = Table(title=f"site {snap.get('site')}: {snap.get('state')} (pid {snap.get('pid')})")
+    cols = [("camera", "camera"), ("state", "state"), ("decode fps", "decode_fps"), ("proc fps", "processed_fps"),
+            ("dropped", "dropped_frames"), ("reconnects", "reconnects"), ("last frame s", "last_frame_age_s"),
+            ("infer ms", "inference_ms"), ("latency ms", "latency_ms"), ("events", "events")]
+    for title, _ in cols:
+        table.add_column(title, justify="left" if title in ("camera", "state") else "right")
+    for cam in snap.get("cameras", []):
+        table.add_row(*("-" if cam.get(k) is None else str(cam.get(k)) for _, k in cols))
+    return table
+
+
+@app.command("status")
+def status(
+    config: Optional[Path] = typer.Argument(None, help="site config YAML of the running daemon"),
+    file: Optional[Path] = typer.Option(None, "--file", help="status file (default: the one for CONFIG's site)"),
+    as_json: bool = typer.Option(False, "--json", help="print the raw status JSON"),
+) -> None:
+    """Per-camera health of a running `vigil run`: state, fps, dropped frames, reconnects,
+    last frame age, inference time. Exits 1 when the daemon is not running or not updating."""
+    if file is None:
+        if config is None:
+            raise StatusError("give the site config (vigil status configs/site.yaml) or --file STATUS.json")
+        from vigil.config.load import load_site
+        from vigil.live.health import default_status_path
+
+        site = load_site(config).site
+        file = Path(site.live.status_file) if site.live.status_file else default_status_path(site.site)
+    snap = read_status(file)
+    if as_json:
+        print(json.dumps(snap, indent=1))
+    else:
+        console = Console()
+        console.print(status_table(snap))
+        for cam in snap.get("cameras", []):
+            if cam.get("last_error") and cam.get("state") != "streaming":
+                console.print(f"[yellow]{cam['camera']}[/]: {cam['last_error']}", highlight=False)
+    age = _age(snap.get("updated"))
+    running = snap.get("state") in ("running", "starting", "stopping") and _pid_alive(snap.get("pid"))
+    if not running or (age is not None and age > 10 * max(1.0, snap.get("status_interval", 1.0))):
+        print(f"daemon not running (state {snap.get('state')}, status updated {age:.0f} s ago)"
+              if age is not None else "daemon not running")
+        raise typer.Exit(1)

@@ -1,0 +1,69 @@
+"""Prometheus metrics for the live daemon, on an opt-in HTTP port (`live.metrics_port`).
+
+A custom collector reads the daemon's health snapshot at scrape time, so the hot path does no
+metric bookkeeping of its own and the numbers always agree with `vigil status`."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from vigil.errors import ConfigError
+
+STATES = ("connecting", "streaming", "backoff", "stopped", "finished", "failed")
+
+# (metric, health key, help, counter?)
+_PER_CAMERA = (
+    ("vigil_camera_decode_fps", "decode_fps", "frames decoded per second", False),
+    ("vigil_camera_processed_fps", "processed_fps", "frames analysed per second", False),
+    ("vigil_camera_frames_decoded", "frames_decoded", "frames decoded", True),
+    ("vigil_camera_frames_processed", "frames_processed", "frames analysed", True),
+    ("vigil_camera_frames_dropped", "dropped_frames", "stale frames dropped to keep up with the stream", True),
+    ("vigil_camera_reconnects", "reconnects", "reconnect attempts", True),
+    ("vigil_camera_events", "events", "count events produced", True),
+    ("vigil_camera_last_frame_age_seconds", "last_frame_age_s", "seconds since the last decoded frame", False),
+    ("vigil_camera_inference_milliseconds", "inference_ms", "detector time of the last batch", False),
+    ("vigil_camera_latency_milliseconds", "latency_ms", "frame time to events handed to the writer", False),
+)
+
+
+class HealthCollector:
+    def __init__(self, snapshot: Callable[[], dict]):
+        self.snapshot = snapshot
+
+    def collect(self):
+        snap = self.snapshot()
+        cams = snap.get("cameras", [])
+        state = GaugeMetricFamily("vigil_camera_state", "1 for the camera's current state", labels=["camera", "state"])
+        up = GaugeMetricFamily("vigil_camera_up", "1 while the camera is streaming", labels=["camera"])
+        for cam in cams:
+            for s in STATES:
+                state.add_metric([cam["camera"], s], 1.0 if cam["state"] == s else 0.0)
+            up.add_metric([cam["camera"]], 1.0 if cam["state"] == "streaming" else 0.0)
+        yield state
+        yield up
+        for name, key, help_, is_counter in _PER_CAMERA:
+            fam = (CounterMetricFamily if is_counter else GaugeMetricFamily)(name, help_, labels=["camera"])
+            for cam in cams:
+                if cam.get(key) is not None:
+                    fam.add_metric([cam["camera"]], float(cam[key]))
+            yield fam
+        inf = snap.get("inference", {})
+        yield CounterMetricFamily("vigil_inference_batches", "detector calls", value=inf.get("batches", 0))
+        yield CounterMetricFamily("vigil_inference_frames", "frames through the detector", value=inf.get("frames", 0))
+        yield GaugeMetricFamily("vigil_inference_batch_milliseconds", "detector time of the last batch",
+                                value=inf.get("last_batch_ms", 0.0))
+
+
+def serve_metrics(snapshot: Callable[[], dict], port: int, address: str = "127.0.0.1"):
+    """Start the HTTP endpoint in a daemon thread; returns the server (call .shutdown() to stop)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(HealthCollector(snapshot))
+    try:
+        result = start_http_server(port, addr=address, registry=registry)
+    except OSError as exc:
+        raise ConfigError(f"cannot serve metrics on {address}:{port} ({exc.strerror or exc}); "
+                          "choose a free live.metrics_port or pass --metrics-port") from None
+    return result[0] if isinstance(result, tuple) else result

@@ -1,0 +1,338 @@
+"""PyAV stream reader for live cameras: one thread per camera, reconnect with backoff, no lag.
+
+`StreamReader` opens an RTSP URL (TCP by default), decodes in its own thread (PyAV releases the
+GIL while decoding) and hands frames to a slot:
+
+- live mode (`LatestFrameSlot`): only the newest frame is kept; a frame that was not taken before
+  the next one arrived is dropped and counted, so a slow consumer never builds up lag. When the
+  reader itself falls behind the stream (decode slower than real time), it skips packets up to the
+  next keyframe, also counted as dropped.
+- replay mode (`FrameQueue`): every frame is kept; the reader waits for the consumer.
+
+Failures (refused, 401, timeout, EOF) close the stream and retry after an exponential, jittered,
+bounded backoff that resets once the stream has been healthy for a while. Every URL that reaches
+a log line or an error has its password masked.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import socket
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Literal
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+import av
+
+from vigil.errors import SourceError
+from vigil.types import Frame
+
+log = logging.getLogger("vigil.sources.rtsp")
+
+State = Literal["connecting", "streaming", "backoff", "stopped", "finished", "failed"]
+
+
+# ---------------------------------------------------------------- URLs and credentials
+
+def mask_url(url: str) -> str:
+    """The URL with its password replaced by '***' (user name kept, so the log says who tried)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable url>"
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def with_credentials(url: str, username: str | None, password: str | None) -> str:
+    """`url` with user and password set (URL-quoted); credentials already in the URL are replaced
+    only by the ones given."""
+    if not username and password is None:
+        return url
+    parts = urlsplit(url)
+    user = username if username is not None else unquote(parts.username or "")
+    pw = password if password is not None else (unquote(parts.password) if parts.password else None)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    cred = quote(user, safe="") + (f":{quote(pw, safe='')}" if pw is not None else "")
+    netloc = f"{cred}@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def is_stream_url(source: str) -> bool:
+    return "://" in source and not source.startswith("file://")
+
+
+# ---------------------------------------------------------------- backoff
+
+@dataclass
+class Backoff:
+    """Exponential backoff with jitter, bounded by `maximum`; `reset_if_healthy` starts over
+    once a connection has streamed for `healthy_after` seconds (a camera that reboots every
+    few hours should come back after `initial`, not after the maximum)."""
+
+    initial: float = 1.0
+    maximum: float = 60.0
+    factor: float = 2.0
+    jitter: float = 0.25  # +-fraction of the delay, so cameras behind one NVR don't retry in step
+    healthy_after: float = 30.0
+    rng: random.Random = field(default_factory=random.Random)
+    failures: int = 0
+
+    def next_delay(self) -> float:
+        base = min(self.maximum, self.initial * self.factor ** self.failures)
+        self.failures += 1
+        delay = base * (1 + self.rng.uniform(-self.jitter, self.jitter))
+        return max(0.0, min(self.maximum, delay))
+
+    def reset_if_healthy(self, streamed_seconds: float) -> None:
+        if streamed_seconds >= self.healthy_after:
+            self.failures = 0
+
+
+# ---------------------------------------------------------------- hand-over slots
+
+class LatestFrameSlot:
+    """Holds at most one frame: put() replaces an untaken frame (dropped += 1)."""
+
+    keeps_all = False
+
+    def __init__(self, ready: threading.Event | None = None):
+        self._lock = threading.Lock()
+        self._frame: Frame | None = None
+        self.ready = ready or threading.Event()  # shared by all cameras: "some frame is waiting"
+        self.dropped = 0
+
+    def put(self, frame: Frame, stop: threading.Event) -> None:
+        with self._lock:
+            if self._frame is not None:
+                self.dropped += 1
+            self._frame = frame
+        self.ready.set()
+
+    def take(self) -> Frame | None:
+        with self._lock:
+            frame, self._frame = self._frame, None
+            return frame
+
+    def __len__(self) -> int:
+        return int(self._frame is not None)
+
+
+class FrameQueue:
+    """Keeps every frame (replay): put() waits while `maxsize` frames are pending."""
+
+    keeps_all = True
+
+    def __init__(self, ready: threading.Event | None = None, maxsize: int = 8):
+        self._cond = threading.Condition()
+        self._frames: deque[Frame] = deque()
+        self.maxsize = maxsize
+        self.ready = ready or threading.Event()
+        self.dropped = 0
+
+    def put(self, frame: Frame, stop: threading.Event) -> None:
+        with self._cond:
+            while len(self._frames) >= self.maxsize and not stop.is_set():
+                self._cond.wait(0.1)
+            self._frames.append(frame)
+        self.ready.set()
+
+    def take(self) -> Frame | None:
+        with self._cond:
+            frame = self._frames.popleft() if self._frames else None
+            self._cond.notify()
+            return frame
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+
+# ---------------------------------------------------------------- the reader
+
+class RateMeter:
+    """Events per second over the last `window` seconds (safe enough across threads for monitoring)."""
+
+    def __init__(self, window: float = 5.0, maxlen: int = 256):
+        self.window = window
+        self._times: deque[float] = deque(maxlen=maxlen)
+
+    def tick(self, now: float | None = None) -> None:
+        self._times.append(time.monotonic() if now is None else now)
+
+    def rate(self, now: float | None = None) -> float:
+        now = time.monotonic() if now is None else now
+        ts = [t for t in list(self._times) if now - t <= self.window]
+        if len(ts) < 2:
+            return 0.0
+        return (len(ts) - 1) / max(ts[-1] - ts[0], 1e-6)
+
+
+@dataclass
+class ReaderStats:
+    """What the reader knows about its stream; read by health/metrics from other threads
+    (single writes of Python attributes are atomic enough for monitoring)."""
+
+    state: State = "connecting"
+    frames: int = 0  # decoded and handed over
+    skipped: int = 0  # packets skipped to catch up with the stream (counted as dropped)
+    reconnects: int = 0
+    last_frame_monotonic: float | None = None
+    last_error: str | None = None
+    next_retry_in: float | None = None
+    stream_width: int = 0
+    stream_height: int = 0
+    decode_rate: RateMeter = field(default_factory=RateMeter)
+
+    def note_frame(self, now: float) -> None:
+        self.frames += 1
+        self.last_frame_monotonic = now
+        self.decode_rate.tick(now)
+
+    def decode_fps(self, now: float | None = None) -> float:
+        return self.decode_rate.rate(now)
+
+
+def describe_open_error(exc: BaseException, url: str) -> str:
+    """One line, password masked, that says what went wrong and what to check."""
+    masked = mask_url(url)
+    reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    if isinstance(exc, av.error.HTTPUnauthorizedError):
+        return f"{masked}: authentication failed (401); check the camera's username and password"
+    if isinstance(exc, av.error.HTTPForbiddenError):
+        return f"{masked}: access forbidden (403); check the user's rights on the camera"
+    if isinstance(exc, av.error.HTTPNotFoundError):
+        return f"{masked}: stream path not found (404); check the path, channel and stream"
+    if isinstance(exc, (ConnectionRefusedError, av.error.ConnectionRefusedError)):
+        return f"{masked}: connection refused; is the camera up and the port right?"
+    if isinstance(exc, (TimeoutError, av.error.ExitError)):
+        return f"{masked}: timed out; is the host reachable?"
+    return f"{masked}: {reason}"
+
+
+def _resolve(url: str) -> None:
+    host = urlsplit(url).hostname
+    if host:
+        try:
+            socket.getaddrinfo(host, None)
+        except OSError:
+            raise SourceError(f"{mask_url(url)}: cannot resolve host '{host}'; check the address") from None
+
+
+class StreamReader(threading.Thread):
+    """Decodes one camera's stream into `slot` until `stop` is set, reconnecting forever."""
+
+    def __init__(self, camera_id: str, url: str, slot: LatestFrameSlot | FrameQueue, stop: threading.Event, *,
+                 transport: Literal["tcp", "udp"] = "tcp", open_timeout: float = 10.0, read_timeout: float = 10.0,
+                 backoff: Backoff | None = None, max_lag: float = 2.0):
+        super().__init__(name=f"reader-{camera_id}", daemon=True)
+        self.camera_id, self.url, self.slot, self.stop_event = camera_id, url, slot, stop
+        self.transport, self.open_timeout, self.read_timeout = transport, open_timeout, read_timeout
+        self.backoff = backoff or Backoff()
+        self.max_lag = max_lag
+        self.stats = ReaderStats()
+        self._index = 0
+        self._clock0 = time.monotonic()
+        self._last_pts = -1.0
+
+    # -- one connection
+    def _open(self) -> av.container.InputContainer:
+        _resolve(self.url)
+        options = {
+            "rtsp_transport": self.transport,
+            "timeout": str(int(self.read_timeout * 1e6)),  # socket I/O timeout, microseconds
+            # a live stream needs no long probing: start decoding at the first keyframe
+            "analyzeduration": "1000000", "probesize": "500000", "fflags": "nobuffer",
+        }
+        return av.open(self.url, options=options, timeout=(self.open_timeout, self.read_timeout))
+
+    def _stream(self, container) -> None:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        time_base = float(stream.time_base) if stream.time_base else 0.0
+        offset = None  # min(monotonic - pts): where the stream started relative to our clock
+        skipping = False
+        log_first = True
+        origin = None  # Frame.pts = origin + stream time: continuous across reconnects
+        for packet in container.demux(stream):
+            if self.stop_event.is_set():
+                return
+            if packet.dts is None and packet.size == 0:
+                continue
+            now = time.monotonic()
+            if packet.pts is not None and not self.slot.keeps_all:
+                pts_s = packet.pts * time_base
+                offset = now - pts_s if offset is None else min(offset, now - pts_s)
+                if not skipping and now - pts_s - offset > self.max_lag:
+                    skipping = True  # we are behind the camera: jump to the next keyframe
+                    log.warning("%s: %.1f s behind the stream; skipping to the next keyframe",
+                                self.camera_id, now - pts_s - offset,
+                                extra={"camera": self.camera_id, "event": "catch_up"})
+                if skipping:
+                    if not packet.is_keyframe:
+                        self.stats.skipped += 1
+                        continue
+                    skipping, offset = False, None  # re-anchor: also absorbs slow clock drift
+            for vf in packet.decode():
+                image = vf.to_ndarray(format="bgr24")
+                now = time.monotonic()
+                if log_first:
+                    self.stats.stream_width, self.stats.stream_height = vf.width, vf.height
+                    self.stats.state = "streaming"
+                    log.info("%s: streaming %dx%d from %s", self.camera_id, vf.width, vf.height, mask_url(self.url),
+                             extra={"camera": self.camera_id, "event": "streaming"})
+                    log_first = False
+                stream_t = float(vf.time) if vf.time is not None else now - self._clock0
+                if origin is None or origin + stream_t <= self._last_pts:
+                    origin = max(now - self._clock0, self._last_pts + 1e-3) - stream_t
+                self._last_pts = origin + stream_t
+                frame = Frame(image=image, index=self._index, pts=self._last_pts,
+                              time=datetime.now(timezone.utc), camera_id=self.camera_id)
+                self._index += 1
+                self.stats.note_frame(now)
+                self.slot.put(frame, self.stop_event)
+
+    # -- the loop
+    def run(self) -> None:
+        while not self.stop_event.is_set():
+            self.stats.state = "connecting"
+            self.stats.next_retry_in = None
+            started = time.monotonic()
+            error: str | None = None
+            try:
+                with self._open() as container:
+                    self._stream(container)
+                if not self.stop_event.is_set():
+                    error = f"{mask_url(self.url)}: stream ended"
+            except SourceError as exc:
+                error = str(exc)
+            except (av.error.FFmpegError, OSError, TimeoutError) as exc:
+                error = describe_open_error(exc, self.url)
+            except Exception as exc:  # a reader must never die silently: log it, back off, retry
+                log.exception("%s: unexpected reader error", self.camera_id,
+                              extra={"camera": self.camera_id, "event": "reader_error"})
+                error = f"{mask_url(self.url)}: {type(exc).__name__}: {exc}"
+            if self.stop_event.is_set():
+                break
+            streamed = time.monotonic() - started
+            self.backoff.reset_if_healthy(streamed)
+            delay = self.backoff.next_delay()
+            self.stats.last_error = error
+            self.stats.reconnects += 1
+            self.stats.state = "backoff"
+            self.stats.next_retry_in = delay
+            log.warning("%s: %s; retrying in %.1f s", self.camera_id, error, delay,
+                        extra={"camera": self.camera_id, "event": "backoff", "delay_s": round(delay, 2)})
+            self.stop_event.wait(delay)
+        self.stats.state = "stopped"

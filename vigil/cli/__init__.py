@@ -12,6 +12,7 @@ from vigil.errors import VigilError
 
 COMMAND_MODULES = [
     "vigil.cli.replay",
+    "vigil.cli.live",
 ]
 
 

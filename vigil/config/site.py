@@ -9,10 +9,10 @@ from pydantic import Field, field_validator, model_validator
 from vigil.config.base import Strict
 from vigil.config.fusion import ThermalConfig
 from vigil.config.geometry import LineConfig, ZoneConfig
-from vigil.config.live import LiveConfig
+from vigil.config.live import CameraStreamFields, LiveConfig
 
 
-class CameraConfig(Strict):
+class CameraConfig(CameraStreamFields):
     id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$",
                     description="camera id: letters, digits, '-', '_', '.'")
     source: str | None = Field(default=None, description="file path (relative to the config) or rtsp:// URL")

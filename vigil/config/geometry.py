@@ -1,15 +1,18 @@
-"""Counting geometry in camera pixels: lines and polygon zones."""
+"""Counting config: lines and polygon zones (camera pixels), and the counter's track-keeping knobs."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from vigil.config.base import Strict
 
 Point = tuple[float, float]
 Anchor = Literal["bottom_center", "center", "top_center", "top_left", "top_right", "bottom_left", "bottom_right"]
+
+ANCHOR_HELP = ("point of the box that is tested: bottom_center (where feet/wheels touch the ground), "
+               "center, top_center or a corner (top_left, top_right, bottom_left, bottom_right)")
 
 
 def _check_point(p: Point) -> Point:
@@ -20,18 +23,33 @@ def _check_point(p: Point) -> Point:
 
 
 class LineConfig(Strict):
-    """A counting line from A to B. `in_side` names the side of the A->B vector
-    (as seen on screen, y pointing down) that a track enters when it counts as "in"."""
+    """A counting line: the segment from A to B in image pixels (x right, y down).
+
+    Which crossing is "in": `in_side` names the side of the A->B direction, as seen on screen,
+    that a track moves *onto* when it counts as "in". Stand on A looking at B: "right" is your
+    right hand on the screen. Example: A=[0, 300], B=[640, 300] (a horizontal line drawn left to
+    right); in_side "right" is below the line, so a car driving down the image counts "in".
+    Swap A and B, or flip in_side, to reverse the directions.
+
+    A crossing counts when the anchor's path between two consecutive positions of a track passes
+    through the segment (so fast objects that jump over the line still count, and crossings beyond
+    A or B do not), and then the anchor is at least `min_distance` pixels past the line on
+    `min_frames` consecutive frames (hysteresis against jitter on the line). With `min_distance` > 0
+    a track's starting side is only known once it has been that far from the line on one side.
+    """
 
     name: str = Field(min_length=1, description="line name, unique within the camera")
-    points: tuple[Point, Point] = Field(description="[[x1, y1], [x2, y2]] in pixels")
+    points: tuple[Point, Point] = Field(description="[[xA, yA], [xB, yB]] in pixels")
     in_side: Literal["left", "right"] = Field(
-        default="right", description="crossing onto this side of A->B is 'in', the other way is 'out'")
-    anchor: Anchor = "bottom_center"
-    min_distance: float = Field(default=0.0, ge=0, description="pixels past the line before a crossing counts")
-    min_frames: int = Field(default=1, ge=1, description="frames on the new side before a crossing counts")
+        default="right", description="side of A->B (on screen, y down) that a track crosses onto for 'in'; "
+                                     "the opposite crossing is 'out'")
+    anchor: Anchor = Field(default="bottom_center", description=ANCHOR_HELP)
+    min_distance: float = Field(default=0.0, ge=0, description="pixels past the line (on both sides) "
+                                                               "before a side counts; 0 = any distance")
+    min_frames: int = Field(default=1, ge=1, description="consecutive frames on the new side before a "
+                                                         "crossing counts")
     policy: Literal["once", "every"] = Field(
-        default="once", description="'once': each track counts once per direction; 'every': every crossing")
+        default="once", description="'once': each track counts at most once per direction; 'every': every crossing")
 
     @field_validator("points")
     @classmethod
@@ -43,9 +61,16 @@ class LineConfig(Strict):
 
 
 class ZoneConfig(Strict):
-    name: str = Field(min_length=1)
+    """A polygon zone in image pixels. A track is inside when its anchor is inside the polygon
+    (on `min_frames` consecutive frames, to ignore jitter along the edge). Each visit emits an
+    entry ('in') and an exit ('out', with the dwell time in seconds); a track lost while inside
+    exits when the counter forgets it (see CountingConfig.lost_after_s), dwell up to its last sighting."""
+
+    name: str = Field(min_length=1, description="zone name, unique within the camera")
     polygon: list[Point] = Field(description="[[x, y], ...] at least 3 points, in pixels")
-    anchor: Anchor = "bottom_center"
+    anchor: Anchor = Field(default="bottom_center", description=ANCHOR_HELP)
+    min_frames: int = Field(default=1, ge=1, description="consecutive frames inside (or outside) before an "
+                                                         "entry (or exit) counts")
 
     @field_validator("polygon")
     @classmethod
@@ -59,3 +84,30 @@ class ZoneConfig(Strict):
         if area <= 0:
             raise ValueError("zone polygon has zero area; its points are collinear")
         return v
+
+
+class CountingConfig(Strict):
+    """How the counter keeps track state (a `counting:` section of a pipeline)."""
+
+    lost_after_s: float = Field(
+        default=5.0, gt=0, description="a track not reported for this many seconds is forgotten: its zone "
+                                       "visits end (exit with dwell) and its state is freed. Keep it above "
+                                       "the tracker's max_lost_seconds, or a recovered track counts again")
+    reid_dedup: bool = Field(default=True, description="let a new track inherit a recently lost track's "
+                                                       "crossing and zone state when their re-ID embeddings "
+                                                       "match (needs re-ID in the pipeline)")
+    reid_max_gap_s: float = Field(default=3.0, gt=0, description="longest time between the old track's last "
+                                                                 "sighting and the new track's first")
+    reid_max_distance: float = Field(default=2.0, gt=0, description="how far (in heights of the old box) "
+                                                                    "the new track may start from where the "
+                                                                    "old one was, or was heading")
+    reid_min_similarity: float = Field(default=0.7, ge=-1, le=1, description="minimum cosine similarity "
+                                                                             "of the two tracks' embeddings")
+
+    @model_validator(mode="after")
+    def _gap_within_memory(self):
+        if self.reid_max_gap_s > self.lost_after_s:
+            raise ValueError(f"reid_max_gap_s ({self.reid_max_gap_s}) is longer than lost_after_s "
+                             f"({self.lost_after_s}); a lost track is forgotten before re-ID could bridge it, "
+                             "so raise lost_after_s or lower reid_max_gap_s")
+        return self

@@ -1,0 +1,99 @@
+"""Re-ID de-duplication: an id switch bridged by matching embeddings does not count twice."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.count.countkit import frame, run, tally, unit
+from vigil.config.geometry import CountingConfig, LineConfig, ZoneConfig
+from vigil.count import CameraCounter
+
+LINE = LineConfig(name="gate", points=((0, 100), (400, 100)), min_distance=5)
+ZONE = ZoneConfig(name="bay", polygon=[(0, 200), (400, 200), (400, 300), (0, 300)])
+ME, OTHER = unit(1), unit(2)
+
+
+def counter(**cfg) -> CameraCounter:
+    return CameraCounter("cam", [LINE], [ZONE], CountingConfig(**cfg))
+
+
+def track(tid: int, ys: list[float], emb: np.ndarray | None = ME, x: float = 100, cls: str = "car"):
+    return [frame({tid: (x, y)}, cls=cls, emb=None if emb is None else {tid: emb}) for y in ys]
+
+
+def noisy(e: np.ndarray, seed: int, scale: float = 0.05) -> np.ndarray:
+    return e + np.random.default_rng(seed).normal(scale=scale, size=e.shape).astype(np.float32)
+
+
+@pytest.mark.parametrize("down", [True, False])
+def test_id_switch_counts_like_one_unbroken_track(down):
+    # Track 1 crosses (counted), drifts back over the line and is lost; the tracker starts track 2
+    # there and it crosses again. One object, one unbroken path: the switch must change nothing.
+    ys1 = [60, 80, 120, 140, 90] if down else [140, 120, 80, 60, 110]
+    ys2 = [90, 130] if down else [110, 70]
+    first, again = ("in", "out") if down else ("out", "in")
+    unbroken = tally(run(counter(), track(1, ys1) + [frame({})] * 3 + track(1, ys2)))
+    assert unbroken == {("line", "gate", first): 1, ("line", "gate", again): 1}   # policy 'once'
+    switched = run(counter(), track(1, ys1) + [frame({})] * 3 + track(2, ys2, emb=noisy(ME, 0)))
+    assert tally(switched) == unbroken
+    # Without re-ID the new track counts the object a second time: what the de-duplication prevents.
+    for frames in (track(1, ys1, emb=None) + [frame({})] * 3 + track(2, ys2, emb=None),
+                   track(1, ys1) + [frame({})] * 3 + track(2, ys2)):
+        dedup = frames[0].embedding is not None
+        c = counter(reid_dedup=False) if dedup else counter()
+        assert tally(run(c, frames))[("line", "gate", first)] == 2
+
+
+@pytest.mark.parametrize("down", [True, False])
+def test_crossing_during_the_gap_counts_once_for_the_new_track(down):
+    before, after = ([50, 70], [130, 150]) if down else ([150, 130], [70, 50])
+    events = run(counter(), track(1, before) + [frame({})] * 4 + track(2, after))
+    (e,) = events
+    assert (e.track_id, e.direction) == (2, "in" if down else "out")
+    # a new track with no history of its own cannot know it crossed
+    assert run(counter(), track(1, before, emb=None) + [frame({})] * 4 + track(2, after, emb=None)) == []
+
+
+def test_different_appearance_is_a_different_object():
+    frames = track(1, [60, 120]) + [frame({})] * 2 + track(2, [90, 130], emb=OTHER)
+    assert tally(run(counter(), frames))[("line", "gate", "in")] == 2
+
+
+@pytest.mark.parametrize("gate", ["time", "distance", "class", "still_seen"])
+def test_match_gates(gate):
+    gap = 40 if gate == "time" else 2           # 10 fps: 4 s > reid_max_gap_s = 3 s
+    x = 300 if gate == "distance" else 100      # 200 px away from a 40 px tall box
+    cls = "pedestrian" if gate == "class" else "car"
+    first = track(1, [60, 120])
+    if gate == "still_seen":                    # the old track is still reported: not lost
+        second = [frame({1: (100, 120), 2: (100, y)}, emb={1: ME, 2: ME}) for y in (90, 130)]
+    else:
+        second = track(2, [90, 130], x=x, cls=cls)
+    events = run(counter(), first + [frame({})] * gap + second)
+    assert tally(events)[("line", "gate", "in")] == 2
+
+
+def test_prediction_along_velocity_finds_a_fast_object():
+    # A car moving 200 px/s at 10 fps, lost for 1 s: it reappears ~200 px further on, 5 box heights away.
+    first = [frame({1: (100 + 20 * k, 60)}, emb={1: ME}) for k in range(5)]
+    second = [frame({2: (100 + 20 * k, 60 if k < 17 else 140)}, emb={2: ME}) for k in (15, 16, 17)]
+    c = counter()
+    run(c, first + [frame({})] * 10 + second)
+    assert c.tracked == 1       # 2 took over 1's slot
+
+
+def test_zone_visit_continues_across_the_switch():
+    frames = track(1, [150, 220, 240, 250]) + [frame({})] * 5 + track(2, [255, 260, 350])
+    events = [e for e in run(counter(), frames) if e.kind == "zone"]
+    assert [(e.track_id, e.direction) for e in events] == [(1, "in"), (2, "out")]
+    assert events[1].dwell_s == pytest.approx((11 - 1) / 10)    # entered on frame 1, left on frame 11
+
+
+def test_best_pairs_win_when_several_switch_at_once():
+    a, b = unit(10), unit(11)
+    first = [frame({1: (100, y), 2: (130, y)}, emb={1: a, 2: b}) for y in (60, 80)]
+    # both lost; 3 looks like 2 and 4 like 1; each starts below the line
+    second = [frame({3: (130, y), 4: (100, y)}, emb={3: noisy(b, 1), 4: noisy(a, 2)}) for y in (130, 150)]
+    events = run(counter(), first + [frame({})] * 2 + second)
+    assert sorted(e.track_id for e in events if e.kind == "line") == [3, 4]

@@ -1,0 +1,328 @@
+"""CameraCounter: turns one camera's tracks, frame by frame, into line and zone events.
+
+Rules (see LineConfig / ZoneConfig / CountingConfig for the knobs):
+- Lines. A track's *side* of a line is known once its anchor is at least `min_distance` past it.
+  The move between two consecutive reported positions of a track is tested against the line
+  *segment*, so an object that jumps over the line between frames still crosses, and one that
+  passes beyond an end of the segment does not. A crossing counts when the track, last known on
+  one side, has been at least `min_distance` past the line on the other side for `min_frames`
+  consecutive frames, and its most recent passage onto that side went through the segment.
+  Policy 'once' counts each direction at most once per track; 'every' counts every crossing.
+- Zones. Inside/outside flips after `min_frames` consecutive frames in the new state; entries
+  and exits are events, exits carry the dwell (first frame inside to first frame outside).
+- Lost tracks. A track not reported for `lost_after_s` is forgotten: a zone visit still open ends
+  with an exit stamped at the track's last sighting; its slot is reused, so state stays bounded.
+- Re-ID. A new track with an embedding may take over a recently lost track's whole state
+  (vigil.count.dedup), so an id switch neither counts a line twice nor splits a zone visit.
+
+Everything per frame is vectorised over the tracks; Python loops run only per line, per zone
+and per emitted event.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import numpy as np
+
+from vigil.config.geometry import CountingConfig, LineConfig, ZoneConfig
+from vigil.count.dedup import match_lost, normalise
+from vigil.count.events import CountEvent
+from vigil.count.geometry import crossing_within_segment, points_in_polygon, signed_distance
+from vigil.count.state import TrackTable
+from vigil.errors import ConfigError
+from vigil.types import CLASS_NAMES, Detections, class_group
+
+_N_CLASSES = len(CLASS_NAMES)
+_GROUP_OF_CLASS = np.array([0 if class_group(c) == "vehicle" else 1 + i for i, c in enumerate(CLASS_NAMES)])
+_EMB_MOMENTUM = 0.8      # weight of the track's running embedding against the newest one
+_VEL_MOMENTUM = 0.5
+_INHERITED = ("last_seen", "center", "height", "velocity", "votes", "has_emb",
+              "line_side", "line_sign", "line_pt", "line_cross_ok", "line_run", "line_counted",
+              "zone_inside", "zone_entered", "zone_run", "zone_run_start")
+
+
+class CameraCounter:
+    """Counts line crossings and zone visits for one camera. Not thread-safe: one caller per camera."""
+
+    def __init__(self, camera_id: str, lines: list[LineConfig], zones: list[ZoneConfig],
+                 counting: CountingConfig | None = None):
+        names = [x.name for x in (*lines, *zones)]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ConfigError(f"camera {camera_id!r}: line/zone name {dup[0]!r} is used twice; names must be unique")
+        self.camera_id = camera_id
+        self.lines = list(lines)
+        self.zones = list(zones)
+        self.cfg = counting or CountingConfig()
+        self._a = np.array([ln.points[0] for ln in self.lines], np.float64).reshape(-1, 2)
+        self._b = np.array([ln.points[1] for ln in self.lines], np.float64).reshape(-1, 2)
+        self._in_sign = np.array([1 if ln.in_side == "right" else -1 for ln in self.lines], np.int8)
+        self._polygons = [np.asarray(z.polygon, np.float64) for z in self.zones]
+        self._reset()
+
+    # ------------------------------------------------------------------ public API
+
+    def update(self, tracks: Detections, time: datetime) -> list[CountEvent]:
+        """Events decided on this frame. `tracks`: the tracker's reported rows (tracker_id set);
+        `time`: the frame's tz-aware time. Rows with tracker_id -1 are ignored; a repeated id keeps
+        its first row."""
+        t = self._seconds(time)
+        tracks = self._clean(tracks)
+        events = self._prune(t)
+        ids = tracks.tracker_id
+        slots, new = self._slots_for(ids)
+        if new.any() and tracks.embedding is not None and self.cfg.reid_dedup:
+            self._inherit(tracks, slots, new, t)
+        self._observe(tracks, slots, new, t)
+        classes = self._table.votes[slots].argmax(axis=1)
+        anchors: dict[str, np.ndarray] = {}
+        for li, line in enumerate(self.lines):
+            if line.anchor not in anchors:
+                anchors[line.anchor] = tracks.anchors(line.anchor).astype(np.float64)
+            events += self._update_line(li, anchors[line.anchor], slots, ids, classes, time)
+        for zi, zone in enumerate(self.zones):
+            if zone.anchor not in anchors:
+                anchors[zone.anchor] = tracks.anchors(zone.anchor).astype(np.float64)
+            events += self._update_zone(zi, anchors[zone.anchor], slots, ids, classes, t, time)
+        return events
+
+    def finish(self, time: datetime) -> list[CountEvent]:
+        """End of stream: close every open zone visit (exit stamped at the track's last sighting,
+        or where a pending exit began), then forget all state."""
+        if self._t0 is not None:
+            self._seconds(time)  # validates the argument
+        live = np.flatnonzero(self._table.track_id >= 0)
+        events = self._close_visits(live)
+        self._reset()
+        return events
+
+    def occupancy(self) -> dict[str, dict[str, int]]:
+        """Tracks inside each zone now, per class (every class listed, zeros included). Tracks
+        lost but not yet forgotten still count: occupancy equals entries minus exits."""
+        tab = self._table
+        live = np.flatnonzero(tab.track_id >= 0)
+        classes = tab.votes[live].argmax(axis=1) if len(live) else np.zeros(0, np.int64)
+        out = {}
+        for zi, zone in enumerate(self.zones):
+            counts = np.bincount(classes[tab.zone_inside[live, zi]], minlength=_N_CLASSES)
+            out[zone.name] = {name: int(counts[c]) for c, name in enumerate(CLASS_NAMES)}
+        return out
+
+    @property
+    def tracked(self) -> int:
+        """Tracks currently held in memory (reported now or lost for under lost_after_s)."""
+        return len(self._table)
+
+    # ------------------------------------------------------------------ state
+
+    def _reset(self) -> None:
+        L, Z = len(self.lines), len(self.zones)
+        self._table = TrackTable({
+            "track_id": ((), np.int64, -1),
+            "last_seen": ((), np.float64, 0.0),      # seconds since _t0
+            "center": ((2,), np.float64, 0.0),
+            "height": ((), np.float64, 0.0),
+            "velocity": ((2,), np.float64, 0.0),     # px/s of the box center
+            "votes": ((_N_CLASSES,), np.int32, 0),   # class observations; argmax is the track's class
+            "has_emb": ((), bool, False),
+            "line_side": ((L,), np.int8, 0),         # confirmed side: -1, +1, 0 = not known yet
+            "line_sign": ((L,), np.int8, 0),         # sign of the last off-line anchor position
+            "line_pt": ((L, 2), np.float64, 0.0),    # that position
+            "line_cross_ok": ((L,), bool, False),    # did the last sign change pass through the segment
+            "line_run": ((L,), np.int32, 0),         # frames far past the line on the unconfirmed side
+            "line_counted": ((L, 2), bool, False),   # counted in / out already (policy 'once')
+            "zone_inside": ((Z,), bool, False),
+            "zone_entered": ((Z,), np.float64, 0.0),
+            "zone_run": ((Z,), np.int32, 0),         # frames in the other state than zone_inside
+            "zone_run_start": ((Z,), np.float64, 0.0),
+        })
+        self._t0: datetime | None = None
+
+    def _seconds(self, time: datetime) -> float:
+        if not isinstance(time, datetime) or time.tzinfo is None or time.utcoffset() is None:
+            raise ValueError(f"counter time must be a timezone-aware datetime, got {time!r}")
+        if self._t0 is None:
+            self._t0 = time
+        return (time - self._t0).total_seconds()
+
+    def _at(self, seconds: float) -> datetime:
+        return self._t0 + timedelta(seconds=float(seconds))
+
+    @staticmethod
+    def _clean(tracks: Detections) -> Detections:
+        ids = tracks.tracker_id
+        keep = ids >= 0
+        if not keep.all():
+            tracks, ids = tracks[keep], ids[keep]
+        if len(ids) and (bad := (tracks.class_id < 0) | (tracks.class_id >= _N_CLASSES)).any():
+            raise ValueError(f"class_id {int(tracks.class_id[bad][0])} is not a Vigil class id (0..{_N_CLASSES - 1})")
+        _, first = np.unique(ids, return_index=True)
+        if len(first) < len(ids):
+            tracks = tracks[np.sort(first)]
+        return tracks
+
+    def _slots_for(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        tab = self._table
+        slots = np.array([tab.slot_of.get(i, -1) for i in ids.tolist()], dtype=np.int64)
+        new = slots < 0
+        for i in np.flatnonzero(new):
+            slots[i] = tab.allocate(int(ids[i]))
+            tab.track_id[slots[i]] = ids[i]
+        return slots, new
+
+    def _prune(self, t: float) -> list[CountEvent]:
+        tab = self._table
+        live = np.flatnonzero(tab.track_id >= 0)
+        stale = live[t - tab.last_seen[live] > self.cfg.lost_after_s]
+        if not len(stale):
+            return []
+        events = self._close_visits(stale)
+        tab.release(stale, tab.track_id[stale].tolist())
+        tab.track_id[stale] = -1
+        return events
+
+    def _close_visits(self, slots: np.ndarray) -> list[CountEvent]:
+        tab = self._table
+        events = []
+        for zi, zone in enumerate(self.zones):
+            inside = slots[tab.zone_inside[slots, zi]]
+            if not len(inside):
+                continue
+            pending = tab.zone_run[inside, zi] > 0
+            left = np.where(pending, tab.zone_run_start[inside, zi], tab.last_seen[inside])
+            dwell = left - tab.zone_entered[inside, zi]
+            classes = tab.votes[inside].argmax(axis=1)
+            for s, c, at, dw in zip(inside.tolist(), classes.tolist(), left.tolist(), dwell.tolist()):
+                events.append(CountEvent(self.camera_id, "zone", zone.name, int(tab.track_id[s]),
+                                         CLASS_NAMES[c], "out", self._at(at), dwell_s=float(dw)))
+            tab.zone_inside[inside, zi] = False
+        return events
+
+    def _inherit(self, tracks: Detections, slots: np.ndarray, new: np.ndarray, t: float) -> None:
+        tab = self._table
+        emb = normalise(tracks.embedding)
+        self._ensure_embedding_field(emb.shape[1])
+        new_rows = np.flatnonzero(new & (np.abs(emb).sum(axis=1) > 0))
+        live = np.flatnonzero(tab.track_id >= 0)
+        old = live[tab.has_emb[live] & (tab.last_seen[live] < t)
+                   & (t - tab.last_seen[live] <= self.cfg.reid_max_gap_s)]
+        old = np.setdiff1d(old, slots)
+        if not len(new_rows) or not len(old):
+            return
+        centers = tracks.anchors("center").astype(np.float64)[new_rows]
+        pairs = match_lost(
+            self.cfg, new_emb=emb[new_rows], new_center=centers,
+            new_group=_GROUP_OF_CLASS[tracks.class_id[new_rows]],
+            old_emb=tab.emb[old], old_center=tab.center[old], old_velocity=tab.velocity[old],
+            old_height=tab.height[old], old_gap_s=t - tab.last_seen[old],
+            old_group=_GROUP_OF_CLASS[tab.votes[old].argmax(axis=1)])
+        for r, c in pairs:
+            dst, src = int(slots[new_rows[r]]), int(old[c])
+            tab.copy_rows(dst, src, [*_INHERITED, "emb"])
+            tab.release([src], [int(tab.track_id[src])])
+            tab.track_id[src] = -1
+            new[new_rows[r]] = False
+
+    def _ensure_embedding_field(self, dim: int) -> None:
+        tab = self._table
+        if not tab.has_field("emb") or tab.emb.shape[1] != dim:
+            tab.add_field("emb", (dim,), np.float32, 0.0)
+            tab.has_emb[:] = False
+
+    def _observe(self, tracks: Detections, slots: np.ndarray, new: np.ndarray, t: float) -> None:
+        tab = self._table
+        center = tracks.anchors("center").astype(np.float64)
+        old = ~new
+        if old.any():
+            so = slots[old]
+            dt = t - tab.last_seen[so]
+            moving = dt > 0
+            v = (center[old] - tab.center[so]) / np.where(moving, dt, 1.0)[:, None]
+            blended = _VEL_MOMENTUM * tab.velocity[so] + (1 - _VEL_MOMENTUM) * v
+            tab.velocity[so] = np.where(moving[:, None], blended, tab.velocity[so])
+        tab.center[slots] = center
+        tab.height[slots] = tracks.xyxy[:, 3] - tracks.xyxy[:, 1]
+        tab.last_seen[slots] = t
+        tab.votes[slots, tracks.class_id] += 1
+        if tracks.embedding is not None and len(tracks):
+            emb = normalise(tracks.embedding)
+            self._ensure_embedding_field(emb.shape[1])
+            valid = np.abs(emb).sum(axis=1) > 0
+            s, e = slots[valid], emb[valid]
+            had = tab.has_emb[s][:, None]
+            tab.emb[s] = normalise(np.where(had, _EMB_MOMENTUM * tab.emb[s] + (1 - _EMB_MOMENTUM) * e, e))
+            tab.has_emb[s] = True
+
+    # ------------------------------------------------------------------ rules
+
+    def _update_line(self, li: int, p: np.ndarray, slots: np.ndarray, ids: np.ndarray, classes: np.ndarray,
+                     time: datetime) -> list[CountEvent]:
+        if not len(slots):
+            return []
+        tab, line = self._table, self.lines[li]
+        a, b = self._a[li], self._b[li]
+        d = signed_distance(p, a, b)
+        s = np.sign(d).astype(np.int8)
+        last_sign = tab.line_sign[slots, li]
+        cross_ok = tab.line_cross_ok[slots, li]
+        changed = np.flatnonzero((s != 0) & (last_sign != 0) & (s != last_sign))
+        if len(changed):
+            p0 = tab.line_pt[slots[changed], li]
+            cross_ok[changed] = crossing_within_segment(p0, signed_distance(p0, a, b), p[changed], d[changed], a, b)
+        off = s != 0
+        tab.line_sign[slots[off], li] = s[off]
+        tab.line_pt[slots[off], li] = p[off]
+
+        far = off & (np.abs(d) >= line.min_distance)
+        side = tab.line_side[slots, li]
+        side = np.where((side == 0) & far, s, side)          # first time clearly on one side
+        towards = far & (side != 0) & (s == -side)
+        run = np.where(towards, tab.line_run[slots, li] + 1, 0)
+        confirm = towards & (run >= line.min_frames)
+        side = np.where(confirm, s, side)
+        run[confirm] = 0
+        tab.line_side[slots, li] = side
+        tab.line_run[slots, li] = run
+        counted = confirm & cross_ok
+        cross_ok[confirm] = False                             # a passage counts once
+        tab.line_cross_ok[slots, li] = cross_ok
+        rows = np.flatnonzero(counted)
+        if not len(rows):
+            return []
+        col = np.where(s[rows] == self._in_sign[li], 0, 1)    # 0 = in, 1 = out
+        if line.policy == "once":
+            fresh = ~tab.line_counted[slots[rows], li, col]
+            rows, col = rows[fresh], col[fresh]
+            tab.line_counted[slots[rows], li, col] = True
+        return [CountEvent(self.camera_id, "line", line.name, int(ids[r]), CLASS_NAMES[classes[r]],
+                           "in" if c == 0 else "out", time) for r, c in zip(rows.tolist(), col.tolist())]
+
+    def _update_zone(self, zi: int, p: np.ndarray, slots: np.ndarray, ids: np.ndarray, classes: np.ndarray,
+                     t: float, time: datetime) -> list[CountEvent]:
+        if not len(slots):
+            return []
+        tab, zone = self._table, self.zones[zi]
+        raw = points_in_polygon(p, self._polygons[zi])
+        inside = tab.zone_inside[slots, zi]
+        prev_run = tab.zone_run[slots, zi]
+        differs = raw != inside
+        run = np.where(differs, prev_run + 1, 0)
+        start = np.where(differs & (prev_run == 0), t, tab.zone_run_start[slots, zi])
+        flip = differs & (run >= zone.min_frames)
+        entered = tab.zone_entered[slots, zi]
+        entering, leaving = flip & raw, flip & ~raw
+        dwell = start - entered
+        entered = np.where(entering, start, entered)
+        run[flip] = 0
+        tab.zone_inside[slots, zi] = np.where(flip, raw, inside)
+        tab.zone_run[slots, zi] = run
+        tab.zone_run_start[slots, zi] = start
+        tab.zone_entered[slots, zi] = entered
+        events = []
+        for r in np.flatnonzero(flip).tolist():
+            going_in = bool(entering[r])
+            events.append(CountEvent(self.camera_id, "zone", zone.name, int(ids[r]), CLASS_NAMES[classes[r]],
+                                     "in" if going_in else "out", time,
+                                     dwell_s=None if going_in else float(dwell[r])))
+        return events

@@ -1,0 +1,183 @@
+"""Tracker behaviour on crafted scenes: crossings, occlusions, lost-track recovery by time,
+confirmation, ids per instance, appearance, classes, and bounded memory over a long run."""
+
+import gc
+import weakref
+
+import numpy as np
+import pytest
+
+from vigil.config.tracker import TrackerConfig
+from vigil.track import Tracker
+from vigil.track.synthetic import SyntheticScene
+from vigil.types import Detections
+
+
+def dets(boxes, conf=None, cls=None, emb=None) -> Detections:
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    return Detections(xyxy=boxes, confidence=None if conf is None else np.asarray(conf),
+                      class_id=None if cls is None else np.asarray(cls), embedding=emb)
+
+
+def person(cx: float, cy: float = 200.0, w: float = 40.0, h: float = 100.0):
+    return [cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2]
+
+
+def id_at(tracks: Detections, cx: float) -> int:
+    """Id of the reported track whose box centre is nearest to x = cx."""
+    centres = (tracks.xyxy[:, 0] + tracks.xyxy[:, 2]) / 2
+    return int(tracks.tracker_id[np.argmin(np.abs(centres - cx))])
+
+
+def run_crossing(tracker: Tracker, hide_b: range = range(0), fps: float = 30.0, speed: float = 150.0):
+    """A walks right from x=100, B walks left from x=500, both at `speed` px/s, same height;
+    B (behind A) is not detected on frames in `hide_b`. Returns the first and last frame's tracks."""
+    first = last = None
+    n = int(round(400 / speed * fps))
+    for f in range(n + 1):
+        t = f / fps
+        a, b = 100 + speed * t, 500 - speed * t
+        boxes = [person(a)] + ([] if f in hide_b else [person(b, cy=205)])
+        out = tracker.update(dets(boxes), t)
+        if f == 1:
+            first = out
+        last = out
+    return first, last
+
+
+@pytest.mark.parametrize("hide", [range(0), range(12, 30)], ids=["visible", "occluded"])
+@pytest.mark.parametrize("fps", [30.0, 12.5])
+def test_crossing_paths_keep_their_ids(hide, fps):
+    hide = range(int(hide.start * fps / 30), int(hide.stop * fps / 30))
+    first, last = run_crossing(Tracker(), hide, fps)
+    assert len(first) == 2 and len(last) == 2
+    a_id, b_id = id_at(first, 100), id_at(first, 500)
+    assert a_id != b_id
+    assert id_at(last, 500) == a_id, "A (walking right) must end on the right with its own id"
+    assert id_at(last, 100) == b_id
+
+
+def test_ids_are_per_instance_and_reset_restarts_them():
+    one, two = Tracker(), Tracker()
+    for f in range(3):
+        out1 = one.update(dets([person(100 + f), person(300 + f)]), f / 30)
+        out2 = two.update(dets([person(100 + f)]), f / 30)
+    assert sorted(out1.tracker_id) == [1, 2]
+    assert list(out2.tracker_id) == [1]  # not 3: the other tracker's ids are not shared
+    one.reset()
+    out = one.update(dets([person(50)]), 0.0)
+    assert list(out.tracker_id) == [1]
+
+
+def test_new_track_is_reported_after_confirmation():
+    trk = Tracker(TrackerConfig(min_hits=2))
+    assert len(trk.update(dets([person(100)]), 0.0)) == 1  # the stream's first frame reports at once
+    for f in range(1, 5):
+        trk.update(dets([person(100 + f)]), f / 30)
+    out = trk.update(dets([person(105), person(400)]), 5 / 30)
+    assert list(out.tracker_id) == [1]  # the newcomer is tentative
+    out = trk.update(dets([person(106), person(401)]), 6 / 30)
+    assert sorted(out.tracker_id) == [1, 2]
+
+
+def test_low_confidence_detection_does_not_start_a_track_but_keeps_one():
+    cfg = TrackerConfig()
+    trk = Tracker(cfg)
+    trk.update(dets([person(100)], conf=[0.9]), 0.0)
+    low = (cfg.low_threshold + cfg.high_threshold) / 2
+    out = trk.update(dets([person(101), person(400)], conf=[low, low]), 1 / 30)
+    assert list(out.tracker_id) == [1]  # the weak box continues track 1 (ByteTrack's second stage) ...
+    for f in range(2, 5):  # ... and a weak box alone never becomes a track
+        out = trk.update(dets([person(100 + f), person(400)], conf=[0.9, low]), f / 30)
+    assert list(out.tracker_id) == [1]
+
+
+@pytest.mark.parametrize("fps", [30.0, 10.0])
+def test_lost_track_recovery_is_by_time_not_frames(fps):
+    def gap_then_return(gap_s: float) -> tuple[int, int]:
+        trk = Tracker(TrackerConfig(max_lost_seconds=1.0))
+        t = 0.0
+        for _ in range(int(fps)):  # 1 s visible, standing still
+            before = trk.update(dets([person(200)]), t)
+            t += 1 / fps
+        t += gap_s  # hidden
+        trk.update(dets([person(202)]), t)
+        after = trk.update(dets([person(203)]), t + 1 / fps)
+        return int(before.tracker_id[0]), int(after.tracker_id[0])
+
+    a, b = gap_then_return(0.6)
+    assert a == b, "a 0.6 s gap is recovered"
+    a, b = gap_then_return(1.5)
+    assert a != b, "after max_lost_seconds the track is gone"
+
+
+def test_classes_do_not_mix():
+    trk = Tracker()
+    for f in range(3):
+        out = trk.update(dets([person(100 + f)], cls=[0]), f / 30)
+    pid = int(out.tracker_id[0])
+    trk.update(dets([person(103)], cls=[2]), 3 / 30)
+    out = trk.update(dets([person(104)], cls=[2]), 4 / 30)
+    assert len(out) == 1 and int(out.tracker_id[0]) != pid and int(out.class_id[0]) == 2
+
+
+def test_embeddings_are_carried_and_keep_identities_through_an_ambiguous_occlusion():
+    rng = np.random.default_rng(1)
+    e = rng.normal(size=(2, 64)).astype(np.float32)
+    e /= np.linalg.norm(e, axis=1, keepdims=True)
+
+    def run(with_appearance: bool) -> tuple[int, int, Detections]:
+        trk = Tracker()
+        t, f = 0.0, 0
+        for f in range(30):  # A walks right, B walks left, slowly, towards each other
+            emb = e if with_appearance else None
+            out = trk.update(dets([person(200 + 2 * f), person(320 - 2 * f)], emb=emb), f / 30)
+        a_id, b_id = id_at(out, 258), id_at(out, 262)
+        # both hidden for 6 frames, then both turn back: A reappears on the left, B on the right
+        f += 7
+        for k in range(3):
+            emb = e if with_appearance else None
+            out = trk.update(dets([person(250 - 2 * k), person(270 + 2 * k)], emb=emb), (f + k) / 30)
+        return a_id, b_id, out
+
+    a_id, b_id, out = run(with_appearance=True)
+    assert id_at(out, 240) == a_id and id_at(out, 280) == b_id
+    np.testing.assert_array_equal(out.embedding[np.argsort(out.xyxy[:, 0])], e)
+
+
+def test_bounded_memory_over_a_long_run_and_inputs_are_not_retained():
+    """Objects live 1 s then are replaced; after thousands of frames the tracker holds only live
+    tracks, and none of the frames, detections or embeddings it was given (weak references)."""
+    scene = SyntheticScene(objects=15, lifetime_frames=30, miss_rate=0.1, seed=3)
+    trk = Tracker(TrackerConfig(camera_motion="sparse_flow"))
+    refs, sizes = [], []
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)
+    looks = rng.normal(size=(5000, 16)).astype(np.float32)  # one appearance per true object
+    looks /= np.linalg.norm(looks, axis=1, keepdims=True)
+    for f, (t, d, truth) in enumerate(scene.frames(2000)):
+        d.embedding = looks[truth % len(looks)]
+        frame = np.roll(image, f % 5, axis=1)
+        trk.update(d, t, frame)
+        if f % 50 == 0:
+            refs += [weakref.ref(d), weakref.ref(d.embedding), weakref.ref(frame)]
+        sizes.append(len(trk.tracks))
+        del d, frame
+    gc.collect()
+    assert trk._next_id > 500, "tracks really turned over"
+    assert max(sizes[100:]) <= 3 * scene.objects, "track table stays bounded"
+    assert sum(r() is not None for r in refs) == 0, "inputs must not be kept alive by the tracker"
+
+
+def test_tracks_on_a_synthetic_scene_rarely_switch():
+    scene = SyntheticScene(objects=20, miss_rate=0.05, jitter=1.0, seed=7)
+    trk = Tracker()
+    pairs: dict[int, set] = {}
+    for t, d, truth in scene.frames(300):
+        out = trk.update(d, t)
+        # map each reported box back to its true object through its exact box (unique per frame)
+        for box, tid in zip(out.xyxy, out.tracker_id):
+            k = int(np.argmin(np.abs(d.xyxy - box).sum(1)))
+            pairs.setdefault(int(truth[k]), set()).add(int(tid))
+    fragments = sum(len(v) - 1 for v in pairs.values())
+    assert fragments <= 3, f"{fragments} id changes on 20 well-separated objects"

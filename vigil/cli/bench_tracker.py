@@ -1,0 +1,66 @@
+"""`vigil bench tracker`: tracker time per frame at 10, 50 and 200 objects (synthetic scene)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import typer
+
+from vigil.cli.app import bench_app
+from vigil.errors import VigilError
+
+
+def bench(objects: list[int], frames: int, trackers: list[str]) -> dict[str, dict[int, float]]:
+    """Median-free simple measure: total update time / frames, after a short warm-up."""
+    from vigil.track import Tracker
+    from vigil.track.peers import UltralyticsTracker
+    from vigil.track.synthetic import SyntheticScene
+
+    out: dict[str, dict[int, float]] = {}
+    for name in trackers:
+        out[name] = {}
+        for n in objects:
+            scene = list(SyntheticScene(objects=n, seed=n).frames(frames + 20))
+            tracker = Tracker() if name == "vigil" else UltralyticsTracker(name)
+            for t, dets, _ in scene[:20]:
+                tracker.update(dets, t)
+            t0 = time.perf_counter()
+            for t, dets, _ in scene[20:]:
+                tracker.update(dets, t)
+            out[name][n] = 1000.0 * (time.perf_counter() - t0) / frames
+    return out
+
+
+@bench_app.command("tracker")
+def bench_tracker(
+    objects: str = typer.Option("10,50,200", "--objects", help="comma-separated object counts"),
+    frames: int = typer.Option(300, "--frames", min=10, help="frames timed per object count"),
+    peers: bool = typer.Option(False, "--peers", help="also time ultralytics ByteTrack and BoT-SORT"),
+    fmt: str = typer.Option("table", "--format", help="table or json"),
+) -> None:
+    """Time Vigil's tracker (motion only, no camera-motion compensation) on a synthetic scene of
+    constant-velocity boxes with jitter and missed detections. Reports milliseconds per frame."""
+    try:
+        counts = [int(x) for x in objects.split(",") if x.strip()]
+    except ValueError:
+        raise VigilError(f"--objects {objects!r} must be comma-separated integers, e.g. 10,50,200") from None
+    if not counts or min(counts) < 1:
+        raise VigilError(f"--objects {objects!r} needs positive counts, e.g. 10,50,200")
+    if fmt not in ("table", "json"):
+        raise VigilError(f"unknown --format {fmt!r}; use table or json")
+    names = ["vigil"] + (["ultralytics-bytetrack", "ultralytics-botsort"] if peers else [])
+    res = bench(counts, frames, names)
+    if fmt == "json":
+        typer.echo(json.dumps({k: {str(n): v for n, v in r.items()} for k, r in res.items()}, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"tracker ms/frame ({frames} frames)")
+    table.add_column("tracker")
+    for n in counts:
+        table.add_column(f"{n} objects", justify="right")
+    for name, r in res.items():
+        table.add_row(name, *(f"{r[n]:.3f}" for n in counts))
+    Console().print(table)

@@ -1,0 +1,243 @@
+"""Vigil's multi-object tracker: Kalman + Hungarian, ByteTrack's two-stage association.
+
+Per frame, after a Kalman predict of every track to the frame time:
+1. confirmed and lost tracks vs confident detections (IoU x confidence, motion gate,
+   appearance when embeddings are given);
+2. still-unmatched confirmed tracks vs low-confidence detections (IoU only; ByteTrack);
+3. tentative tracks vs the confident detections left;
+4. still-unmatched tracks vs what is left, by their last *observed* box (OC-SORT's OCR);
+then matched tracks are corrected (a lost track found again is re-run along a straight
+virtual path: OC-SORT's ORU), unmatched ones become lost and are dropped after
+`max_lost_seconds`, and unmatched confident detections start tentative tracks that are
+reported after `min_hits` matched frames. Time is in seconds, so any frame rate works.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vigil.config.tracker import TrackerConfig
+from vigil.track.kalman import CHI2_95_2DOF, CHI2_95_4DOF, BoxKalman, xywh_to_xyxy, xyxy_to_xywh
+from vigil.track.matching import INFEASIBLE, cosine_distance, expand_boxes, iou_matrix, linear_assignment
+from vigil.track.state import LOST, TENTATIVE, TRACKED, TrackTable
+from vigil.types import Detections
+
+MAX_VIRTUAL_STEPS = 60  # cap on the re-update path after a long occlusion
+
+
+class Tracker:
+    """`Tracker(cfg).update(dets, t, image=None) -> Detections` of the tracks reported on this frame."""
+
+    def __init__(self, cfg: TrackerConfig | None = None):
+        self.cfg = cfg or TrackerConfig()
+        self.kf = BoxKalman(self.cfg.std_position, self.cfg.std_velocity,
+                            confidence_scaled_noise=self.cfg.confidence_scaled_noise)
+        self._cmc = None
+        if self.cfg.camera_motion != "none":
+            from vigil.track.camera_motion import CameraMotion
+
+            self._cmc = CameraMotion(self.cfg.camera_motion)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every track and restart ids at 1."""
+        self.tracks = TrackTable.empty()
+        self._next_id = 1
+        self._t: float | None = None
+        self._frames = 0
+        self._frame_dt: float | None = None  # running estimate of the frame interval (for re-update steps)
+        if self._cmc is not None:
+            self._cmc.reset()
+
+    # -- the frame step -------------------------------------------------------------------------------
+
+    def update(self, dets: Detections, t: float, image: np.ndarray | None = None) -> Detections:
+        cfg = self.cfg
+        dt = 0.0 if self._t is None else max(float(t) - self._t, 0.0)
+        if dt > 0:
+            self._frame_dt = dt if self._frame_dt is None else 0.9 * self._frame_dt + 0.1 * dt
+        self._t = float(t)
+        self._frames += 1
+        tr = self.tracks
+        expired = self._t - tr.t_last > cfg.max_lost_seconds  # also after a long gap between frames
+        if expired.any():
+            tr = self.tracks = tr.select(~expired)
+        if len(tr) and dt > 0:
+            tr.mean[tr.state == LOST, 6:] = 0.0  # a track out of sight stops changing size
+            tr.mean, tr.cov = self.kf.predict(tr.mean, tr.cov, dt)
+        if self._cmc is not None and image is not None:
+            warp = self._cmc.estimate(image)
+            if warp is not None and len(tr):
+                tr.mean, tr.cov, tr.last_box = self._cmc.apply(warp, tr.mean, tr.cov, tr.last_box)
+
+        # Detections worth considering, in the tracker's own arrays.
+        wh = dets.xyxy[:, 2:] - dets.xyxy[:, :2]
+        keep = np.flatnonzero((wh[:, 0] > 0) & (wh[:, 1] > 0) & (dets.confidence >= cfg.low_threshold))
+        d_xyxy = dets.xyxy[keep].astype(np.float64)
+        d_xywh = xyxy_to_xywh(d_xyxy)
+        d_conf = dets.confidence[keep]
+        d_cls = dets.class_id[keep]
+        d_emb = None if dets.embedding is None else dets.embedding[keep]
+        high = d_conf >= cfg.high_threshold
+        ctx = _Frame(d_xyxy, d_xywh, d_conf, d_cls, d_emb, xywh_to_xyxy(tr.mean[:, :4]))
+        match_det = np.full(len(tr), -1, np.int64)
+        used = np.zeros(len(keep), bool)
+
+        def assign(rows: np.ndarray, cols: np.ndarray, cost: np.ndarray, limit: float) -> np.ndarray:
+            m, u_rows, _ = linear_assignment(cost, limit)
+            match_det[rows[m[:, 0]]] = cols[m[:, 1]]
+            used[cols[m[:, 1]]] = True
+            return rows[u_rows]
+
+        # 1. confirmed + lost tracks vs confident detections
+        pool = np.flatnonzero(tr.state != TENTATIVE)
+        hi = np.flatnonzero(high)
+        left = assign(pool, hi, self._cost(ctx, pool, hi, fuse=cfg.fuse_score), 1 - cfg.match_iou)
+        # 2. confirmed tracks still unmatched vs low-confidence detections (IoU only)
+        left_tracked = left[tr.state[left] == TRACKED]
+        lo = np.flatnonzero(~high)
+        assign(left_tracked, lo, self._cost(ctx, left_tracked, lo, fuse=False, appearance=False),
+               1 - cfg.low_match_iou)
+        # 3. tentative tracks vs confident detections left
+        tent = np.flatnonzero(tr.state == TENTATIVE)
+        hi_left = hi[~used[hi]]
+        assign(tent, hi_left, self._cost(ctx, tent, hi_left, fuse=cfg.fuse_score), 1 - cfg.match_iou)
+        # 4. observation-centric recovery: unmatched tracks by their last observed box
+        if cfg.observation_recovery:
+            orphans = pool[match_det[pool] < 0]
+            hi_left = hi[~used[hi]]
+            if len(orphans) and len(hi_left):
+                cost = 1.0 - iou_matrix(tr.last_box[orphans], d_xyxy[hi_left])
+                cost = self._forbid(cost, ctx, orphans, hi_left)
+                assign(orphans, hi_left, cost, 1 - cfg.match_iou)
+
+        matched = np.flatnonzero(match_det >= 0)
+        self._correct(matched, match_det[matched], ctx)
+        reported = matched[tr.state[matched] == TRACKED]
+        out_det = match_det[reported]
+        out_box = d_xyxy[out_det] if cfg.output_box == "detection" else xywh_to_xyxy(tr.mean[reported, :4])
+        out = Detections(xyxy=out_box, confidence=d_conf[out_det], class_id=d_cls[out_det],
+                         tracker_id=tr.id[reported].copy(),
+                         embedding=None if dets.embedding is None else dets.embedding[keep[out_det]])
+
+        # Lifecycle: lost tracks, dropped tracks, new tracks.
+        unmatched = match_det < 0
+        tr.state[unmatched & (tr.state == TRACKED)] = LOST
+        drop = unmatched & (tr.state == TENTATIVE)
+        if drop.any():
+            tr = self.tracks = tr.select(~drop)
+        fresh = np.flatnonzero(high & ~used & (d_conf >= cfg.new_track_threshold))
+        if len(fresh):
+            self.tracks = tr.append(self._new_tracks(ctx, fresh, confirmed=cfg.min_hits <= 1 or self._frames == 1))
+            if self._frames == 1 or cfg.min_hits <= 1:  # ByteTrack reports the first frame's tracks at once
+                born = self.tracks.select(slice(len(tr), None))
+                out = Detections.merge([out, Detections(
+                    xyxy=d_xyxy[fresh], confidence=d_conf[fresh], class_id=d_cls[fresh], tracker_id=born.id,
+                    embedding=None if dets.embedding is None else dets.embedding[keep[fresh]])])
+        return out
+
+    # -- pieces ---------------------------------------------------------------------------------------
+
+    def _cost(self, ctx: "_Frame", rows: np.ndarray, cols: np.ndarray, fuse: bool,
+              appearance: bool = True) -> np.ndarray:
+        """Association cost (tracks rows x detections cols): 1 - IoU(xconf), gated, fused with appearance."""
+        if len(rows) == 0 or len(cols) == 0:
+            return np.zeros((len(rows), len(cols)))
+        tr, cfg = self.tracks, self.cfg
+        boxes = ctx.pred_xyxy[rows]
+        if cfg.lost_box_growth > 0:
+            lost_for = np.where(tr.state[rows] == LOST, self._t - tr.t_last[rows], 0.0)
+            boxes = expand_boxes(boxes, cfg.lost_box_growth * lost_for)
+        sim = iou_matrix(boxes, ctx.xyxy[cols])
+        if fuse:
+            sim = sim * ctx.conf[cols][None, :]
+        cost = 1.0 - sim
+        if appearance and ctx.emb is not None and tr.embedding is not None and cfg.appearance_weight > 0:
+            emb_cost = cosine_distance(tr.embedding[rows], ctx.emb[cols])
+            has = np.linalg.norm(tr.embedding[rows], axis=1) > 0  # tracks born without embeddings
+            w = cfg.appearance_weight
+            fused = (1 - w) * cost + w * emb_cost
+            fused[emb_cost > cfg.appearance_gate] = INFEASIBLE
+            cost = np.where(has[:, None], fused, cost)
+        if cfg.motion_gating != "none":
+            dims = 2 if cfg.motion_gating == "centre" else 4
+            gate = self.kf.gating_distance(tr.mean[rows], tr.cov[rows], ctx.xywh[cols], dims)
+            cost[gate > (CHI2_95_2DOF if dims == 2 else CHI2_95_4DOF)] = INFEASIBLE
+        return self._forbid(cost, ctx, rows, cols)
+
+    def _forbid(self, cost: np.ndarray, ctx: "_Frame", rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        if self.cfg.per_class:
+            cost[self.tracks.class_id[rows][:, None] != ctx.cls[cols][None, :]] = INFEASIBLE
+        return cost
+
+    def _correct(self, rows: np.ndarray, cols: np.ndarray, ctx: "_Frame") -> None:
+        """Kalman-correct matched tracks and update their bookkeeping."""
+        if len(rows) == 0:
+            return
+        tr, cfg = self.tracks, self.cfg
+        mean, cov = tr.mean[rows], tr.cov[rows]
+        if cfg.reupdate_after_occlusion and self._frame_dt:
+            gap = np.rint((self._t - tr.t_last[rows]) / self._frame_dt).astype(np.int64)
+            back = np.flatnonzero((tr.state[rows] == LOST) & (gap > 1))
+            if len(back):
+                mean[back], cov[back] = self._reupdate(rows[back], ctx.xywh[cols[back]], gap[back])
+        tr.mean[rows], tr.cov[rows] = self.kf.update(mean, cov, ctx.xywh[cols], ctx.conf[cols])
+        tr.obs_mean[rows], tr.obs_cov[rows] = tr.mean[rows], tr.cov[rows]
+        tr.hits[rows] += 1
+        tr.t_last[rows] = self._t
+        tr.last_box[rows] = ctx.xyxy[cols]
+        tr.confidence[rows] = ctx.conf[cols]
+        tr.class_id[rows] = ctx.cls[cols]
+        confirm = (tr.state[rows] == LOST) | ((tr.state[rows] == TENTATIVE) & (tr.hits[rows] >= cfg.min_hits))
+        tr.state[rows[confirm]] = TRACKED
+        if ctx.emb is not None:
+            self._update_embeddings(rows, ctx.emb[cols])
+
+    def _reupdate(self, rows: np.ndarray, z: np.ndarray, gap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """OC-SORT's ORU for tracks found again after `gap` frames: from the state at the last
+        observation, walk a straight line of virtual observations to `z` (one per missed frame),
+        so the velocity drifted during the occlusion is replaced. Vectorised over the tracks; returns
+        their states predicted to the current time, ready for the real update."""
+        tr = self.tracks
+        steps = np.minimum(gap, MAX_VIRTUAL_STEPS)
+        step_dt = (self._t - tr.t_last[rows]) / steps
+        start = xyxy_to_xywh(tr.last_box[rows])
+        mean, cov = tr.obs_mean[rows], tr.obs_cov[rows]
+        for j in range(1, int(steps.max())):
+            live = np.flatnonzero(j < steps)
+            m, c = self.kf.predict(mean[live], cov[live], step_dt[live])
+            virtual = start[live] + (z[live] - start[live]) * (j / steps[live])[:, None]
+            mean[live], cov[live] = self.kf.update(m, c, virtual)
+        return self.kf.predict(mean, cov, step_dt)
+
+    def _update_embeddings(self, rows: np.ndarray, emb: np.ndarray) -> None:
+        tr, m = self.tracks, self.cfg.embedding_momentum
+        if tr.embedding is None:
+            tr.embedding = np.zeros((len(tr), emb.shape[1]), np.float32)
+        old = tr.embedding[rows]
+        has = np.linalg.norm(old, axis=1, keepdims=True) > 0
+        new = np.where(has, m * old + (1 - m) * emb, emb)
+        tr.embedding[rows] = new / np.maximum(np.linalg.norm(new, axis=1, keepdims=True), 1e-12)
+
+    def _new_tracks(self, ctx: "_Frame", cols: np.ndarray, confirmed: bool) -> TrackTable:
+        n = len(cols)
+        mean, cov = self.kf.initiate(ctx.xywh[cols])
+        ids = np.arange(self._next_id, self._next_id + n, dtype=np.int64)
+        self._next_id += n
+        emb = None
+        if ctx.emb is not None:
+            emb = ctx.emb[cols] / np.maximum(np.linalg.norm(ctx.emb[cols], axis=1, keepdims=True), 1e-12)
+        return TrackTable(id=ids, class_id=ctx.cls[cols].copy(), confidence=ctx.conf[cols].copy(),
+                          state=np.full(n, TRACKED if confirmed else TENTATIVE, np.int8),
+                          hits=np.ones(n, np.int32), t_last=np.full(n, self._t), mean=mean, cov=cov,
+                          last_box=ctx.xyxy[cols].copy(), obs_mean=mean.copy(), obs_cov=cov.copy(),
+                          embedding=None if emb is None else emb.astype(np.float32))
+
+
+class _Frame:
+    """This frame's usable detections (tracker-space arrays) and the tracks' predicted boxes."""
+
+    __slots__ = ("xyxy", "xywh", "conf", "cls", "emb", "pred_xyxy")
+
+    def __init__(self, xyxy, xywh, conf, cls, emb, pred_xyxy):
+        self.xyxy, self.xywh, self.conf, self.cls, self.emb, self.pred_xyxy = xyxy, xywh, conf, cls, emb, pred_xyxy

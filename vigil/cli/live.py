@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sys
 import threading
 import time
 from datetime import datetime, timezone
@@ -137,7 +138,7 @@ def status(
     if as_json:
         print(json.dumps(snap, indent=1))
     else:
-        console = Console()
+        console = Console(width=None if sys.stdout.isatty() else 200)  # pipes/logs: no wrapped columns
         console.print(status_table(snap))
         for cam in snap.get("cameras", []):
             if cam.get("last_error") and cam.get("state") != "streaming":

@@ -173,7 +173,11 @@ class LiveDaemon:
     def _emit(self, cam: LiveCamera, events: list) -> None:
         if not events:
             return
-        self.writer.put(cam.run_id, events)
+        try:
+            self.writer.put(cam.run_id, events)
+        except Exception as exc:  # the store reports a failed earlier flush once; it keeps retrying it
+            log.error("database write failed: %s", exc, extra={"event": "store_error"})
+            self.writer.put(cam.run_id, events)
         cam.proc.events += len(events)
         if self.on_events:
             self.on_events(events)

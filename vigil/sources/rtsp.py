@@ -91,10 +91,11 @@ class Backoff:
     failures: int = 0
 
     def next_delay(self) -> float:
-        base = min(self.maximum, self.initial * self.factor ** self.failures)
+        # The cap leaves room for the jitter, so cameras at the maximum still retry spread out.
+        cap = self.maximum / (1 + self.jitter)
+        base = min(cap, self.initial * self.factor ** min(self.failures, 64))
         self.failures += 1
-        delay = base * (1 + self.rng.uniform(-self.jitter, self.jitter))
-        return max(0.0, min(self.maximum, delay))
+        return base * (1 + self.rng.uniform(-self.jitter, self.jitter))
 
     def reset_if_healthy(self, streamed_seconds: float) -> None:
         if streamed_seconds >= self.healthy_after:

@@ -13,6 +13,7 @@ from vigil.errors import VigilError
 COMMAND_MODULES = [
     "vigil.cli.replay",
     "vigil.cli.eval_mot", "vigil.cli.bench_tracker",
+    "vigil.cli.query",
     "vigil.cli.live",
 ]
 

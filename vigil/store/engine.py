@@ -1,0 +1,121 @@
+"""Open a database by URL: normalise the URL, set SQLite up for concurrent use (WAL), turn
+connection failures into one clear line with the password masked, migrate to head."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.pool import StaticPool
+
+from vigil.errors import VigilError
+from vigil.store.schema import HEAD_REVISION
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+SUPPORTED = ("sqlite", "postgresql")
+
+
+class StoreError(VigilError):
+    """The database cannot be opened or used."""
+
+
+def parse_url(text: str) -> URL:
+    """A SQLAlchemy URL from user text. A bare file path means SQLite; postgres:// and
+    postgresql:// use psycopg 3 (the driver Vigil ships), not SQLAlchemy's psycopg2 default."""
+    text = str(text).strip()
+    if not text:
+        raise StoreError("empty database URL; use e.g. sqlite:///vigil.db or postgresql+psycopg://user@host/db")
+    if "://" not in text:
+        return make_url(f"sqlite:///{text}")
+    try:
+        url = make_url(text)
+    except Exception:
+        raise StoreError(f"'{text}' is not a database URL; use e.g. sqlite:///vigil.db or "
+                         "postgresql+psycopg://user:password@host:5432/db") from None
+    if url.drivername in ("postgres", "postgresql"):
+        url = url.set(drivername="postgresql+psycopg")
+    if url.get_backend_name() not in SUPPORTED:
+        raise StoreError(f"database '{masked(url)}' is not supported; Vigil stores to SQLite or PostgreSQL")
+    return url
+
+
+def masked(url: URL | str) -> str:
+    """The URL as text with any password replaced by ***."""
+    if isinstance(url, str):
+        try:
+            url = make_url(url)
+        except Exception:
+            return url
+    return url.render_as_string(hide_password=True)
+
+
+def _first_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    lines = [ln.strip() for ln in str(orig).splitlines() if ln.strip()]
+    return lines[0] if lines else type(orig).__name__
+
+
+def create(url: URL) -> Engine:
+    """An engine with the settings each backend needs; nothing is connected yet."""
+    if url.get_backend_name() == "sqlite":
+        memory = url.database in (None, "", ":memory:")
+        if not memory:
+            Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        kw: dict = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+        if memory:  # one shared connection, or every thread would see its own empty database
+            kw["poolclass"] = StaticPool
+        engine = sa.create_engine(url, **kw)
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):
+            cur = dbapi_conn.cursor()
+            if not memory:
+                cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")  # safe with WAL: a crash loses no committed data
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA cache_size=-65536")   # 64 MiB page cache
+            cur.close()
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
+
+
+def current_revision(conn: sa.Connection) -> str | None:
+    if not sa.inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to head. Alembic is only loaded when there is something to do."""
+    with engine.begin() as conn:
+        if current_revision(conn) == HEAD_REVISION:
+            return
+        from alembic import command
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def open_engine(text: str, create_missing: bool = True) -> Engine:
+    url = parse_url(text)
+    if not create_missing and url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        path = Path(url.database).expanduser()
+        if not path.is_file():
+            raise StoreError(f"database '{masked(url)}' does not exist ({path.resolve()}); "
+                             "replay some video into it first, or pass --db / --config")
+    try:
+        engine = create(url)
+        migrate(engine)
+    except StoreError:
+        raise
+    except Exception as exc:
+        why = _first_line(exc)
+        if url.password:
+            why = why.replace(str(url.password), "***")
+        raise StoreError(f"cannot open database '{masked(url)}': {why}") from None
+    return engine

@@ -1,0 +1,252 @@
+"""Count and event queries.
+
+`counts` reads the coarsest aggregate level that is exact for the request: the bucket size
+must be a multiple of the level, and so must every UTC offset the time zone takes in the
+queried range (hour level for whole-hour zones, 15-minute level for e.g. Asia/Kolkata).
+Range ends that are not aligned to that level are filled from the next finer level, down to
+the raw events for the sub-minute edges, so any since/until is exact.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+
+import sqlalchemy as sa
+
+from vigil.store.schema import LEVELS, aggregates, cameras, events, runs, series
+from vigil.store.timebuckets import (BUCKETS, OffsetPlan, QueryError, bucket_key_expr, bucket_label,
+                                     from_us, offset_plan, parse_bucket, parse_time, parse_tz, sql_int,
+                                     to_us)
+
+US = 1_000_000
+_CHOICES = {"kind": ("line", "zone"), "direction": ("in", "out")}
+
+
+@dataclass(frozen=True)
+class Filters:
+    camera: str | None = None
+    name: str | None = None
+    kind: str | None = None
+    class_name: str | None = None
+    direction: str | None = None
+    since_us: int | None = None
+    until_us: int | None = None
+    tz: tzinfo = UTC
+
+    @classmethod
+    def parse(cls, camera=None, name=None, kind=None, class_name=None, direction=None,
+              since=None, until=None, tz="UTC") -> Filters:
+        for what, value in (("kind", kind), ("direction", direction)):
+            if value is not None and value not in _CHOICES[what]:
+                raise QueryError(f"{what} '{value}' is not one of {', '.join(_CHOICES[what])}")
+        zone = parse_tz(tz)
+        lo, hi = parse_time(since, zone, "since"), parse_time(until, zone, "until")
+        if lo is not None and hi is not None and lo > hi:
+            raise QueryError(f"since {lo.isoformat()} is after until {hi.isoformat()}; swap them")
+        return cls(camera or None, name or None, kind or None, class_name or None, direction or None,
+                   None if lo is None else to_us(lo), None if hi is None else to_us(hi), zone)
+
+    @property
+    def series_filtered(self) -> bool:
+        return any(v is not None for v in (self.camera, self.name, self.kind, self.class_name, self.direction))
+
+    @property
+    def empty_range(self) -> bool:
+        return self.since_us is not None and self.until_us is not None and self.since_us >= self.until_us
+
+
+def _matching_series(conn: sa.Connection, f: Filters) -> dict[int, tuple]:
+    q = sa.select(series.c.id, series.c.camera_id, series.c.kind, series.c.name, series.c.class_name,
+                  series.c.direction)
+    for col, value in (("camera_id", f.camera), ("kind", f.kind), ("name", f.name),
+                       ("class_name", f.class_name), ("direction", f.direction)):
+        if value is not None:
+            q = q.where(series.c[col] == value)
+    return {r[0]: tuple(r[1:]) for r in conn.execute(q)}
+
+
+def _data_bounds_us(conn: sa.Connection) -> tuple[int | None, int | None]:
+    lo = sa.select(sa.func.min(events.c.t_us)).scalar_subquery()  # separate subqueries: each one
+    hi = sa.select(sa.func.max(events.c.t_us)).scalar_subquery()  # is a single index probe
+    return tuple(conn.execute(sa.select(lo, hi)).one())
+
+
+def split_range(lo: int | None, hi: int | None, level: int) -> list[tuple[int, int | None, int | None]]:
+    """Cover [lo, hi) (µs, None = open) with (level_s, lo, hi) pieces: the aligned middle at
+    `level`, the unaligned ends at finer levels; level 0 is the raw events."""
+    chain = [0] + [lv for lv in LEVELS if lv <= level]
+
+    def rec(lo, hi, i):
+        lv = chain[i]
+        if lv == 0:
+            return [(0, lo, hi)]
+        u = lv * US
+        a = None if lo is None else -(-lo // u) * u
+        b = None if hi is None else hi // u * u
+        if a is not None and b is not None and a >= b:
+            return rec(lo, hi, i - 1)
+        out = [(lv, a, b)]
+        if lo is not None and lo < a:
+            out = rec(lo, a, i - 1) + out
+        if hi is not None and b < hi:
+            out = out + rec(b, hi, i - 1)
+        return out
+
+    return [p for p in rec(lo, hi, len(chain) - 1) if p[1] is None or p[2] is None or p[1] < p[2]]
+
+
+def choose_level(by: str | None, plan: OffsetPlan | None) -> int:
+    """The coarsest aggregate level that is exact for these buckets (0: raw events only)."""
+    for lv in reversed(LEVELS):
+        if by is None:
+            return lv
+        size = BUCKETS[by]
+        if (size is None or size % lv == 0) and plan.all_multiple_of(lv):
+            return lv
+    return 0
+
+
+def _piece_query(level: int, lo: int | None, hi: int | None, by: str | None, plan: OffsetPlan | None,
+                 sids: list[int] | None) -> sa.Select:
+    if level == 0:
+        ts, n, sid_col, where_col, scale = events.c.t_us // sql_int(US), sa.func.count(), events.c.series_id, \
+            events.c.t_us, 1
+        grouped = True
+    else:
+        t = aggregates[level]
+        ts, n, sid_col, where_col, scale = t.c.bucket_ts, t.c["count"], t.c.series_id, t.c.bucket_ts, US
+        grouped = not (by is not None and BUCKETS[by] == level)  # rows are already the buckets
+    cols = [sid_col]
+    if by is not None:
+        cols.append(ts if not grouped and level else bucket_key_expr(ts, by, plan))
+    q = sa.select(*cols, sa.func.sum(n) if grouped and level else n)
+    if lo is not None:
+        q = q.where(where_col >= sql_int(lo // scale))
+    if hi is not None:
+        q = q.where(where_col < sql_int(hi // scale))
+    if sids is not None:
+        q = q.where(sid_col.in_(sids))
+    if grouped:
+        q = q.group_by(*cols)
+    return q
+
+
+def counts(engine: sa.Engine, camera=None, name=None, kind=None, class_name=None, direction=None,
+           since=None, until=None, by=None, tz="UTC") -> list[dict]:
+    """Counts per (camera, kind, name, class, direction[, bucket]), ordered by bucket then key."""
+    f = Filters.parse(camera, name, kind, class_name, direction, since, until, tz)
+    by = parse_bucket(by)
+    if f.empty_range:
+        return []
+    with engine.connect() as conn:
+        keys = _matching_series(conn, f)
+        if not keys:
+            return []
+        sids = sorted(keys) if f.series_filtered else None
+        plan = None
+        if by is not None:
+            if f.tz is UTC:
+                plan = OffsetPlan((0,), (0,))
+            else:
+                dlo, dhi = _data_bounds_us(conn)
+                if dlo is None:
+                    return []
+                lo = dlo if f.since_us is None else max(dlo, f.since_us)
+                hi = dhi + 1 if f.until_us is None else min(dhi + 1, f.until_us)
+                if lo >= hi:
+                    return []
+                plan = offset_plan(f.tz, lo // US, -(-hi // US))
+        pieces = split_range(f.since_us, f.until_us, choose_level(by, plan))
+        results = [_fetch(conn, _piece_query(level, lo, hi, by, plan, sids)) for level, lo, hi in pieces]
+    return _count_rows(results, keys, by, f.tz)
+
+
+def _fetch(conn: sa.Connection, q: sa.Select) -> list[tuple]:
+    """All rows as plain tuples straight from the driver: for tens of thousands of bucket
+    rows SQLAlchemy's Row objects cost more than the query. Every value in these queries
+    is an inlined integer, so compiling with literal binds is safe."""
+    sql = str(q.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    cur = conn.connection.driver_connection.cursor()
+    try:
+        cur.execute(sql)
+        return cur.fetchall()
+    finally:
+        cur.close()
+
+
+def _count_rows(results: list[list[tuple]], keys: dict[int, tuple], by: str | None, tz: tzinfo) -> list[dict]:
+    if len(results) == 1:
+        merged = results[0]  # one piece: each (series[, key]) appears once already
+    else:
+        totals: Counter = Counter()
+        for rows in results:
+            for row in rows:
+                totals[row[:-1]] += row[-1]
+        merged = [(*k, n) for k, n in totals.items()]
+    order = sorted(keys, key=keys.__getitem__)
+    rank = {sid: i for i, sid in enumerate(order)}
+    base = {sid: dict(zip(("camera", "kind", "name", "class_name", "direction"), keys[sid])) for sid in order}
+    if by is None:
+        merged = sorted(merged, key=lambda r: rank[r[0]])
+        return [{**base[sid], "count": int(n)} for sid, n in merged if n]
+    merged = sorted(merged, key=lambda r: (r[1], rank[r[0]]))
+    labels = {b: bucket_label(b, by, tz) for b in {r[1] for r in merged}}
+    return [{**base[sid], "bucket": labels[b], "count": int(n)} for sid, b, n in merged if n]
+
+
+def list_events(engine: sa.Engine, camera=None, name=None, kind=None, class_name=None, direction=None,
+                since=None, until=None, tz="UTC", limit: int | None = 1000, run_id: int | None = None) -> list[dict]:
+    """Events in time order (oldest first); times are aware datetimes in `tz`."""
+    f = Filters.parse(camera, name, kind, class_name, direction, since, until, tz)
+    if limit is not None and limit < 0:
+        raise QueryError(f"limit must be >= 0, got {limit}")
+    if f.empty_range or limit == 0:
+        return []
+    with engine.connect() as conn:
+        keys = _matching_series(conn, f)
+        if not keys:
+            return []
+        q = sa.select(events.c.id, events.c.run_id, events.c.series_id, events.c.track_id, events.c.t_us,
+                      events.c.dwell_s).order_by(events.c.t_us, events.c.id)
+        if f.series_filtered:
+            q = q.where(events.c.series_id.in_(sorted(keys)))
+        if f.since_us is not None:
+            q = q.where(events.c.t_us >= f.since_us)
+        if f.until_us is not None:
+            q = q.where(events.c.t_us < f.until_us)
+        if run_id is not None:
+            q = q.where(events.c.run_id == run_id)
+        if limit is not None:
+            q = q.limit(limit)
+        rows = conn.execute(q).all()
+    out = []
+    for eid, rid, sid, track, t, dwell in rows:
+        cam, knd, nm, cls, d = keys[sid]
+        out.append({"id": eid, "run_id": rid, "camera": cam, "kind": knd, "name": nm, "class_name": cls,
+                    "direction": d, "track_id": track, "time": from_us(t, f.tz), "dwell_s": dwell})
+    return out
+
+
+def list_cameras(engine: sa.Engine) -> list[dict]:
+    """Cameras with their lines, zones, classes seen and runs."""
+    with engine.connect() as conn:
+        cams = conn.execute(sa.select(cameras.c.id, cameras.c.created_us).order_by(cameras.c.id)).all()
+        names: dict[str, dict[str, set]] = {}
+        for cam, knd, nm, cls in conn.execute(sa.select(series.c.camera_id, series.c.kind, series.c.name,
+                                                          series.c.class_name)):
+            d = names.setdefault(cam, {"line": set(), "zone": set(), "class": set()})
+            d[knd].add(nm)
+            d["class"].add(cls)
+        run_stats = {r[0]: r[1:] for r in conn.execute(
+            sa.select(runs.c.camera_id, sa.func.count(), sa.func.max(runs.c.started_us))
+            .where(runs.c.status != "replaced").group_by(runs.c.camera_id))}
+    out = []
+    for cam, created in cams:
+        d = names.get(cam, {"line": set(), "zone": set(), "class": set()})
+        n_runs, last = run_stats.get(cam, (0, None))
+        out.append({"id": cam, "created": from_us(created), "lines": sorted(d["line"]),
+                    "zones": sorted(d["zone"]), "classes": sorted(d["class"]), "runs": n_runs,
+                    "last_run_started": None if last is None else from_us(last)})
+    return out

@@ -1,0 +1,89 @@
+"""The tables. Times are integers (UTC epoch microseconds for events, epoch seconds for
+aggregate buckets): bucket arithmetic is then plain integer SQL that runs the same, and
+fast, on SQLite and PostgreSQL.
+
+Layout is a small star: `series` holds each distinct (camera, kind, name, class, direction)
+once; events and the pre-aggregated counts refer to it by integer id, which keeps the
+10M-row tables narrow and the GROUP BYs on two integers.
+
+Aggregates come in levels (minute, 15 minutes, hour). A query in a time zone whose UTC
+offsets are whole hours can read the hour level exactly; 30/45-minute zones fall back to
+the 15-minute level; the minute level also serves minute buckets and unaligned range edges.
+The schema is created by the Alembic migrations in vigil/store/migrations; a test checks
+that they match this metadata.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+# Alembic head: Store skips loading Alembic when the database is already here.
+HEAD_REVISION = "0001"
+
+# Aggregate levels in seconds, finest first.
+LEVELS = (60, 900, 3600)
+
+# SQLite only aliases the rowid for a column declared exactly INTEGER PRIMARY KEY.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+metadata = sa.MetaData()
+
+cameras = sa.Table(
+    "cameras", metadata,
+    sa.Column("id", sa.String(128), primary_key=True),
+    sa.Column("created_us", sa.BigInteger, nullable=False),
+)
+
+runs = sa.Table(
+    "runs", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("camera_id", sa.String(128), sa.ForeignKey("cameras.id"), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),          # replay | live
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("content_hash", sa.String(128), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),        # running | done | failed | replaced | ...
+    sa.Column("frames", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("started_us", sa.BigInteger, nullable=False),
+    sa.Column("finished_us", sa.BigInteger, nullable=True),
+    sa.Index("ix_runs_camera_hash", "camera_id", "content_hash"),
+)
+
+series = sa.Table(
+    "series", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("camera_id", sa.String(128), sa.ForeignKey("cameras.id"), nullable=False),
+    sa.Column("kind", sa.String(8), nullable=False),           # line | zone
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("class_name", sa.String(64), nullable=False),
+    sa.Column("direction", sa.String(8), nullable=False),      # in | out
+    sa.UniqueConstraint("camera_id", "kind", "name", "class_name", "direction", name="uq_series_key"),
+)
+
+events = sa.Table(
+    "events", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("series_id", sa.Integer, sa.ForeignKey("series.id"), nullable=False),
+    sa.Column("track_id", sa.BigInteger, nullable=False),
+    sa.Column("t_us", sa.BigInteger, nullable=False),
+    sa.Column("dwell_s", sa.Float, nullable=True),
+    sa.Index("ix_events_series_time", "series_id", "t_us"),
+    sa.Index("ix_events_time", "t_us"),
+    sa.Index("ix_events_run", "run_id"),
+)
+
+
+def _aggregate_table(seconds: int) -> sa.Table:
+    name = f"counts_{seconds}s"
+    return sa.Table(
+        name, metadata,
+        sa.Column("series_id", sa.Integer, sa.ForeignKey("series.id"), primary_key=True),
+        sa.Column("bucket_ts", sa.BigInteger, primary_key=True),  # epoch seconds, multiple of `seconds`
+        sa.Column("count", sa.BigInteger, nullable=False),
+        sa.Index(f"ix_{name}_bucket", "bucket_ts"),
+        sqlite_with_rowid=False,
+    )
+
+
+aggregates: dict[int, sa.Table] = {s: _aggregate_table(s) for s in LEVELS}

@@ -1,0 +1,97 @@
+"""The embedding stage on real crops of a real frame."""
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.support.data import MODELS, SHARED, need
+from vigil.config.reid import ReidConfig
+from vigil.errors import ConfigError, WeightsNotFound
+from vigil.reid import Embedder
+from vigil.reid.embedder import clip_boxes
+from vigil.types import Detections
+
+MSMT17 = MODELS / "osnet_x0_25_msmt17.pth"
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    return Embedder.from_config(ReidConfig(weights=str(need(MSMT17)), device="cpu", batch_size=4))
+
+
+@pytest.fixture(scope="module")
+def frame():
+    return cv2.imread(str(need(SHARED / "images" / "bus.jpg")))  # 1080 x 810, people in front of a bus
+
+
+def test_embed_fills_normalised_rows_and_zeros_degenerate_boxes(embedder, frame):
+    h, w = frame.shape[:2]
+    dets = Detections(
+        xyxy=np.array([
+            [50, 400, 250, 900],           # a person-sized box
+            [670, 380, 810, 880],          # another
+            [-40, 300, 120, 700],          # sticks out on the left: clipped, still embedded
+            [w + 10, 10, w + 90, 200],     # wholly outside: degenerate
+            [300, 300, 300.5, 500],        # under 2 px wide: degenerate
+            [np.nan, 0, 10, 10],           # not finite: degenerate
+            [0, 0, w, h],                  # whole frame
+        ], np.float32),
+        confidence=np.linspace(0.3, 0.9, 7), class_id=np.zeros(7), tracker_id=np.arange(7),
+    )
+    out = embedder.embed(frame, dets)
+    assert out.embedding.shape == (7, 512) and out.embedding.dtype == np.float32
+    np.testing.assert_array_equal(out.xyxy, dets.xyxy)
+    np.testing.assert_array_equal(out.tracker_id, dets.tracker_id)
+    norms = np.linalg.norm(out.embedding, axis=1)
+    np.testing.assert_allclose(norms[[0, 1, 2, 6]], 1.0, atol=1e-5)
+    np.testing.assert_array_equal(norms[[3, 4, 5]], 0.0)
+    # the clipped box is embedded from exactly the in-frame pixels
+    np.testing.assert_allclose(out.embedding[2], embedder.embed_crops([frame[300:700, 0:120]])[0], atol=1e-5)
+    # different people are not the same vector
+    assert out.embedding[0] @ out.embedding[1] < 0.99
+
+
+def test_batch_size_does_not_change_the_result(embedder, frame):
+    rng = np.random.default_rng(1)
+    x1 = rng.uniform(0, 600, 9)
+    y1 = rng.uniform(0, 700, 9)
+    boxes = np.stack([x1, y1, x1 + rng.uniform(30, 200, 9), y1 + rng.uniform(60, 350, 9)], axis=1)
+    crops = [frame[int(b[1]):int(np.ceil(b[3])), int(b[0]):int(np.ceil(b[2]))] for b in boxes]
+    one_batch = Embedder(embedder.model, device="cpu", batch_size=64).embed_crops(crops)
+    np.testing.assert_allclose(embedder.embed_crops(crops), one_batch, atol=1e-5)  # batches of 4
+
+
+def test_colour_order_matters(embedder, frame):
+    """BGR in, RGB to the network: feeding RGB by mistake gives another vector."""
+    crop = frame[400:900, 50:250]
+    bgr, rgb = embedder.embed_crops([crop, np.ascontiguousarray(crop[:, :, ::-1])])
+    assert bgr @ rgb < 0.999
+
+
+def test_empty_detections(embedder, frame):
+    out = embedder.embed(frame, Detections.empty())
+    assert out.embedding.shape == (0, 512)
+    assert embedder.embed_crops([]).shape == (0, 512)
+
+
+def test_clip_boxes_widens_to_whole_pixels():
+    boxes, valid = clip_boxes(np.array([[1.5, 2.2, 10.1, 20.9], [5, 5, 6, 6]], np.float32), 8, 30)
+    assert boxes.tolist() == [[1, 2, 8, 21], [5, 5, 6, 6]]
+    assert valid.tolist() == [True, False]
+
+
+def test_missing_weights_and_bad_device_are_user_errors(tmp_path):
+    with pytest.raises(WeightsNotFound, match="re-ID weights file 'nope.pth' not found"):
+        Embedder.from_config(ReidConfig(weights="nope.pth"), base_dir=tmp_path)
+    import torch
+
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="no CUDA GPU"):
+            Embedder.from_config(ReidConfig(weights=str(need(MSMT17)), device="cuda"))
+
+
+def test_weights_resolve_relative_to_the_pipeline_file(tmp_path):
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "reid.pth").symlink_to(need(MSMT17))
+    emb = Embedder.from_config(ReidConfig(weights="models/reid.pth", device="cpu"), base_dir=tmp_path)
+    assert emb.dim == 512 and str(emb.device) == "cpu" and not emb.half

@@ -1,0 +1,76 @@
+"""`vigil bench reid`: re-ID embedder crops per second for each model and batch size."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from vigil.cli.app import bench_app
+from vigil.errors import VigilError
+
+
+def _int_list(text: str, option: str) -> list[int]:
+    try:
+        values = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        raise VigilError(f"{option} {text!r} must be comma-separated positive integers, e.g. 1,16,64")
+    return values
+
+
+@bench_app.command("reid")
+def bench_reid(
+    models: str = typer.Option("osnet_x0_25,osnet_x1_0", "--models",
+                               help="comma-separated OSNet names (osnet_x1_0, osnet_x0_75, osnet_x0_5, osnet_x0_25, ...)"),
+    batch_sizes: str = typer.Option("1,16,64", "--batch-sizes", help="comma-separated crops per forward pass"),
+    weights: list[Path] = typer.Option([], "--weights",
+                                       help="torchreid checkpoint(s); each is used for the model it fits, "
+                                            "the other models run with random weights (same speed)"),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N"),
+    half: str = typer.Option("auto", "--half", help="fp16: auto (on CUDA only), true or false"),
+    seconds: float = typer.Option(1.5, "--seconds", min=0.0, help="minimum timed seconds per cell"),
+    threads: int = typer.Option(0, "--threads", min=0, help="torch CPU threads (0 = torch's default)"),
+    fmt: str = typer.Option("table", "--format", help="table or json"),
+) -> None:
+    """Time the re-ID stage on crops of mixed person-like sizes: resize to 256x128, ImageNet
+    normalisation and OSNet forward, batched. Reports crops per second and ms per batch."""
+    import torch
+
+    from vigil.reid.bench import bench_embedder, index_checkpoints
+    from vigil.reid.osnet import ARCHITECTURES
+    from vigil.weights import resolve_weights
+
+    names = [m.strip() for m in models.split(",") if m.strip()]
+    bad = [m for m in names if m not in ARCHITECTURES]
+    if bad or not names:
+        raise VigilError(f"unknown model {bad[0] if bad else models!r} in --models; "
+                         f"choose from {', '.join(ARCHITECTURES)}")
+    sizes = _int_list(batch_sizes, "--batch-sizes")
+    half_map = {"auto": "auto", "true": True, "false": False}
+    if half.lower() not in half_map:
+        raise VigilError(f"--half {half!r} must be auto, true or false")
+    if fmt not in ("table", "json"):
+        raise VigilError(f"unknown --format {fmt!r}; use table or json")
+    if threads:
+        torch.set_num_threads(threads)
+    checkpoints = index_checkpoints([resolve_weights(w, what="re-ID weights") for w in weights])
+    rows = bench_embedder(names, sizes, checkpoints, device=device, half=half_map[half.lower()],
+                          min_seconds=seconds)
+    if fmt == "json":
+        typer.echo(json.dumps([{**r.__dict__, "crops_per_second": r.crops_per_second,
+                                "ms_per_batch": r.ms_per_batch} for r in rows], indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"re-ID embedder (torch {torch.__version__}, {torch.get_num_threads()} CPU threads)")
+    for col, justify in [("model", "left"), ("params", "right"), ("weights", "left"), ("device", "left"),
+                         ("batch", "right"), ("crops/s", "right"), ("ms/batch", "right")]:
+        table.add_column(col, justify=justify)
+    for r in rows:
+        table.add_row(r.model, f"{r.params / 1e6:.2f} M", r.weights, r.device + (" fp16" if r.half else ""),
+                      str(r.batch_size), f"{r.crops_per_second:.1f}", f"{r.ms_per_batch:.1f}")
+    Console().print(table)

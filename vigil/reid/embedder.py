@@ -1,0 +1,115 @@
+"""The re-ID stage: crops of a frame's detections -> L2-normalised OSNet embeddings."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Sequence
+
+import cv2
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from vigil.config.reid import ReidConfig
+from vigil.detect.device import pick_device, use_half
+from vigil.reid.checkpoint import load_osnet
+from vigil.reid.osnet import OSNet
+from vigil.types import Detections
+from vigil.weights import resolve_weights
+
+# torchreid's training normalisation (ImageNet statistics, RGB order).
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def clip_boxes(xyxy: np.ndarray, width: int, height: int, min_size: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Integer pixel boxes clipped to the frame, and a mask of those still at least `min_size` on both sides.
+
+    The box is widened to whole pixels (floor of the top-left, ceil of the bottom-right) so a
+    detection never loses the pixels it partly covers. Non-finite boxes are invalid.
+    """
+    finite = np.isfinite(xyxy).all(axis=1)
+    safe = np.where(finite[:, None], xyxy, 0.0)
+    lo = np.floor(safe[:, :2])
+    hi = np.ceil(safe[:, 2:])
+    limit = np.array([width, height], dtype=np.float64)
+    lo = np.clip(lo, 0, limit).astype(np.int64)
+    hi = np.clip(hi, 0, limit).astype(np.int64)
+    boxes = np.concatenate([lo, hi], axis=1)
+    valid = finite & ((hi - lo) >= min_size).all(axis=1)
+    return boxes, valid
+
+
+class Embedder:
+    """OSNet appearance embeddings for detections, batched, on GPU (fp16) when there is one.
+
+    `embed(image_bgr, dets)` returns the same rows with `embedding` set to float32 (N, D),
+    D = 512, each row L2-normalised. Rows whose box, clipped to the frame, is narrower or
+    shorter than `min_crop_size` pixels (or not finite) get an all-zero vector: "no
+    appearance", which has cosine similarity 0 with everything.
+    """
+
+    def __init__(self, model: OSNet, device: str = "auto", half: bool | str = "auto", batch_size: int = 64,
+                 input_size: tuple[int, int] = (256, 128), min_crop_size: int = 2):
+        self.device = pick_device(device)
+        self.half = use_half(half, self.device)
+        self.dtype = torch.float16 if self.half else torch.float32
+        self.model = model.eval().to(self.device, self.dtype)
+        self.batch_size = int(batch_size)
+        self.input_size = (int(input_size[0]), int(input_size[1]))  # height, width
+        self.min_crop_size = int(min_crop_size)
+        std = torch.tensor(IMAGENET_STD, dtype=torch.float32)
+        mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float32)
+        # x_norm = x_uint8 * scale + shift, per RGB channel, folded into one multiply-add.
+        self._scale = (1.0 / (255.0 * std)).view(1, 3, 1, 1).to(self.device, self.dtype)
+        self._shift = (-mean / std).view(1, 3, 1, 1).to(self.device, self.dtype)
+
+    @classmethod
+    def from_config(cls, cfg: ReidConfig, base_dir: Path | None = None) -> "Embedder":
+        path = resolve_weights(cfg.weights, base_dir, what="re-ID weights")
+        model = load_osnet(path, cfg.model)
+        return cls(model, device=cfg.device, half=cfg.half, batch_size=cfg.batch_size,
+                   input_size=cfg.input_size, min_crop_size=cfg.min_crop_size)
+
+    @property
+    def dim(self) -> int:
+        return self.model.feature_dim
+
+    def embed(self, image_bgr: np.ndarray, dets: Detections) -> Detections:
+        """`dets` with `embedding` filled from crops of `image_bgr` (HxWx3 uint8 BGR)."""
+        if image_bgr.ndim != 3 or image_bgr.shape[2] != 3:
+            raise ValueError(f"embed needs an HxWx3 BGR image, got shape {image_bgr.shape}")
+        h, w = image_bgr.shape[:2]
+        boxes, valid = clip_boxes(dets.xyxy, w, h, self.min_crop_size)
+        emb = np.zeros((len(dets), self.dim), dtype=np.float32)
+        if valid.any():
+            crops = [image_bgr[y1:y2, x1:x2] for x1, y1, x2, y2 in boxes[valid]]
+            emb[valid] = self.embed_crops(crops)
+        return dataclasses.replace(dets, embedding=emb)
+
+    def embed_crops(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        """float32 (N, D) L2-normalised embeddings of BGR uint8 crops of any size (each at least 1x1)."""
+        if len(crops) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        batch = self.resize_crops(crops)
+        out = [self._forward(batch[i:i + self.batch_size]) for i in range(0, len(batch), self.batch_size)]
+        return np.concatenate(out)
+
+    def resize_crops(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        """(N, H, W, 3) uint8 BGR, each crop stretched to the input size (as torchreid trains)."""
+        th, tw = self.input_size
+        batch = np.empty((len(crops), th, tw, 3), dtype=np.uint8)
+        for i, crop in enumerate(crops):
+            # Area averaging when shrinking avoids aliasing (PIL's bilinear, which torchreid used, does too).
+            shrink = crop.shape[0] > th or crop.shape[1] > tw
+            batch[i] = cv2.resize(crop, (tw, th), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+        return batch
+
+    @torch.inference_mode()
+    def _forward(self, batch_bgr: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(batch_bgr).to(self.device, non_blocking=True)
+        x = x.permute(0, 3, 1, 2).flip(1).to(self.dtype)  # NHWC BGR uint8 -> NCHW RGB
+        x = x * self._scale + self._shift
+        features = self.model(x).float()
+        return F.normalize(features, dim=1).cpu().numpy()

@@ -14,6 +14,7 @@ COMMAND_MODULES = [
     "vigil.cli.replay",
     "vigil.cli.eval_mot", "vigil.cli.bench_tracker",
     "vigil.cli.query",
+    "vigil.cli.bench_reid",
     "vigil.cli.live",
 ]
 

@@ -12,6 +12,7 @@ from vigil.errors import VigilError
 
 COMMAND_MODULES = [
     "vigil.cli.replay",
+    "vigil.cli.bench_pipeline",
     "vigil.cli.eval_mot", "vigil.cli.bench_tracker",
     "vigil.cli.query",
     "vigil.cli.bench_reid",

@@ -42,14 +42,17 @@ def input_shape(frame_shapes: list[tuple[int, int]], imgsz: int, stride: int, fi
     return up(max(hs)), up(max(ws))
 
 
-def letterbox_batch(images: list[np.ndarray], imgsz: int, stride: int = 32,
-                    fixed: bool = True) -> tuple[np.ndarray, list[Letterbox]]:
+def letterbox_batch(images: list[np.ndarray], imgsz: int, stride: int = 32, fixed: bool = True,
+                    buffer=None) -> tuple[np.ndarray, list[Letterbox]]:
     """Stack BGR frames into one (B, H, W, 3) uint8 RGB batch, centred with grey padding.
 
     Kept as uint8 so the float conversion happens once on the inference device.
+    `buffer(shape)`, when given, returns the array to fill (a reusable, possibly pinned one).
     """
     H, W = input_shape([im.shape[:2] for im in images], imgsz, stride, fixed)
-    batch = np.full((len(images), H, W, 3), PAD_VALUE, dtype=np.uint8)
+    shape = (len(images), H, W, 3)
+    batch = buffer(shape) if buffer is not None else np.empty(shape, dtype=np.uint8)
+    batch.fill(PAD_VALUE)
     boxes = []
     for i, im in enumerate(images):
         h, w = im.shape[:2]

@@ -1,14 +1,20 @@
 """The detector: any ultralytics-loadable YOLO (.pt, .onnx, .tflite, .engine, ...) run on
 batches of frames, with COCO classes mapped to Vigil's classes.
 
-Preprocessing (letterbox) is done once per batch in numpy, the float conversion on the
-inference device, and the model is called through ultralytics' AutoBackend directly:
-the generic predictor re-checks arguments and copies frames on every call.
+Preprocessing (letterbox) is done once per batch in numpy, into a reusable (on CUDA,
+page-locked) buffer, the float conversion on the inference device, and the model is called
+through ultralytics' AutoBackend directly: the generic predictor re-checks arguments and
+copies frames on every call.
+
+ONNX models on CPU take another path (vigil/detect/onnx_workers.py): frames of a batch are
+spread over single-threaded onnxruntime sessions in worker threads, each worker doing its
+frame's letterbox, inference and NMS, so everything around inference runs in parallel too.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +25,8 @@ import torch
 from vigil.config.pipeline import DetectorConfig
 from vigil.detect.device import pick_device, use_half
 from vigil.detect.letterbox import letterbox_batch
+from vigil.detect.onnx_workers import OnnxWorkers, default_workers
+from vigil.detect.staging import HostStaging
 from vigil.errors import ConfigError, VigilError
 from vigil.types import CLASS_IDS, COCO_TO_VIGIL, Detections
 from vigil.weights import resolve_weights
@@ -49,13 +57,23 @@ def class_lookup(names: dict[int, str]) -> np.ndarray:
 
 @dataclass
 class StageTimes:
-    """Accumulated seconds per detector step, for benchmarks."""
+    """Accumulated seconds per detector step, for benchmarks. With parallel workers these are
+    summed thread times (they overlap), not wall time."""
 
     preprocess: float = 0.0
     inference: float = 0.0
     postprocess: float = 0.0
     frames: int = 0
     calls: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, preprocess: float, inference: float, postprocess: float, frames: int, calls: int = 0) -> None:
+        with self._lock:
+            self.preprocess += preprocess
+            self.inference += inference
+            self.postprocess += postprocess
+            self.frames += frames
+            self.calls += calls
 
     def as_ms_per_frame(self) -> dict[str, float]:
         n = max(self.frames, 1)
@@ -72,6 +90,7 @@ class YoloDetector:
     device: str = "auto"
     half: bool | str = "auto"
     batch: int = 8
+    workers: int = 0  # CPU ONNX: parallel single-threaded sessions; 0 = one per core
 
     def __post_init__(self) -> None:
         os.environ.setdefault("YOLO_OFFLINE", "1")
@@ -98,42 +117,39 @@ class YoloDetector:
         if not self.model_classes:
             raise ConfigError(f"detector weights '{self.weights.name}' detect none of the classes {self.classes}")
         self.times = StageTimes()
+        self.staging = HostStaging(self.torch_device, self.fp16)
+        self.pool: OnnxWorkers | None = None
+        if self.backend.format == "onnx" and self.torch_device.type == "cpu":
+            pool = OnnxWorkers(self.weights, self.workers or default_workers())
+            if pool.max_batch in (None, 1):
+                self.pool = pool  # AutoBackend's own session stays loaded but idle (never run: no arena)
+            else:
+                pool.close()
+        self.workers = self.pool.workers if self.pool is not None else 1
 
     @classmethod
     def from_config(cls, cfg: DetectorConfig, base_dir: Path | None = None) -> "YoloDetector":
         weights = resolve_weights(cfg.weights, base_dir, what="detector weights")
         return cls(weights=weights, imgsz=cfg.imgsz, confidence=cfg.confidence, iou=cfg.iou,
-                   classes=list(cfg.classes), device=cfg.device, half=cfg.half, batch=cfg.batch)
-
-    def _to_tensor(self, batch: np.ndarray) -> torch.Tensor:
-        t = torch.from_numpy(batch)
-        if self.torch_device.type == "cuda":
-            t = t.pin_memory().to(self.torch_device, non_blocking=True)
-        t = t.permute(0, 3, 1, 2)
-        t = t.half() if self.fp16 else t.float()
-        return t.div_(255.0).contiguous()
+                   classes=list(cfg.classes), device=cfg.device, half=cfg.half, batch=cfg.batch,
+                   workers=cfg.workers)
 
     @torch.inference_mode()
     def detect(self, images: list[np.ndarray]) -> list[Detections]:
         """Detect in BGR frames (any sizes); one Detections per frame, in frame pixels."""
+        if self.pool is not None:
+            dets = self.pool.map(self._detect_one_cpu, images)
+            self.times.add(0.0, 0.0, 0.0, 0, calls=1)
+            return dets
         out: list[Detections] = []
         for start in range(0, len(images), self.batch):
             out.extend(self._detect_chunk(images[start:start + self.batch]))
         return out
 
-    def _detect_chunk(self, images: list[np.ndarray]) -> list[Detections]:
+    def _to_detections(self, preds, images: list[np.ndarray], boxes) -> list[Detections]:
+        """NMS, then model classes -> Vigil classes and network pixels -> frame pixels."""
         from ultralytics.utils.nms import non_max_suppression
 
-        if not images:
-            return []
-        t0 = time.perf_counter()
-        batch, boxes = letterbox_batch(images, self.imgsz, self.stride, self.fixed)
-        x = self._to_tensor(batch)
-        t1 = time.perf_counter()
-        preds = self.backend(x)
-        if self.torch_device.type == "cuda":
-            torch.cuda.synchronize(self.torch_device)
-        t2 = time.perf_counter()
         results = non_max_suppression(preds, self.confidence, self.iou, classes=self.model_classes,
                                       max_det=300, end2end=self.end2end)
         dets = []
@@ -144,10 +160,33 @@ class YoloDetector:
             r, cls = r[keep], cls[keep]
             dets.append(Detections(xyxy=lb.to_frame(r[:, :4], im.shape[:2]), confidence=r[:, 4],
                                    class_id=self.lut[cls]))
-        t3 = time.perf_counter()
-        self.times.preprocess += t1 - t0
-        self.times.inference += t2 - t1
-        self.times.postprocess += t3 - t2
-        self.times.frames += len(images)
-        self.times.calls += 1
+        return dets
+
+    @torch.inference_mode()
+    def _detect_one_cpu(self, image: np.ndarray) -> Detections:
+        """One frame, start to end, on a worker thread (CPU ONNX path)."""
+        t0 = time.perf_counter()
+        batch, boxes = letterbox_batch([image], self.imgsz, self.stride, self.fixed)
+        x = np.empty((1, 3) + batch.shape[1:3], dtype=self.pool.input_dtype)
+        np.multiply(batch.transpose(0, 3, 1, 2), 1 / 255.0, out=x, casting="unsafe")  # HWC uint8 -> CHW float
+        t1 = time.perf_counter()
+        preds = self.pool.run(x)
+        t2 = time.perf_counter()
+        det = self._to_detections(torch.from_numpy(preds[0]), [image], boxes)[0]
+        self.times.add(t1 - t0, t2 - t1, time.perf_counter() - t2, 1)
+        return det
+
+    def _detect_chunk(self, images: list[np.ndarray]) -> list[Detections]:
+        if not images:
+            return []
+        t0 = time.perf_counter()
+        batch, boxes = letterbox_batch(images, self.imgsz, self.stride, self.fixed, buffer=self.staging.buffer)
+        x = self.staging.to_device(batch)
+        t1 = time.perf_counter()
+        preds = self.backend(x)
+        if self.torch_device.type == "cuda":
+            torch.cuda.synchronize(self.torch_device)
+        t2 = time.perf_counter()
+        dets = self._to_detections(preds, images, boxes)
+        self.times.add(t1 - t0, t2 - t1, time.perf_counter() - t2, len(images), calls=1)
         return dets

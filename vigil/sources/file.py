@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterator
@@ -12,6 +14,27 @@ import av
 
 from vigil.errors import SourceError
 from vigil.types import Frame
+
+
+class SecondsClock:
+    """Seconds added up from several threads (decode time of all reader threads, for benchmarks)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.seconds = 0.0
+        self.frames = 0
+
+    def add(self, seconds: float, frames: int = 0) -> None:
+        with self._lock:
+            self.seconds += seconds
+            self.frames += frames
+
+    def reset(self) -> None:
+        with self._lock:
+            self.seconds, self.frames = 0.0, 0
+
+
+DECODE_CLOCK = SecondsClock()  # every FileSource adds its decode time here
 
 
 def content_hash(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
@@ -81,6 +104,7 @@ class FileSource:
 
     def __iter__(self) -> Iterator[Frame]:
         t0 = None
+        tick = time.perf_counter()
         try:
             for packet in self.container.demux(self.stream):
                 try:
@@ -97,8 +121,11 @@ class FileSource:
                     if t0 is None:
                         t0 = pts  # pts relative to the first frame: some files start at an offset
                     pts -= t0
-                    yield Frame(image=frame.to_ndarray(format="bgr24"), index=index, pts=pts,
+                    image = frame.to_ndarray(format="bgr24")
+                    DECODE_CLOCK.add(time.perf_counter() - tick, 1)
+                    yield Frame(image=image, index=index, pts=pts,
                                 time=self.start_time + timedelta(seconds=pts), camera_id=self.camera_id)
+                    tick = time.perf_counter()  # time spent downstream (or blocked on a full queue) is not decode
         except av.error.FFmpegError as exc:
             raise SourceError(f"'{self.path}' could not be decoded after frame {self.frames_decoded} "
                               f"({exc}); frames before the damage were processed") from None

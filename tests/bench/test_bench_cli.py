@@ -1,0 +1,79 @@
+"""`vigil bench pipeline` end to end on real video and weights, and its input errors."""
+
+import json
+
+import pytest
+
+from tests.support.data import VIDEO, YOLO_ONNX, need
+from vigil.cli import main
+
+SAOYAN = VIDEO / "saoyan_test.mp4"
+LINE = "120,200,630,200"  # configs/demo.yaml's southbound line
+
+
+def bench(capsys, *args):
+    rc = main(["bench", "pipeline", "--video", str(need(SAOYAN)), "--weights", str(need(YOLO_ONNX)),
+               "--line", LINE, "--format", "json", *args])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    return json.loads(out)
+
+
+def check_side(side, frames):
+    assert side["fps"] > 0
+    assert side["rss_mib"]["peak"] >= side["rss_mib"]["start"] > 0
+    assert {"in", "out", "by_class"} <= side["counts"].keys()
+    assert side["camera_frames"] == frames
+
+
+def test_short_run_reports_both_sides_on_every_frame(capsys):
+    data = bench(capsys, "--seconds", "0.4")
+    n = data["clip"]["frames"]
+    assert 11 <= n <= 13
+    check_side(data["peer"], n)
+    check_side(data["vigil"], n)
+    stages = data["vigil"]["stages_ms"]
+    assert set(stages) == {"decode", "preprocess", "inference", "postprocess", "reid", "track", "count", "store"}
+    assert stages["inference"] > stages["preprocess"] > 0 and stages["decode"] > 0 and stages["track"] > 0
+    assert data["ratio"] == pytest.approx(data["vigil"]["fps"] / data["peer"]["fps"], rel=0.01)
+
+
+def test_cameras_are_summed_and_skipping_is_reported_apart(capsys):
+    data = bench(capsys, "--seconds", "0.3", "--cameras", "2", "--no-peer", "--stride", "3")
+    n = data["clip"]["frames"]
+    assert data["vigil"]["cameras"] == 2 and data["vigil"]["camera_frames"] == 2 * n
+    assert data["vigil"]["counts"]["cameras_agree"] is True
+    assert data["ratio"] is None and "peer" not in data
+    strided = data["vigil_strided"]
+    assert strided["stride"] == 3 and strided["camera_frames"] == 2 * len(range(0, n, 3))
+
+
+@pytest.mark.slow
+def test_counts_agree_with_the_peer_on_ten_seconds(capsys):
+    data = bench(capsys, "--seconds", "10")
+    peer, ours = data["peer"]["counts"], data["vigil"]["counts"]
+    total_peer, total_ours = peer["in"] + peer["out"], ours["in"] + ours["out"]
+    assert total_peer >= 5
+    assert abs(total_ours - total_peer) <= max(2, 0.1 * total_peer)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--line", "1,2,3"], "--line '1,2,3' is not four numbers"),
+    (["--line", "5,5,5,5"], "two equal points"),
+    (["--format", "xml"], "--format 'xml' is not known"),
+])
+def test_bad_options_are_one_line_errors(capsys, args, message):
+    rc = main(["bench", "pipeline", "--video", str(need(SAOYAN)), "--weights", str(need(YOLO_ONNX)),
+               "--seconds", "0.1", "--no-peer", *args])
+    err = capsys.readouterr().err
+    assert rc == 2 and message in err and "Traceback" not in err
+
+
+def test_missing_video_names_the_file(capsys, tmp_path):
+    rc = main(["bench", "pipeline", "--video", str(tmp_path / "nope.mp4"), "--weights", str(need(YOLO_ONNX))])
+    assert rc == 2 and "nope.mp4' does not exist" in capsys.readouterr().err
+
+
+def test_export_refuses_an_already_exported_model(capsys):
+    rc = main(["export", str(need(YOLO_ONNX)), "--format", "onnx"])
+    assert rc == 2 and "already an exported model" in capsys.readouterr().err

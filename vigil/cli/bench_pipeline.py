@@ -1,0 +1,112 @@
+"""`vigil bench pipeline` (Vigil against the ultralytics track+ObjectCounter loop) and
+`vigil export` (ultralytics' exporter, for TensorRT/ONNX/OpenVINO deployment)."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from vigil.cli.app import app, bench_app
+from vigil.errors import ConfigError, SourceError, VigilError
+
+
+def parse_line(text: str | None, width: int, height: int):
+    """'x1,y1,x2,y2' in pixels; default: a horizontal line across the middle of the frame."""
+    if text is None:
+        y = round(height / 2)
+        return ((0.0, float(y)), (float(width - 1), float(y)))
+    try:
+        x1, y1, x2, y2 = (float(v) for v in text.split(","))
+    except ValueError:
+        raise ConfigError(f"--line '{text}' is not four numbers; write it as x1,y1,x2,y2 in pixels") from None
+    if (x1, y1) == (x2, y2):
+        raise ConfigError(f"--line '{text}' has two equal points; give two distinct points")
+    return ((x1, y1), (x2, y2))
+
+
+def _check_file(path: Path, what: str) -> Path:
+    if not path.is_file():
+        raise VigilError(f"{what} '{path}' does not exist; check the path")
+    return path.resolve()
+
+
+@bench_app.command("pipeline")
+def bench_pipeline(
+    video: Path = typer.Option(..., "--video", help="video file; every frame is processed by both sides"),
+    weights: Path = typer.Option(..., "--weights", help="detector weights (any ultralytics-loadable file)"),
+    cameras: int = typer.Option(1, "--cameras", min=1, max=64, help="Vigil replays N copies as N cameras"),
+    seconds: Optional[float] = typer.Option(None, "--seconds", min=0.1,
+                                            help="use only the first S seconds of the video (default: all)"),
+    imgsz: int = typer.Option(640, "--imgsz", help="inference size, the same on both sides"),
+    conf: float = typer.Option(0.25, "--conf", min=0.0, max=1.0, help="detection confidence, both sides"),
+    line: Optional[str] = typer.Option(None, "--line", help="counting line x1,y1,x2,y2 in pixels "
+                                       "(default: horizontal, mid-height)"),
+    batch: int = typer.Option(8, "--batch", min=1, max=256, help="Vigil's detector batch (frames per call)"),
+    stride: int = typer.Option(1, "--stride", min=1, help="also run Vigil analysing every Nth frame and "
+                               "report it separately (never part of the ratio)"),
+    peer: bool = typer.Option(True, "--peer/--no-peer", help="run the ultralytics peer loop too"),
+    fmt: str = typer.Option("table", "--format", help="table or json"),
+) -> None:
+    """Frames per second of Vigil's pipeline against the loop users would write with
+    ultralytics (model.track(stream=True, persist=True) + solutions.ObjectCounter), on the
+    same video, weights, image size, confidence and counting line, in one process.
+
+    Both sides detect every frame. Prints fps, the ratio, counts, Vigil's time per stage
+    (ms per camera-frame) and each side's memory."""
+    from vigil.bench.clip import cut_clip, probe_clip
+    from vigil.bench.ours import run_vigil
+    from vigil.bench.peer import run_peer
+    from vigil.bench.report import result_json, result_table
+
+    if fmt not in ("table", "json"):
+        raise ConfigError(f"--format '{fmt}' is not known; use table or json")
+    video, weights = _check_file(video, "video file"), _check_file(weights, "weights file")
+    with tempfile.TemporaryDirectory(prefix="vigil-bench-clip-") as tmp:
+        clip = cut_clip(video, Path(tmp) / f"clip{video.suffix or '.mp4'}", seconds) if seconds else video
+        info = probe_clip(clip)
+        if info.frames == 0:
+            raise SourceError(f"'{video}' decodes to no frames; give a video with frames")
+        ln = parse_line(line, info.width, info.height)
+        err = Console(stderr=True)
+        peer_res = None
+        if peer:
+            err.print(f"[dim]peer loop: ultralytics track + ObjectCounter on {info.frames} frames ...[/dim]")
+            peer_res = run_peer(clip, weights, ln, imgsz, conf)
+        err.print(f"[dim]vigil: {cameras} camera(s) x {info.frames} frames ...[/dim]")
+        ours = run_vigil(clip, weights, ln, cameras, imgsz, conf, batch=batch)
+        strided = None
+        if stride > 1:
+            err.print(f"[dim]vigil with frame stride {stride} ...[/dim]")
+            strided = run_vigil(clip, weights, ln, cameras, imgsz, conf, stride=stride, batch=batch)
+    clip_meta = {"video": str(video), "seconds": seconds, "frames": info.frames, "width": info.width,
+                 "height": info.height, "fps": round(info.fps, 3), "line": [list(p) for p in ln],
+                 "imgsz": imgsz, "conf": conf, "weights": str(weights)}
+    data = result_json(peer_res, ours, clip_meta, strided)
+    if fmt == "json":
+        print(json.dumps(data, indent=2))
+    else:
+        Console().print(result_table(data))
+
+
+@app.command("export")
+def export(
+    weights: Path = typer.Argument(..., help="source weights (.pt, or another format ultralytics can export from)"),
+    fmt: str = typer.Option("onnx", "--format", help="onnx, engine (TensorRT), openvino, torchscript, tflite, ..."),
+    imgsz: int = typer.Option(640, "--imgsz", help="input size baked into the exported model"),
+    half: bool = typer.Option(False, "--half", help="fp16 weights (GPU formats)"),
+    int8: bool = typer.Option(False, "--int8", help="int8 quantisation where the format supports it"),
+    dynamic: bool = typer.Option(False, "--dynamic", help="dynamic batch and image size (ONNX/TensorRT)"),
+    batch: int = typer.Option(1, "--batch", min=1, help="batch size baked into a static export"),
+    device: Optional[str] = typer.Option(None, "--device", help="'cpu' or '0' (TensorRT needs a GPU)"),
+) -> None:
+    """Export detector weights with ultralytics' exporter (TensorRT .engine for NVIDIA GPUs,
+    ONNX for onnxruntime, ...). Prints the exported file's path; point detector.weights at it."""
+    from vigil.detect.export import export_weights
+
+    print(export_weights(_check_file(weights, "weights file"), fmt, imgsz=imgsz, half=half, int8=int8,
+                         dynamic=dynamic, batch=batch, device=device))

@@ -1,0 +1,151 @@
+"""`vigil fuse` and `vigil eval fusion`: visible + thermal image fusion from the command line."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from vigil.cli.app import app, eval_app
+from vigil.errors import VigilError
+
+_FORMATS = ("table", "json")
+
+
+def _console() -> Console:
+    """Metric tables are wide: don't squeeze them to 80 columns when piped."""
+    c = Console()
+    return c if c.is_terminal else Console(width=200)
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in _FORMATS:
+        raise VigilError(f"--format {fmt!r} is not known; use table or json")
+
+
+def _metrics_table(title: str, rows: dict[str, dict[str, float]], extra: dict[str, float] | None = None) -> Table:
+    table = Table(title=title)
+    names = list(next(iter(rows.values())).keys())
+    table.add_column("pair" if extra is not None else "method")
+    for n in names:
+        table.add_column(n, justify="right")
+    if extra is not None:
+        table.add_column("ms", justify="right")
+    for key, vals in rows.items():
+        cells = [f"{vals[n]:.4g}" for n in names]
+        if extra is not None:
+            cells.append(f"{extra[key]:.1f}" if key in extra else "")
+        table.add_row(key, *cells)
+    return table
+
+
+@app.command("fuse")
+def fuse_cmd(
+    visible: Optional[Path] = typer.Argument(None, help="visible image (BGR/colour or gray)"),
+    thermal: Optional[Path] = typer.Argument(None, help="thermal image, registered to the visible one (same size)"),
+    method: str = typer.Option("default", "--method", "-m",
+                               help="fusion method: default, average, laplacian, gff, msd"),
+    output: Optional[Path] = typer.Option(None, "-o", "--output",
+                                          help="fused image to write (default: VISIBLE_fused.png beside you)"),
+    pairs: Optional[Path] = typer.Option(None, "--pairs",
+                                         help="folder of pairs (vi|vis|visible|rgb and ir|infrared|thermal "
+                                              "subfolders, same stems): fuse each and print its metrics"),
+    out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="with --pairs: also write the fused images here"),
+    fmt: str = typer.Option("table", "--format", help="with --pairs: table or json"),
+) -> None:
+    """Fuse a visible and a thermal image into one, or every pair in a folder (with metrics)."""
+    from vigil.fusion.fuse import fuse, resolve_method
+    from vigil.fusion.pairs import discover_pairs, read_image
+
+    _check_format(fmt)
+    name = resolve_method(method)
+    if pairs is not None:
+        if visible is not None or thermal is not None:
+            raise VigilError("give either VISIBLE THERMAL or --pairs DIR, not both")
+        from vigil.fusion.benchmark import score_pairs
+
+        found, unpaired = discover_pairs(pairs)
+        score = score_pairs(found, name, jpeg_quality=None, save_dir=out_dir)
+        ms = dict(zip(score.per_pair, score.ms_per_pair))
+        if fmt == "json":
+            print(json.dumps({"method": name, "pairs": score.per_pair, "mean": score.mean,
+                              "ms_per_pair": ms, "unpaired": unpaired}, indent=2))
+            return
+        rows = dict(score.per_pair)
+        rows["mean"] = score.mean
+        ms["mean"] = float(sum(score.ms_per_pair) / len(score.ms_per_pair))
+        console = _console()
+        console.print(_metrics_table(f"{name} fusion of {len(found)} pairs in {pairs}", rows, ms))
+        if unpaired:
+            console.print(f"without a partner (skipped): {', '.join(unpaired)}")
+        return
+    if visible is None or thermal is None:
+        raise VigilError("give VISIBLE and THERMAL images (or --pairs DIR); see vigil fuse --help")
+    vis, ir = read_image(visible), read_image(thermal)
+    t0 = time.perf_counter()
+    fused = fuse(vis, ir, name)
+    ms = (time.perf_counter() - t0) * 1000
+    import cv2
+
+    output = output or Path(f"{visible.stem}_fused.png")
+    if output.parent and not output.parent.exists():
+        raise VigilError(f"output folder '{output.parent}' does not exist; create it or choose another -o path")
+    if not cv2.imwrite(str(output), fused):
+        raise VigilError(f"cannot write '{output}'; use an image extension such as .png or .jpg")
+    print(f"{output} ({name}, {fused.shape[1]}x{fused.shape[0]}, {ms:.1f} ms)")
+
+
+@eval_app.command("fusion")
+def eval_fusion(
+    pairs: Path = typer.Option(..., "--pairs", help="folder of pairs (vi|vis|visible|rgb + ir|infrared|thermal)"),
+    methods: str = typer.Option("all", "--methods", help="comma-separated methods, or 'all'"),
+    fmt: str = typer.Option("table", "--format", help="table or json"),
+    jpeg_quality: int = typer.Option(75, "--jpeg-quality", min=0, max=100,
+                                     help="score outputs after a JPEG round trip at this quality, as VIFB "
+                                          "scored published methods (0 = score the raw output)"),
+    vifb_csv: Optional[Path] = typer.Option(None, "--rank-against",
+                                            help="VIFB metrics_long.csv: also rank the methods among VIFB's"),
+) -> None:
+    """Mean of every fusion metric per method over a folder of pairs.
+
+    JSON: {"default": METHOD, METHOD: {"EN": .., "SD": .., ...}, ...}."""
+    from vigil.fusion.benchmark import RANK_METRICS, load_vifb_means, rank_methods, score_pairs
+    from vigil.fusion.fuse import DEFAULT_METHOD, method_names, resolve_method
+    from vigil.fusion.pairs import discover_pairs
+
+    _check_format(fmt)
+    chosen = method_names() if methods.strip() == "all" else [resolve_method(m.strip()) for m in methods.split(",")]
+    found, _ = discover_pairs(pairs)
+    result: dict = {"default": DEFAULT_METHOD}
+    timing: dict[str, float] = {}
+    for m in chosen:
+        score = score_pairs(found, m, jpeg_quality=jpeg_quality or None)
+        result[m] = score.mean
+        timing[m] = float(sum(score.ms_per_pair) / len(score.ms_per_pair))
+    ranking = None
+    if vifb_csv is not None:
+        table = load_vifb_means(vifb_csv)
+        table.update({f"vigil:{m}": result[m] for m in chosen})
+        ranking = rank_methods(table)
+    if fmt == "json":
+        if ranking is not None:
+            result["ranking"] = [{"method": m, "mean_rank": r, "ranks": rk} for m, r, rk in ranking]
+        print(json.dumps(result, indent=2))
+        return
+    console = _console()
+    console.print(_metrics_table(f"mean over {len(found)} pairs in {pairs} (default: {DEFAULT_METHOD})",
+                                 {m: result[m] for m in chosen}))
+    console.print("ms per pair: " + ", ".join(f"{m} {t:.1f}" for m, t in timing.items()))
+    if ranking is not None:
+        t = Table(title="mean rank over " + ", ".join(RANK_METRICS))
+        t.add_column("#", justify="right")
+        t.add_column("method")
+        t.add_column("mean rank", justify="right")
+        for i, (m, r, _) in enumerate(ranking, 1):
+            t.add_row(str(i), m, f"{r:.2f}")
+        console.print(t)

@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "vigil.cli.query",
     "vigil.cli.bench_reid",
     "vigil.cli.live",
+    "vigil.cli.fusion",
 ]
 
 

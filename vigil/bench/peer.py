@@ -45,7 +45,7 @@ def empty_counts() -> dict:
     return {"in": 0, "out": 0, "by_class": {}}
 
 
-def _quiet_ultralytics() -> None:
+def quiet_ultralytics() -> None:
     os.environ.setdefault("YOLO_OFFLINE", "1")
     from ultralytics.utils import LOGGER
 
@@ -55,7 +55,7 @@ def _quiet_ultralytics() -> None:
 def run_peer(video: Path, weights: Path, line: tuple[tuple[float, float], tuple[float, float]],
              imgsz: int, conf: float, iou: float = 0.7) -> SideResult:
     """Run the peer loop over every frame of `video` and return its numbers."""
-    _quiet_ultralytics()
+    quiet_ultralytics()
     from ultralytics import solutions
 
     with contextlib.redirect_stdout(io.StringIO()):  # the solution prints its arguments

@@ -110,3 +110,32 @@ def export(
 
     print(export_weights(_check_file(weights, "weights file"), fmt, imgsz=imgsz, half=half, int8=int8,
                          dynamic=dynamic, batch=batch, device=device))
+
+
+@bench_app.command("soak")
+def bench_soak(
+    video: Path = typer.Option(..., "--video", help="video file, looped into one long continuous stream"),
+    weights: Path = typer.Option(..., "--weights", help="detector weights"),
+    minutes: float = typer.Option(30.0, "--minutes", min=0.05, help="how long to replay"),
+    cameras: int = typer.Option(1, "--cameras", min=1, max=64, help="replay N copies as N cameras"),
+    line: Optional[str] = typer.Option(None, "--line", help="counting line x1,y1,x2,y2 (default: mid-height)"),
+    fmt: str = typer.Option("table", "--format", help="table or json"),
+) -> None:
+    """Memory over a long replay: RSS at the start, after 10% of the time, at its peak and at
+    the end, and its trend over the second half (flat means no leak)."""
+    from vigil.bench.clip import probe_clip
+    from vigil.bench.soak import run_soak
+
+    if fmt not in ("table", "json"):
+        raise ConfigError(f"--format '{fmt}' is not known; use table or json")
+    video, weights = _check_file(video, "video file"), _check_file(weights, "weights file")
+    info = probe_clip(video)
+    res = run_soak(video, weights, parse_line(line, info.width, info.height), minutes, cameras)
+    data = {"video": str(video), "cameras": cameras, **res.summary()}
+    if fmt == "json":
+        print(json.dumps(data, indent=2))
+        return
+    r = data["rss_mib"]
+    print(f"soak: {data['minutes']} min, {data['frames']} camera-frames ({data['fps']} fps), {cameras} camera(s)\n"
+          f"RSS MiB: start {r['start']}, after 10% {r['after_10pct']}, peak {r['peak']}, end {r['end']}; "
+          f"second-half trend {data['second_half_slope_mib_per_10min']} MiB per 10 min")

@@ -34,3 +34,31 @@ def rtsp(gst):
     yield start
     for srv in servers:
         srv.stop()
+
+
+@pytest.fixture(scope="session")
+def clip_slow(gst):
+    """The first 4 s of saoyan_test.mp4 at 15 fps (where the tracker counts cars), served 15x
+    slower (1 frame a second) so this CPU analyses every frame live: 60 frames, 60 s. Its time
+    is stretched too, so sites for it scale the tracker's max_lost_seconds (SLOW_TRACKER)."""
+    return prepare_clip(need(VIDEO / "saoyan_test.mp4"), fps=15, seconds=4, slowdown=15)
+
+
+SLOW_TRACKER = "{max_lost_seconds: 15}"
+LINE = "[{name: southbound, points: [[120, 200], [630, 200]], in_side: right}]"
+
+
+def write_site(tmp_path, cameras: dict[str, str], live: str = "", db: str | None = None,
+               tracker: str = SLOW_TRACKER) -> "Path":
+    """A site config with one southbound line per camera, the real YOLO weights, every frame
+    analysed; `live` is extra YAML for the live: section (indented by the caller's flow style)."""
+    from tests.support.data import YOLO_ONNX
+
+    (tmp_path / "pipeline.yaml").write_text(
+        f"detector: {{weights: {need(YOLO_ONNX)}, imgsz: 640, batch: 4}}\nframe_stride: 1\ntracker: {tracker}\n")
+    cams = "\n".join(f"  - {{id: {cid}, source: '{url}', lines: {LINE}}}" for cid, url in cameras.items())
+    path = tmp_path / "site.yaml"
+    path.write_text(f"site: livetest\npipeline: pipeline.yaml\ndatabase: {db or f'sqlite:///{tmp_path}/v.db'}\n"
+                    f"live: {{status_file: {tmp_path}/status.json{', ' + live if live else ''}}}\n"
+                    f"cameras:\n{cams}\n")
+    return path

@@ -40,12 +40,13 @@ def add_minute_counts(conn: sa.Connection, minute_counts: Counter) -> None:
         rolled: Counter = Counter()
         for (sid, minute), n in minute_counts.items():
             rolled[(sid, minute - minute % level)] += n
-        rows = [{"series_id": s, "bucket_ts": b, "count": n} for (s, b), n in sorted(rolled.items()) if n]
+        rows = [{"bucket_ts": b, "series_id": s, "count": n}
+                for (b, s), n in sorted(((b, s), n) for (s, b), n in rolled.items()) if n]
         if not rows:
             continue
         table = aggregates[level]
         stmt = insert(table)
-        stmt = stmt.on_conflict_do_update(index_elements=[table.c.series_id, table.c.bucket_ts],
+        stmt = stmt.on_conflict_do_update(index_elements=[table.c.bucket_ts, table.c.series_id],
                                           set_={"count": table.c["count"] + stmt.excluded["count"]})
         conn.execute(stmt, rows)
         gone = [{"s": r["series_id"], "b": r["bucket_ts"]} for r in rows if r["count"] < 0]
@@ -76,12 +77,15 @@ def rebuild(conn: sa.Connection) -> None:
         conn.execute(sa.delete(aggregates[level]))
     finest = aggregates[LEVELS[0]]
     minute = (events.c.t_us // sql_int(MINUTE_US)) * sql_int(60)
+    # Grouped along the (series, time) index, then sorted into the tables' (bucket, series)
+    # key order so the inserts append instead of seeking.
     conn.execute(finest.insert().from_select(
         ["series_id", "bucket_ts", "count"],
-        sa.select(events.c.series_id, minute, sa.func.count()).group_by(events.c.series_id, minute)))
+        sa.select(events.c.series_id, minute, sa.func.count()).group_by(events.c.series_id, minute)
+        .order_by(minute, events.c.series_id)))
     for level in LEVELS[1:]:
         bucket = (finest.c.bucket_ts // sql_int(level)) * sql_int(level)
         conn.execute(aggregates[level].insert().from_select(
             ["series_id", "bucket_ts", "count"],
             sa.select(finest.c.series_id, bucket, sa.func.sum(finest.c["count"]))
-            .group_by(finest.c.series_id, bucket)))
+            .group_by(finest.c.series_id, bucket).order_by(bucket, finest.c.series_id)))

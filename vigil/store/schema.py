@@ -75,13 +75,13 @@ events = sa.Table(
 
 
 def _aggregate_table(seconds: int) -> sa.Table:
-    name = f"counts_{seconds}s"
+    # Keyed (bucket, series): SQLite stores a WITHOUT ROWID table in key order, so a time
+    # range is one contiguous scan that already comes out ordered by bucket.
     return sa.Table(
-        name, metadata,
-        sa.Column("series_id", sa.Integer, sa.ForeignKey("series.id"), primary_key=True),
+        f"counts_{seconds}s", metadata,
         sa.Column("bucket_ts", sa.BigInteger, primary_key=True),  # epoch seconds, multiple of `seconds`
+        sa.Column("series_id", sa.Integer, sa.ForeignKey("series.id"), primary_key=True),
         sa.Column("count", sa.BigInteger, nullable=False),
-        sa.Index(f"ix_{name}_bucket", "bucket_ts"),
         sqlite_with_rowid=False,
     )
 

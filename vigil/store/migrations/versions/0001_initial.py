@@ -59,15 +59,13 @@ def upgrade() -> None:
     op.create_index("ix_events_time", "events", ["t_us"])
     op.create_index("ix_events_run", "events", ["run_id"])
     for s in LEVELS:
-        name = f"counts_{s}s"
         op.create_table(
-            name,
-            sa.Column("series_id", sa.Integer, sa.ForeignKey("series.id"), primary_key=True),
+            f"counts_{s}s",
             sa.Column("bucket_ts", sa.BigInteger, primary_key=True),
+            sa.Column("series_id", sa.Integer, sa.ForeignKey("series.id"), primary_key=True),
             sa.Column("count", sa.BigInteger, nullable=False),
             sqlite_with_rowid=False,
         )
-        op.create_index(f"ix_{name}_bucket", name, ["bucket_ts"])
 
 
 def downgrade() -> None:

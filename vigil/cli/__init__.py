@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "vigil.cli.bench_reid",
     "vigil.cli.live",
     "vigil.cli.fusion",
+    "vigil.cli.register",
 ]
 
 

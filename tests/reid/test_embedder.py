@@ -95,3 +95,18 @@ def test_weights_resolve_relative_to_the_pipeline_file(tmp_path):
     (tmp_path / "models" / "reid.pth").symlink_to(need(MSMT17))
     emb = Embedder.from_config(ReidConfig(weights="models/reid.pth", device="cpu"), base_dir=tmp_path)
     assert emb.dim == 512 and str(emb.device) == "cpu" and not emb.half
+
+
+def test_matches_a_plain_torch_reference(embedder, frame):
+    """Preprocessing check: RGB order, [0, 1] scaling and ImageNet mean/std, written out the obvious way."""
+    import torch
+
+    crops = [frame[400:900, 50:250], frame[380:880, 670:810], frame[0:300, 0:500]]
+    th, tw = embedder.input_size
+    rgb = np.stack([cv2.cvtColor(cv2.resize(c, (tw, th), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+                    for c in crops])
+    x = torch.from_numpy(rgb).permute(0, 3, 1, 2).float().contiguous() / 255.0
+    x = (x - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    with torch.no_grad():
+        ref = torch.nn.functional.normalize(embedder.model.float()(x), dim=1).numpy()
+    np.testing.assert_allclose(embedder.embed_crops(crops), ref, atol=1e-4)

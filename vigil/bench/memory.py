@@ -7,6 +7,13 @@ import threading
 import psutil
 
 
+def cpu_seconds() -> float:
+    """User + system CPU time of this process (all threads) so far. Per frame, it measures the
+    work a side does independently of other processes competing for the cores."""
+    t = psutil.Process().cpu_times()
+    return t.user + t.system
+
+
 def rss_mib() -> float:
     return psutil.Process().memory_info().rss / 2**20
 

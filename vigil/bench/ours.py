@@ -10,7 +10,7 @@ from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
-from vigil.bench.memory import RssSampler
+from vigil.bench.memory import RssSampler, cpu_seconds
 from vigil.bench.peer import SideResult, empty_counts
 from vigil.config.geometry import LineConfig
 from vigil.config.load import LoadedConfig
@@ -123,14 +123,14 @@ def run_vigil(video: Path, weights: Path, line: Line, cameras: int, imgsz: int, 
 
             def on_frames(n: int) -> None:
                 if "first" not in marks:  # steady state starts after the first batch (model warm-up)
-                    marks["first"], marks["first_n"] = time.perf_counter(), n
+                    marks["first"], marks["first_n"], marks["cpu"] = time.perf_counter(), n, cpu_seconds()
 
             runner = Replay(cfg, _TimedStore(store, clock), detector, embedder, on_frames=on_frames)
             jobs = [ReplayJob(cam, Path(video)) for cam in cfg.site.cameras]
             DECODE_CLOCK.reset()
             t0 = time.perf_counter()
             results = runner.run(jobs)
-            t1 = time.perf_counter()
+            t1, cpu_end = time.perf_counter(), cpu_seconds()
             events = sum(len(store.events(camera=c.id)) for c in cfg.site.cameras) if hasattr(store, "events") else None
             store.close()
     frames = runner.frames
@@ -150,6 +150,8 @@ def run_vigil(video: Path, weights: Path, line: Line, cameras: int, imgsz: int, 
             "store": clock["store"]}
     stages = {k: 1000 * secs[k] / n for k in STAGES}
     extra = {"cameras": cameras, "camera_frames": frames, "total_seconds": t1 - t0, "events_stored": events,
-             "detector_workers": getattr(detector, "workers", 1), "stride": stride}
+             "detector_workers": getattr(detector, "workers", 1), "stride": stride,
+             "cpu_ms_per_frame": round(1000 * (cpu_end - marks["cpu"]) / max(steady_frames, 1), 1) if "cpu" in marks
+             else None}
     return SideResult(steady_frames, steady_seconds, _counts(results), stages, rss.start, rss.peak, rss.end,
                       extra)

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vigil.bench.memory import RssSampler
+from vigil.bench.memory import RssSampler, cpu_seconds
 from vigil.detect.yolo import NAME_TO_VIGIL
 
 # COCO indices of Vigil's classes (pedestrian, bicycle, car, motorcycle, bus, truck).
@@ -87,7 +87,7 @@ def run_peer(video: Path, weights: Path, line: tuple[tuple[float, float], tuple[
                                      classes=COCO_CLASSES, tracker="bytetrack.yaml", verbose=False)
         for r in stream:
             if frames == 1:  # steady state starts after the first frame (model load and warm-up)
-                t_first = time.perf_counter()
+                t_first, cpu_first = time.perf_counter(), cpu_seconds()
             current["r"] = r
             c0 = time.perf_counter()
             counter.process(r.orig_img)
@@ -95,7 +95,7 @@ def run_peer(video: Path, weights: Path, line: tuple[tuple[float, float], tuple[
             for k in speed:
                 speed[k] += r.speed.get(k) or 0.0
             frames += 1
-        t_end = time.perf_counter()
+        t_end, cpu_end = time.perf_counter(), cpu_seconds()
     seconds = t_end - t_first if frames > 1 else t_end - t0
     n = max(frames, 1)
     stages = {k: v / n for k, v in speed.items()}
@@ -111,4 +111,5 @@ def run_peer(video: Path, weights: Path, line: tuple[tuple[float, float], tuple[
     counts["in"], counts["out"] = counter.in_count, counter.out_count
     steady = frames - 1 if frames > 1 else frames
     return SideResult(steady, seconds, counts, stages, rss.start, rss.peak, rss.end,
-                      {"camera_frames": frames, "total_seconds": t_end - t0})
+                      {"camera_frames": frames, "total_seconds": t_end - t0,
+                       "cpu_ms_per_frame": round(1000 * (cpu_end - cpu_first) / max(steady, 1), 1) if frames > 1 else None})

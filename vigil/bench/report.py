@@ -45,6 +45,7 @@ def result_table(data: dict) -> Table:
     row("camera-frames timed", lambda d: str(d["frames"]))
     row("fps (camera-frames/s)", lambda d: f"{d['fps']:.2f}")
     row("ms per camera-frame", lambda d: f"{1000 / d['fps']:.1f}" if d["fps"] else "-")
+    row("CPU ms per camera-frame", lambda d: f"{d['cpu_ms_per_frame']:.1f}" if d.get("cpu_ms_per_frame") else "-")
     stage_names = list(STAGES) + ["count+draw", "other"]
     for st in stage_names:
         if any(st in data[s]["stages_ms"] for s in sides):

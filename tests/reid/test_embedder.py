@@ -110,3 +110,14 @@ def test_matches_a_plain_torch_reference(embedder, frame):
     with torch.no_grad():
         ref = torch.nn.functional.normalize(embedder.model.float()(x), dim=1).numpy()
     np.testing.assert_allclose(embedder.embed_crops(crops), ref, atol=1e-4)
+
+
+def test_embed_batch_equals_frame_by_frame(embedder, frame):
+    small = np.ascontiguousarray(frame[200:800, 100:700])
+    a = Detections(xyxy=np.array([[50, 400, 250, 900], [670, 380, 810, 880]], np.float32))
+    b = Detections(xyxy=np.array([[10, 10, 10, 50], [0, 100, 200, 500], [100, 0, 300, 400]], np.float32))
+    together = embedder.embed_batch([frame, small], [a, b])
+    assert [len(d) for d in together] == [2, 3]
+    for image, dets, got in zip([frame, small], [a, b], together):
+        np.testing.assert_allclose(got.embedding, embedder.embed(image, dets).embedding, atol=1e-5)
+    assert not together[1].embedding[0].any()  # zero-width box

@@ -47,7 +47,9 @@ class Embedder:
     `embed(image_bgr, dets)` returns the same rows with `embedding` set to float32 (N, D),
     D = 512, each row L2-normalised. Rows whose box, clipped to the frame, is narrower or
     shorter than `min_crop_size` pixels (or not finite) get an all-zero vector: "no
-    appearance", which has cosine similarity 0 with everything.
+    appearance", which has cosine similarity 0 with everything (a consumer should treat it as
+    missing, not as a mismatch). `embed_batch` does the same for several frames in shared
+    forward passes; `embed_crops` embeds ready-cut crops.
     """
 
     def __init__(self, model: OSNet, device: str = "auto", half: bool | str = "auto", batch_size: int = 64,
@@ -79,15 +81,28 @@ class Embedder:
 
     def embed(self, image_bgr: np.ndarray, dets: Detections) -> Detections:
         """`dets` with `embedding` filled from crops of `image_bgr` (HxWx3 uint8 BGR)."""
-        if image_bgr.ndim != 3 or image_bgr.shape[2] != 3:
-            raise ValueError(f"embed needs an HxWx3 BGR image, got shape {image_bgr.shape}")
-        h, w = image_bgr.shape[:2]
-        boxes, valid = clip_boxes(dets.xyxy, w, h, self.min_crop_size)
-        emb = np.zeros((len(dets), self.dim), dtype=np.float32)
-        if valid.any():
-            crops = [image_bgr[y1:y2, x1:x2] for x1, y1, x2, y2 in boxes[valid]]
-            emb[valid] = self.embed_crops(crops)
-        return dataclasses.replace(dets, embedding=emb)
+        return self.embed_batch([image_bgr], [dets])[0]
+
+    def embed_batch(self, images_bgr: Sequence[np.ndarray], dets: Sequence[Detections]) -> list[Detections]:
+        """`embed` for several frames (e.g. one per camera) with all their crops in shared forward passes."""
+        if len(images_bgr) != len(dets):
+            raise ValueError(f"embed_batch got {len(images_bgr)} images but {len(dets)} Detections")
+        crops, masks = [], []
+        for image, d in zip(images_bgr, dets):
+            if image.ndim != 3 or image.shape[2] != 3:
+                raise ValueError(f"embed needs HxWx3 BGR images, got shape {image.shape}")
+            boxes, valid = clip_boxes(d.xyxy, image.shape[1], image.shape[0], self.min_crop_size)
+            crops.extend(image[y1:y2, x1:x2] for x1, y1, x2, y2 in boxes[valid])
+            masks.append(valid)
+        features = self.embed_crops(crops)
+        out, start = [], 0
+        for d, valid in zip(dets, masks):
+            emb = np.zeros((len(d), self.dim), dtype=np.float32)
+            n = int(valid.sum())
+            emb[valid] = features[start:start + n]
+            start += n
+            out.append(dataclasses.replace(d, embedding=emb))
+        return out
 
     def embed_crops(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         """float32 (N, D) L2-normalised embeddings of BGR uint8 crops of any size (each at least 1x1)."""

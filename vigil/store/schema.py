@@ -41,7 +41,7 @@ runs = sa.Table(
     sa.Column("kind", sa.String(16), nullable=False),          # replay | live
     sa.Column("source", sa.Text, nullable=False),
     sa.Column("content_hash", sa.String(128), nullable=True),
-    sa.Column("status", sa.String(16), nullable=False),        # running | done | failed | replaced | ...
+    sa.Column("status", sa.String(32), nullable=False),        # running | done | failed | replaced | ...
     sa.Column("frames", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("started_us", sa.BigInteger, nullable=False),

@@ -63,6 +63,9 @@ class Store:
                 status="running", frames=0, started_us=now).returning(runs.c.id)).scalar_one()
 
     def finish_run(self, run_id: int, status: str, frames: int, error: str | None = None) -> None:
+        """Record how a run ended (status: e.g. done, failed, interrupted; at most 32 characters)."""
+        if not status or len(status) > 32:
+            raise ValueError(f"run status must be 1-32 characters, got {status!r}")
         with self.engine.begin() as conn:
             done = conn.execute(sa.update(runs).where(runs.c.id == run_id).values(
                 status=status, frames=int(frames), error=error, finished_us=to_us_now()))

@@ -29,7 +29,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("source", sa.Text, nullable=False),
         sa.Column("content_hash", sa.String(128), nullable=True),
-        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("status", sa.String(32), nullable=False),
         sa.Column("frames", sa.BigInteger, nullable=False, server_default="0"),
         sa.Column("error", sa.Text, nullable=True),
         sa.Column("started_us", sa.BigInteger, nullable=False),

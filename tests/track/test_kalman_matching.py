@@ -13,7 +13,7 @@ def test_predict_moves_by_velocity_times_dt_and_grows_uncertainty():
     mean[0, 4:6] = [30.0, -10.0]  # px/s
     m1, c1 = kf.predict(mean, cov, 0.5)
     assert m1[0, :4] == pytest.approx([115.0, 195.0, 40.0, 100.0])
-    assert np.all(np.diag(c1[0])[:4] > np.diag(cov[0])[:4])
+    assert np.all(c1[0, 0] > cov[0, 0])  # position variances grew
     # two half steps land on the same mean as one full step
     m2, _ = kf.predict(*kf.predict(mean, cov, 0.25), 0.25)
     assert m2 == pytest.approx(m1)
@@ -27,8 +27,9 @@ def test_update_pulls_towards_measurement_and_shrinks_covariance():
     m, c = kf.update(mean, cov, z)
     assert 100.0 < m[0, 0] < 110.0
     assert m[0, 4] > 0  # learnt a rightward velocity
-    assert np.all(np.diag(c[0]) < np.diag(cov[0]))
-    np.testing.assert_allclose(c[0], c[0].T, atol=1e-9)
+    full, before = BoxKalman.full_covariance(c)[0], BoxKalman.full_covariance(cov)[0]
+    assert np.all(np.diag(full) < np.diag(before))
+    assert np.all(np.linalg.eigvalsh(full) > 0)
 
 
 def test_batched_equals_one_by_one():
@@ -41,6 +42,38 @@ def test_batched_equals_one_by_one():
         mi, ci = kf.update(mean[i:i + 1], cov[i:i + 1], z[i:i + 1])
         np.testing.assert_allclose(mi[0], mb[i])
         np.testing.assert_allclose(ci[0], cb[i])
+
+
+def reference_kalman_step(mean, cov, z, dt, kf):
+    """Textbook full-matrix Kalman predict + update (8x8 F, Q; 4x8 H; 4x4 R), one track."""
+    f = np.eye(8)
+    f[:4, 4:] = dt * np.eye(4)
+    size = mean[[2, 3, 2, 3]]
+    steps = dt / (1 / 30)
+    q = np.diag(np.r_[(kf.std_position * size) ** 2, (kf.std_velocity * 30 * size) ** 2] * steps)
+    m = f @ mean
+    p = f @ cov @ f.T + q
+    h = np.hstack([np.eye(4), np.zeros((4, 4))])
+    r = np.diag((kf.std_measurement * m[[2, 3, 2, 3]]) ** 2)
+    s = h @ p @ h.T + r
+    k = p @ h.T @ np.linalg.inv(s)
+    return m + k @ (z - h @ m), (np.eye(8) - k @ h) @ p
+
+
+def test_compact_filter_equals_the_full_matrix_filter():
+    kf = BoxKalman()
+    rng = np.random.default_rng(0)
+    boxes = np.c_[rng.uniform(0, 500, (5, 2)), rng.uniform(20, 80, (5, 2))]
+    mean, cov = kf.initiate(boxes)
+    ref = [(mean[i], BoxKalman.full_covariance(cov)[i]) for i in range(5)]
+    for step in range(6):
+        dt = [1 / 30, 1 / 14, 0.2][step % 3]
+        z = mean[:, :4] + rng.normal(0, 3, (5, 4))
+        mean, cov = kf.update(*kf.predict(mean, cov, dt), z)
+        ref = [reference_kalman_step(m, c, z[i], dt, kf) for i, (m, c) in enumerate(ref)]
+    for i in range(5):
+        np.testing.assert_allclose(mean[i], ref[i][0], rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(BoxKalman.full_covariance(cov)[i], ref[i][1], rtol=1e-9, atol=1e-9)
 
 
 def test_gating_distance_grows_with_offset():

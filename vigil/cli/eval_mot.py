@@ -68,14 +68,15 @@ def _table(scores: dict) -> None:
 
     table = Table(title="MOTChallenge (TrackEval)")
     for col in ("tracker", "sequence", "HOTA", "MOTA", "IDF1", "IDSW", "DetA", "AssA", "ms/frame"):
-        table.add_column(col, justify="left" if col in ("tracker", "sequence") else "right")
+        table.add_column(col, justify="left" if col in ("tracker", "sequence") else "right",
+                         no_wrap=col in ("tracker", "sequence"))
     for tracker, per_seq in scores.items():
         for seq, m in sorted(per_seq.items(), key=lambda kv: (kv[0] == "combined", kv[0])):
             table.add_row(tracker, seq, f"{m['HOTA']:.1f}", f"{m['MOTA']:.1f}", f"{m['IDF1']:.1f}",
                           f"{m['IDSW']:.0f}", f"{m['DetA']:.1f}", f"{m['AssA']:.1f}", f"{m['ms_per_frame']:.2f}",
                           style="bold" if seq == "combined" else None)
         table.add_section()
-    Console().print(table)
+    Console(width=max(120, Console().width)).print(table)
 
 
 @eval_app.command("mot")

@@ -64,11 +64,15 @@ class CameraMotion:
     @staticmethod
     def apply(warp: np.ndarray, mean: np.ndarray, cov: np.ndarray,
               last_box: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Move Kalman states (N, 8) / (N, 8, 8) and last observed boxes (N, 4 xyxy) by the warp."""
-        rot, shift = warp[:, :2], warp[:, 2]
-        big = np.kron(np.eye(4), rot)  # the same 2x2 on (cx, cy), (w, h) and both velocities
-        mean = mean @ big.T
-        mean[:, :2] += shift
-        cov = big @ cov @ big.T
-        corners = last_box.reshape(-1, 2) @ rot.T + shift
-        return mean, cov, corners.reshape(-1, 4)
+        """Move Kalman states (N, 8), compact covariances (N, 3, 4) and last observed boxes
+        (N, 4 xyxy) by the warp. Positions and velocities go through the affine map, sizes scale;
+        variances scale with the map's area change (the small rotation of a camera's frame-to-
+        frame motion is not carried into the covariance)."""
+        lin, shift = warp[:, :2], warp[:, 2]
+        scale = float(np.sqrt(abs(np.linalg.det(lin))))
+        mean = mean.copy()
+        mean[:, :2] = mean[:, :2] @ lin.T + shift
+        mean[:, 4:6] = mean[:, 4:6] @ lin.T
+        mean[:, [2, 3, 6, 7]] *= scale
+        corners = last_box.reshape(-1, 2) @ lin.T + shift
+        return mean, cov * scale ** 2, corners.reshape(-1, 4)

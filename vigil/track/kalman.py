@@ -5,7 +5,12 @@ are filtered separately (BoT-SORT's XYWH state) rather than as aspect ratio and 
 (SORT/ByteTrack), so vehicles turning or pedestrians bending do not distort the box.
 Noise is proportional to the box size (near objects move more pixels) and process noise
 grows with the time step, so skipped frames and variable frame rates are handled by `dt`.
-Every operation works on all tracks at once: means (N, 8), covariances (N, 8, 8).
+
+The motion model, the noise and the measurement are all per coordinate, so the 8x8
+covariance is four independent 2x2 blocks (position, position-velocity, velocity of each of
+cx, cy, w, h). We store just those: `cov` is (N, 3, 4) = [P_pp, P_pv, P_vv] for the four
+coordinates, and every step is elementwise over all tracks at once: exactly the full
+filter's result, without batched 8x8 products or 4x4 solves.
 """
 
 from __future__ import annotations
@@ -16,8 +21,8 @@ import numpy as np
 REF_DT = 1.0 / 30.0
 CHI2_95_4DOF = 9.4877  # gate for 4-d (cx, cy, w, h) Mahalanobis distance
 CHI2_95_2DOF = 5.9915  # gate for the 2-d box centre
-_POS, _VEL = np.arange(4), np.arange(4, 8)
-_DIAG8, _DIAG4 = np.arange(8), np.arange(4)
+CHI2_999_2DOF = 13.816  # wide 2-d gate (re-identification of lost tracks)
+PP, PV, VV = 0, 1, 2  # rows of the stored covariance
 
 
 class BoxKalman:
@@ -38,57 +43,55 @@ class BoxKalman:
         n = len(xywh)
         mean = np.zeros((n, 8))
         mean[:, :4] = xywh
-        size = self._size(xywh)
-        std = np.concatenate([2 * self.std_position * size,
-                              10 * self.std_velocity * size / REF_DT], axis=1)
-        cov = np.zeros((n, 8, 8))
-        cov[:, _DIAG8, _DIAG8] = std ** 2
+        size = self._size(mean)
+        cov = np.zeros((n, 3, 4))
+        cov[:, PP] = (2 * self.std_position * size) ** 2
+        cov[:, VV] = (10 * self.std_velocity / REF_DT * size) ** 2
         return mean, cov
 
     def predict(self, mean: np.ndarray, cov: np.ndarray, dt: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Advance all tracks by dt seconds (a scalar, or one per track)."""
         if len(mean) == 0:
             return mean, cov
-        if np.ndim(dt) == 0:
-            f = np.eye(8)
-            f[_POS, _VEL] = dt
-        else:
-            f = np.broadcast_to(np.eye(8), (len(mean), 8, 8)).copy()
-            f[:, _POS, _VEL] = np.asarray(dt, np.float64)[:, None]
-        steps = np.reshape(np.asarray(dt, np.float64) / REF_DT, (-1, 1))
-        mean = mean @ f.T if f.ndim == 2 else np.einsum("nij,nj->ni", f, mean)
-        cov = f @ cov @ (f.T if f.ndim == 2 else f.transpose(0, 2, 1))
-        # Process noise grows linearly with elapsed time (a random walk over reference steps).
-        size = self._size(mean)
-        q = np.concatenate([(self.std_position * size) ** 2, (self.std_velocity / REF_DT * size) ** 2], axis=1)
-        cov[:, _DIAG8, _DIAG8] += q * steps
-        return mean, cov
+        dt = np.reshape(np.asarray(dt, np.float64), (-1, 1))
+        size = self._size(mean)  # noise from the size before the step (as ByteTrack / BoT-SORT)
+        mean = mean.copy()
+        mean[:, :4] += dt * mean[:, 4:]
+        pp, pv, vv = cov[:, PP], cov[:, PV], cov[:, VV]
+        steps = dt / REF_DT  # process noise grows linearly with elapsed time (random walk)
+        new = np.empty_like(cov)
+        new[:, PP] = pp + dt * (2 * pv + dt * vv) + (self.std_position * size) ** 2 * steps
+        new[:, PV] = pv + dt * vv
+        new[:, VV] = vv + (self.std_velocity / REF_DT * size) ** 2 * steps
+        return mean, new
 
-    def _measurement_cov(self, mean: np.ndarray, confidence: np.ndarray | None) -> np.ndarray:
-        r = (self.std_measurement * self._size(mean[:, :4])) ** 2
+    def _measurement_var(self, mean: np.ndarray, confidence: np.ndarray | None) -> np.ndarray:
+        r = (self.std_measurement * self._size(mean)) ** 2
         if self.confidence_scaled_noise and confidence is not None:
             r = r * (1.0 - np.clip(confidence, 0.0, 0.95))[:, None]  # confident boxes are trusted more
         return r
 
-    def project(self, mean: np.ndarray, cov: np.ndarray,
-                confidence: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Measurement-space mean (N, 4) and covariance (N, 4, 4)."""
-        s = cov[:, :4, :4].copy()
-        s[:, _DIAG4, _DIAG4] += self._measurement_cov(mean, confidence)
-        return mean[:, :4], s
+    def innovation_var(self, mean: np.ndarray, cov: np.ndarray, confidence: np.ndarray | None = None) -> np.ndarray:
+        """(N, 4) variance of (measurement - predicted measurement) per coordinate."""
+        return cov[:, PP] + self._measurement_var(mean, confidence)
 
     def update(self, mean: np.ndarray, cov: np.ndarray, xywh: np.ndarray,
                confidence: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Correct tracks (N) with their matched measurements (N, 4)."""
         if len(mean) == 0:
             return mean, cov
-        z_mean, s = self.project(mean, cov, confidence)
-        pht = cov[:, :, :4]  # P H^T with H = [I 0]
-        gain = np.linalg.solve(s, pht.transpose(0, 2, 1)).transpose(0, 2, 1)  # (N, 8, 4)
-        innov = xywh - z_mean
-        mean = mean + np.einsum("nij,nj->ni", gain, innov)
-        cov = cov - gain @ pht.transpose(0, 2, 1)
-        return mean, cov
+        s = self.innovation_var(mean, cov, confidence)
+        pp, pv, vv = cov[:, PP], cov[:, PV], cov[:, VV]
+        k_pos, k_vel = pp / s, pv / s
+        innov = xywh - mean[:, :4]
+        mean = mean.copy()
+        mean[:, :4] += k_pos * innov
+        mean[:, 4:] += k_vel * innov
+        new = np.empty_like(cov)
+        new[:, PP] = (1 - k_pos) * pp
+        new[:, PV] = (1 - k_pos) * pv
+        new[:, VV] = vv - k_vel * pv
+        return mean, new
 
     def gating_distance(self, mean: np.ndarray, cov: np.ndarray, xywh: np.ndarray,
                         dims: int = 4) -> np.ndarray:
@@ -96,13 +99,19 @@ class BoxKalman:
         of cx, cy, w, h (2: centre only)."""
         if len(mean) == 0 or len(xywh) == 0:
             return np.zeros((len(mean), len(xywh)))
-        z_mean, s = self.project(mean, cov)
-        z_mean, s, xywh = z_mean[:, :dims], s[:, :dims, :dims], xywh[:, :dims]
-        chol = np.linalg.cholesky(s)  # (N, d, d)
-        diff = xywh[None, :, :] - z_mean[:, None, :]  # (N, M, d)
-        # Solve L y = diff for every track: triangular solve batched over tracks.
-        y = np.linalg.solve(chol, diff.transpose(0, 2, 1))  # (N, d, M)
-        return np.sum(y * y, axis=1)
+        s = self.innovation_var(mean, cov)[:, :dims]
+        diff = xywh[None, :, :dims] - mean[:, None, :dims]
+        return np.sum(diff * diff / s[:, None, :], axis=2)
+
+    @staticmethod
+    def full_covariance(cov: np.ndarray) -> np.ndarray:
+        """The (N, 8, 8) covariance the compact (N, 3, 4) form stands for."""
+        full = np.zeros((len(cov), 8, 8))
+        i = np.arange(4)
+        full[:, i, i] = cov[:, PP]
+        full[:, i, i + 4] = full[:, i + 4, i] = cov[:, PV]
+        full[:, i + 4, i + 4] = cov[:, VV]
+        return full
 
 
 def xyxy_to_xywh(xyxy: np.ndarray) -> np.ndarray:

@@ -18,13 +18,13 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.zeros((len(a), len(b)))
     a = np.asarray(a, np.float64)
     b = np.asarray(b, np.float64)
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
-    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
+    iw = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
+    ih = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
+    inter = np.maximum(iw, 0.0) * np.maximum(ih, 0.0)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
     union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0)
+    return inter / np.maximum(union, 1e-9)
 
 
 def expand_boxes(xyxy: np.ndarray, scale: np.ndarray | float) -> np.ndarray:
@@ -49,17 +49,13 @@ def linear_assignment(cost: np.ndarray, limit: float) -> tuple[np.ndarray, np.nd
     if n == 0 or m == 0:
         return np.zeros((0, 2), np.int64), np.arange(n), np.arange(m)
     if lap is not None:
-        _, x, _ = lap.lapjv(cost, extend_cost=True, cost_limit=limit)
+        _, x, y = lap.lapjv(cost, extend_cost=True, cost_limit=limit)
         rows = np.flatnonzero(x >= 0)
-        cols = x[rows]
-    else:
-        from scipy.optimize import linear_sum_assignment
+        return np.column_stack([rows, x[rows]]).astype(np.int64), np.flatnonzero(x < 0), np.flatnonzero(y < 0)
+    from scipy.optimize import linear_sum_assignment
 
-        rows, cols = linear_sum_assignment(np.minimum(cost, INFEASIBLE))
-        keep = cost[rows, cols] <= limit
-        rows, cols = rows[keep], cols[keep]
-    matched_r = np.zeros(n, bool)
-    matched_r[rows] = True
-    matched_c = np.zeros(m, bool)
-    matched_c[cols] = True
-    return (np.stack([rows, cols], axis=1).astype(np.int64), np.flatnonzero(~matched_r), np.flatnonzero(~matched_c))
+    rows, cols = linear_sum_assignment(np.minimum(cost, INFEASIBLE))
+    keep = cost[rows, cols] <= limit
+    rows, cols = rows[keep], cols[keep]
+    return (np.column_stack([rows, cols]).astype(np.int64), np.setdiff1d(np.arange(n), rows),
+            np.setdiff1d(np.arange(m), cols))

@@ -1,11 +1,13 @@
 """Vigil's multi-object tracker: Kalman + Hungarian, ByteTrack's two-stage association.
 
 Per frame, after a Kalman predict of every track to the frame time:
-1. confirmed and lost tracks vs confident detections (IoU x confidence, motion gate,
-   appearance when embeddings are given);
+1. confirmed and lost tracks vs confident detections (IoU x confidence; when embeddings are
+   given, fused with the cosine distance to the track's embedding EMA; optional motion gate);
 2. still-unmatched confirmed tracks vs low-confidence detections (IoU only; ByteTrack);
 3. tentative tracks vs the confident detections left;
-4. still-unmatched tracks vs what is left, by their last *observed* box (OC-SORT's OCR);
+4. optionally, still-unmatched tracks vs what is left by their last *observed* box (OC-SORT's
+   OCR; off by default: it cost HOTA on every MOTChallenge sequence we scored);
+5. with embeddings, unmatched tracks vs what is left by appearance inside a wide motion gate;
 then matched tracks are corrected (a lost track found again is re-run along a straight
 virtual path: OC-SORT's ORU), unmatched ones become lost and are dropped after
 `max_lost_seconds`, and unmatched confident detections start tentative tracks that are
@@ -17,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from vigil.config.tracker import TrackerConfig
-from vigil.track.kalman import CHI2_95_2DOF, CHI2_95_4DOF, BoxKalman, xywh_to_xyxy, xyxy_to_xywh
+from vigil.track.kalman import CHI2_95_2DOF, CHI2_95_4DOF, CHI2_999_2DOF, PP, BoxKalman, xywh_to_xyxy, xyxy_to_xywh
 from vigil.track.matching import INFEASIBLE, cosine_distance, expand_boxes, iou_matrix, linear_assignment
 from vigil.track.state import LOST, TENTATIVE, TRACKED, TrackTable
 from vigil.types import Detections
@@ -111,6 +113,18 @@ class Tracker:
                 cost = self._forbid(cost, ctx, orphans, hi_left)
                 assign(orphans, hi_left, cost, 1 - cfg.match_iou)
 
+        # 5. re-identification: unmatched tracks vs confident detections left, by appearance within a
+        #    wide motion window (the track's own uncertainty, which grows while it is out of sight)
+        if cfg.appearance_recovery > 0 and ctx.emb is not None and tr.embedding is not None:
+            lost = pool[match_det[pool] < 0]
+            hi_left = hi[~used[hi]]
+            if len(lost) and len(hi_left):
+                cost = cosine_distance(tr.embedding[lost], ctx.emb[hi_left])
+                cost[np.linalg.norm(tr.embedding[lost], axis=1) == 0] = INFEASIBLE
+                gate = self.kf.gating_distance(tr.mean[lost], tr.cov[lost], ctx.xywh[hi_left], 2)
+                cost[gate > CHI2_999_2DOF] = INFEASIBLE
+                assign(lost, hi_left, self._forbid(cost, ctx, lost, hi_left), cfg.appearance_recovery)
+
         matched = np.flatnonzero(match_det >= 0)
         self._correct(matched, match_det[matched], ctx)
         reported = matched[tr.state[matched] == TRACKED]
@@ -145,9 +159,15 @@ class Tracker:
             return np.zeros((len(rows), len(cols)))
         tr, cfg = self.tracks, self.cfg
         boxes = ctx.pred_xyxy[rows]
-        if cfg.lost_box_growth > 0:
-            lost_for = np.where(tr.state[rows] == LOST, self._t - tr.t_last[rows], 0.0)
-            boxes = expand_boxes(boxes, cfg.lost_box_growth * lost_for)
+        lost = tr.state[rows] == LOST
+        if cfg.lost_box_growth > 0 and lost.any():
+            boxes = boxes.copy()
+            boxes[lost] = expand_boxes(boxes[lost], cfg.lost_box_growth * (self._t - tr.t_last[rows[lost]]))
+        if cfg.lost_box_sigma > 0 and lost.any():
+            # pad lost tracks' boxes by their predicted centre uncertainty (grows while out of sight)
+            sd = np.sqrt(tr.cov[rows[lost], PP, :2]) * cfg.lost_box_sigma
+            boxes = boxes.copy()
+            boxes[lost] += np.concatenate([-sd, sd], axis=1)
         sim = iou_matrix(boxes, ctx.xyxy[cols])
         if fuse:
             sim = sim * ctx.conf[cols][None, :]
@@ -158,6 +178,7 @@ class Tracker:
             w = cfg.appearance_weight
             fused = (1 - w) * cost + w * emb_cost
             fused[emb_cost > cfg.appearance_gate] = INFEASIBLE
+            fused[sim <= 0] = INFEASIBLE  # no overlap: only the gated re-identification stage may match
             cost = np.where(has[:, None], fused, cost)
         if cfg.motion_gating != "none":
             dims = 2 if cfg.motion_gating == "centre" else 4

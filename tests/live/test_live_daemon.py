@@ -20,21 +20,13 @@ from pathlib import Path
 import pytest
 
 from tests.live.conftest import write_site
+from tests.support.rtsp_harness import wait_for
 from vigil.config.load import load_site
 from vigil.live.build import build_daemon
 from vigil.pipeline.camera import CameraPipeline
 
 pytestmark = [pytest.mark.rtsp, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
-
-
-def wait_for(cond, timeout: float, step: float = 0.1) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(step)
-    return cond()
 
 
 def db_events(db: Path) -> list[tuple]:
@@ -125,6 +117,17 @@ def run_cli(site: Path, tmp_path: Path) -> subprocess.Popen:
                             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def run_until_counted(site: Path, tmp_path: Path, events: int) -> subprocess.Popen:
+    """`vigil run` as a subprocess, returned once its status file shows `events` counted."""
+    proc = run_cli(site, tmp_path)
+    if not wait_for(lambda: cam_events(tmp_path) >= events or proc.poll() is not None, 120):
+        proc.kill()
+        pytest.fail(f"no {events} events within 120 s: {status(tmp_path)}")
+    if proc.poll() is not None:
+        pytest.fail(f"vigil run exited with {proc.returncode}: {proc.stderr.read()[-2000:]}")
+    return proc
+
+
 def status(tmp_path: Path) -> dict:
     try:
         return json.loads((tmp_path / "status.json").read_text())
@@ -140,10 +143,8 @@ def test_sigterm_during_streaming_flushes_every_pending_event(tmp_path, rtsp, cl
     srv = rtsp({"cam": clip_slow})
     # A 30 s flush interval: nothing reaches the database before SIGTERM unless shutdown flushes it.
     site = write_site(tmp_path, {"a": srv.url("cam")}, live="flush_interval: 30")
-    proc = run_cli(site, tmp_path)
+    proc = run_until_counted(site, tmp_path, 2)
     try:
-        assert wait_for(lambda: cam_events(tmp_path) >= 2 or proc.poll() is not None, 120), status(tmp_path)
-        assert proc.poll() is None, proc.stderr.read()
         assert len(db_events(tmp_path / "v.db")) == 0  # all pending in the writer
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
@@ -164,9 +165,8 @@ def test_sigterm_during_streaming_flushes_every_pending_event(tmp_path, rtsp, cl
 def test_crash_loses_at_most_one_flush_interval(tmp_path, rtsp, clip_slow):
     srv = rtsp({"cam": clip_slow})
     site = write_site(tmp_path, {"a": srv.url("cam")}, live="flush_interval: 1, status_interval: 0.2")
-    proc = run_cli(site, tmp_path)
+    proc = run_until_counted(site, tmp_path, 2)
     try:
-        assert wait_for(lambda: cam_events(tmp_path) >= 2 or proc.poll() is not None, 120), status(tmp_path)
         counted = cam_events(tmp_path)
         time.sleep(1.5)  # one flush interval (+ margin) after they were counted
         proc.kill()  # SIGKILL: no shutdown code runs

@@ -10,18 +10,10 @@ from datetime import datetime, timezone
 
 import pytest
 
+from tests.support.rtsp_harness import wait_for
 from vigil.sources.rtsp import Backoff, FrameQueue, LatestFrameSlot, StreamReader
 
 pytestmark = pytest.mark.rtsp
-
-
-def wait_for(cond, timeout: float, step: float = 0.05) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(step)
-    return cond()
 
 
 @contextmanager
@@ -54,11 +46,11 @@ def test_frames_arrive_with_wall_clock_time_and_live_mode_drops_stale_frames(rts
         n0, d0 = r.stats.frames, slot.dropped
         time.sleep(1.5)
         decoded = r.stats.frames - n0
-        assert decoded >= 4, "the 5 fps stream should deliver frames"
+        assert 4 <= decoded <= 11, f"a 5 fps stream delivers ~7 frames in 1.5 s, not {decoded}"
         assert slot.dropped - d0 >= decoded - 1
         newest = slot.take()
         assert newest.index > frame.index and newest.pts > frame.pts
-        assert r.stats.state == "streaming" and r.stats.decode_fps() == pytest.approx(5, abs=1.5)
+        assert r.stats.state == "streaming" and r.stats.decode_fps() > 3
 
 
 def test_replay_mode_keeps_every_frame(rtsp, clip5):

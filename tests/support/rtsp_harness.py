@@ -89,6 +89,16 @@ def prepare_clip(src: Path, fps: float | None = None, seconds: float | None = No
     return out
 
 
+def wait_for(cond, timeout: float, step: float = 0.05) -> bool:
+    """Poll `cond()` until it is true or `timeout` seconds pass; returns its last value."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(step)
+    return bool(cond())
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -62,6 +62,8 @@ def run_live(
     stop = threading.Event()
 
     def on_signal(signum, _frame) -> None:
+        if stop.is_set():  # a second Ctrl-C while shutting down: give up on the clean stop
+            raise KeyboardInterrupt
         stop.set()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}

@@ -202,7 +202,8 @@ class LiveDaemon:
         self.reader_stop.set()
         deadline = time.monotonic() + 2.0
         for cam in self.cameras:  # a reader blocked in a network read exits at its read timeout
-            cam.reader.join(timeout=max(0.0, deadline - time.monotonic()))
+            if cam.reader.ident is not None:
+                cam.reader.join(timeout=max(0.0, deadline - time.monotonic()))
         if self.writer is not None:
             if status != "failed":
                 for _ in range(64):  # drain what the readers already handed over

@@ -254,25 +254,27 @@ class StreamReader(threading.Thread):
             "rtsp_transport": self.transport,
             "timeout": str(int(self.read_timeout * 1e6)),  # socket I/O timeout, microseconds
             # a live stream needs no long probing: start decoding at the first keyframe
-            "analyzeduration": "1000000", "probesize": "500000", "fflags": "nobuffer",
+            "analyzeduration": "1000000", "probesize": "500000",
         }
         return av.open(self.url, options=options, timeout=(self.open_timeout, self.read_timeout))
 
     def _stream(self, container) -> None:
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        # Frame threading would hold frames back (one per thread) before output: latency. Slice
+        # threading adds none; a camera stream is cheap to decode next to the detector.
+        stream.thread_type = "SLICE"
         time_base = float(stream.time_base) if stream.time_base else 0.0
         offset = None  # min(monotonic - pts): where the stream started relative to our clock
         skipping = False
         log_first = True
-        origin = None  # Frame.pts = origin + stream time: continuous across reconnects
+        rate = stream.average_rate or stream.guessed_rate
+        interval = 1.0 / float(rate) if rate else 0.04
+        prev_t: float | None = None  # stream time of the previous frame of this connection
         for packet in container.demux(stream):
             if self.stop_event.is_set():
                 return
-            if packet.dts is None and packet.size == 0:
-                continue
             now = time.monotonic()
-            if packet.pts is not None and not self.slot.keeps_all:
+            if packet.size and packet.pts is not None and not self.slot.keeps_all:
                 pts_s = packet.pts * time_base
                 offset = now - pts_s if offset is None else min(offset, now - pts_s)
                 if not skipping and now - pts_s - offset > self.max_lag:
@@ -294,15 +296,24 @@ class StreamReader(threading.Thread):
                     log.info("%s: streaming %dx%d from %s", self.camera_id, vf.width, vf.height, mask_url(self.url),
                              extra={"camera": self.camera_id, "event": "streaming"})
                     log_first = False
-                stream_t = float(vf.time) if vf.time is not None else now - self._clock0
-                if origin is None or origin + stream_t <= self._last_pts:
-                    origin = max(now - self._clock0, self._last_pts + 1e-3) - stream_t
-                self._last_pts = origin + stream_t
+                self._last_pts, prev_t = self._next_pts(vf.time, prev_t, interval, now)
                 frame = Frame(image=image, index=self._index, pts=self._last_pts,
                               time=datetime.now(timezone.utc), camera_id=self.camera_id)
                 self._index += 1
                 self.stats.note_frame(now)
                 self.slot.put(frame, self.stop_event)
+
+    def _next_pts(self, t: float | None, prev_t: float | None, interval: float, now: float):
+        """Frame.pts: seconds on one clock that only moves forward, across reconnects too (the
+        tracker's time). Steps follow the stream's timestamps; the first frame of a connection,
+        a frame without timestamp or a jump (camera clock reset) step by the nominal interval."""
+        if prev_t is None:
+            pts = max(now - self._clock0, self._last_pts + interval)  # first frame of a connection
+        elif t is None or not 0 < t - prev_t <= 5.0:
+            pts = self._last_pts + interval
+        else:
+            pts = self._last_pts + (t - prev_t)
+        return pts, (t if t is not None else (prev_t + interval if prev_t is not None else 0.0))
 
     # -- the loop
     def run(self) -> None:

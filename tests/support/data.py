@@ -25,7 +25,9 @@ def cut_video(src: Path, dst: Path, frames: int, start: int = 0) -> Path:
     """Re-encode frames [start, start+frames) of a shared clip into a small H.264 file."""
     import av
 
-    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+    # faststart: the index goes first, so a truncated copy still opens (like a recording cut short)
+    opts = {"movflags": "faststart"} if dst.suffix == ".mp4" else {}
+    with av.open(str(src)) as inp, av.open(str(dst), "w", options=opts) as out:
         vin = inp.streams.video[0]
         rate = vin.average_rate or 25
         vout = out.add_stream("libx264", rate=rate)

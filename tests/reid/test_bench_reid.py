@@ -12,7 +12,8 @@ def test_bench_reports_every_cell_as_json(capsys):
     assert rc == 0
     rows = json.loads(capsys.readouterr().out)
     assert [(r["model"], r["batch_size"]) for r in rows] == [("osnet_x0_25", 1), ("osnet_x0_25", 3)]
-    assert all(r["weights"] == "osnet_x0_25_msmt17.pth" and r["crops_per_second"] > 0 for r in rows)
+    assert all(r["weights"] == "osnet_x0_25_msmt17.pth" and r["crops_per_second"] > 0 and r["crops_per_cpu_second"] > 0
+               for r in rows)
     assert all(150_000 < r["params"] < 250_000 for r in rows)
 
 

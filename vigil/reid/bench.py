@@ -24,6 +24,7 @@ class BenchRow:
     batch_size: int
     batches: int
     seconds: float
+    cpu_seconds: float  # this process's CPU time over the same batches: steadier than wall time on a busy box
 
     @property
     def crops_per_second(self) -> float:
@@ -32,6 +33,10 @@ class BenchRow:
     @property
     def ms_per_batch(self) -> float:
         return 1000.0 * self.seconds / self.batches
+
+    @property
+    def crops_per_cpu_second(self) -> float:
+        return self.batch_size * self.batches / max(self.cpu_seconds, 1e-9)
 
 
 def person_like_crops(n: int, seed: int = 0) -> list[np.ndarray]:
@@ -77,12 +82,13 @@ def bench_embedder(models: list[str], batch_sizes: list[int], checkpoints: dict[
             emb.embed_crops(crops)  # warm-up: allocator, kernels, lazy init
             if emb.device.type == "cuda":
                 torch.cuda.synchronize(emb.device)
-            batches, t0 = 0, time.perf_counter()
+            batches, t0, c0 = 0, time.perf_counter(), time.process_time()
             while True:
                 emb.embed_crops(crops)  # returns host numpy: the device work is finished
                 batches += 1
                 elapsed = time.perf_counter() - t0
                 if batches >= min_batches and elapsed >= min_seconds:
                     break
-            rows.append(BenchRow(name, weights, params, str(emb.device), emb.half, bs, batches, elapsed))
+            cpu = time.process_time() - c0
+            rows.append(BenchRow(name, weights, params, str(emb.device), emb.half, bs, batches, elapsed, cpu))
     return rows

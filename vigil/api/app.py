@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from vigil import __version__
 from vigil.errors import VigilError
 from vigil.store import Store
-from vigil.store.public import count_rows, event_row, name_filter
+from vigil.store.public import event_row, name_filter
 
 Bucket = Literal["minute", "15min", "hour", "day", "week"]
 Direction = Literal["in", "out"]
@@ -82,7 +82,7 @@ def create_app(store: Store, token: str | None = None) -> FastAPI:
                by: Bucket | None = None, tz: str = Query("UTC", description="IANA time zone for buckets")):
         """Counts per camera, line/zone, class and direction, optionally per time bucket."""
         name, kind = name_filter(line, zone)
-        return count_rows(store.counts(camera, name, kind, class_, direction, since, until, by, tz))
+        return store.counts(camera, name, kind, class_, direction, since, until, by, tz, public=True)
 
     @api.get("/events", response_model=list[EventRow], response_model_exclude_none=True, response_model_by_alias=True)
     def events(camera: str | None = None, line: str | None = None, zone: str | None = None,

@@ -85,17 +85,17 @@ def counts_cmd(db: DbOpt = None, config: ConfigOpt = None, camera: CameraOpt = N
     JSON rows: {camera, line|zone, class, direction, bucket (ISO 8601 start, only with --by), count}.
     """
     from vigil.store import Store
-    from vigil.store.public import count_rows, name_filter
+    from vigil.store.public import name_filter
 
     _check_format(fmt)
     _check_direction(direction)
     name, kind = name_filter(line, zone)
     store = Store(resolve_db(db, config), create=False)
     try:
-        rows = store.counts(camera, name, kind, class_name, direction, since, until, by, tz)
+        rows = store.counts(camera, name, kind, class_name, direction, since, until, by, tz, public=True)
     finally:
         store.close()
-    emit(count_rows(rows), fmt, "counts")
+    emit(rows, fmt, "counts")
 
 
 @app.command("events")

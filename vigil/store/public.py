@@ -1,8 +1,9 @@
 """The public row contract shared by `vigil counts/events` and the HTTP API.
 
-Count rows: {camera, line | zone, class, direction, bucket (ISO 8601 start with offset,
-only with a bucket size), count}. Event rows: {id, run, camera, line | zone, class,
-direction, track_id, time, dwell_s (zone exits only)}.
+Count rows (built by `Store.counts(..., public=True)`): {camera, line | zone, class,
+direction, bucket (ISO 8601 start with offset, only with a bucket size), count}.
+Event rows: {id, run, camera, line | zone, class, direction, track_id, time,
+dwell_s (zone exits only)}.
 """
 
 from __future__ import annotations
@@ -25,19 +26,6 @@ def name_filter(line: str | None, zone: str | None) -> tuple[str | None, str | N
     return None, None
 
 
-def count_rows(rows: list[dict]) -> list[dict]:
-    iso: dict = {}  # many rows share a bucket; format each once
-    out = []
-    for r in rows:
-        o = {"camera": r["camera"], r["kind"]: r["name"], "class": r["class_name"], "direction": r["direction"]}
-        if "bucket" in r:
-            b = r["bucket"]
-            o["bucket"] = iso.get(b) or iso.setdefault(b, b.isoformat())
-        o["count"] = r["count"]
-        out.append(o)
-    return out
-
-
 def event_row(r: dict) -> dict:
     out = {"id": r["id"], "run": r["run_id"], "camera": r["camera"], r["kind"]: r["name"],
            "class": r["class_name"], "direction": r["direction"], "track_id": r["track_id"],
@@ -56,10 +44,9 @@ def table_columns(rows: list[dict]) -> list[str]:
 
 
 def to_json(rows: list[dict]) -> str:
-    """One row per line: readable, and each row goes through the C encoder (indent= does not)."""
-    if not rows:
-        return "[]"
-    return "[\n" + ",\n".join(map(json.dumps, rows)) + "\n]"
+    """Compact, in one call to the C encoder: twice as fast as a row per line, ten times
+    faster than indent= (pipe through `jq` to read it)."""
+    return json.dumps(rows)
 
 
 def to_csv(rows: list[dict]) -> str:

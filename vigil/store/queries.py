@@ -135,8 +135,9 @@ def _piece_query(level: int, lo: int | None, hi: int | None, by: str | None, pla
 
 
 def counts(engine: sa.Engine, camera=None, name=None, kind=None, class_name=None, direction=None,
-           since=None, until=None, by=None, tz="UTC") -> list[dict]:
-    """Counts per (camera, kind, name, class, direction[, bucket]), ordered by bucket then key."""
+           since=None, until=None, by=None, tz="UTC", public: bool = False) -> list[dict]:
+    """Counts per (camera, kind, name, class, direction[, bucket]), ordered by bucket then key.
+    public=True: rows in the CLI/API contract (see vigil.store.public), built directly."""
     f = Filters.parse(camera, name, kind, class_name, direction, since, until, tz)
     by = parse_bucket(by)
     if f.empty_range:
@@ -161,7 +162,7 @@ def counts(engine: sa.Engine, camera=None, name=None, kind=None, class_name=None
                 plan = offset_plan(f.tz, lo // US, -(-hi // US))
         pieces = split_range(f.since_us, f.until_us, choose_level(by, plan))
         results = [_fetch(conn, _piece_query(level, lo, hi, by, plan, sids)) for level, lo, hi in pieces]
-    return _count_rows(results, keys, by, f.tz)
+    return _count_rows(results, keys, by, f.tz, public)
 
 
 def _fetch(conn: sa.Connection, q: sa.Select) -> list[tuple]:
@@ -177,7 +178,8 @@ def _fetch(conn: sa.Connection, q: sa.Select) -> list[tuple]:
         cur.close()
 
 
-def _count_rows(results: list[list[tuple]], keys: dict[int, tuple], by: str | None, tz: tzinfo) -> list[dict]:
+def _count_rows(results: list[list[tuple]], keys: dict[int, tuple], by: str | None, tz: tzinfo,
+                public: bool) -> list[dict]:
     if len(results) == 1:
         merged = results[0]  # one piece: each (series[, key]) appears once already
     else:
@@ -188,7 +190,10 @@ def _count_rows(results: list[list[tuple]], keys: dict[int, tuple], by: str | No
         merged = [(*k, n) for k, n in totals.items() if n]
     order = sorted(keys, key=keys.__getitem__)
     rank = {sid: i for i, sid in enumerate(order)}
-    base = {sid: dict(zip(("camera", "kind", "name", "class_name", "direction"), keys[sid])) for sid in order}
+    if public:
+        base = {sid: {"camera": c, k: n, "class": cls, "direction": d} for sid, (c, k, n, cls, d) in keys.items()}
+    else:
+        base = {sid: dict(zip(("camera", "kind", "name", "class_name", "direction"), keys[sid])) for sid in order}
     if by is None:
         merged = sorted(merged, key=lambda r: rank[r[0]])
         return [{**base[sid], "count": n} for sid, n in merged]
@@ -196,6 +201,8 @@ def _count_rows(results: list[list[tuple]], keys: dict[int, tuple], by: str | No
     width = len(order)
     merged = sorted(merged, key=lambda r: r[1] * width + rank[r[0]])
     labels = {b: bucket_label(b, by, tz) for b in {r[1] for r in merged}}
+    if public:
+        labels = {b: t.isoformat() for b, t in labels.items()}
     return [{**base[sid], "bucket": labels[b], "count": n} for sid, b, n in merged]
 
 

@@ -97,11 +97,13 @@ class Store:
 
     # -- queries ---------------------------------------------------------------------------------
     def counts(self, camera=None, name=None, kind=None, class_name=None, direction=None, since=None,
-               until=None, by=None, tz="UTC") -> list[dict]:
+               until=None, by=None, tz="UTC", public: bool = False) -> list[dict]:
         """Rows {camera, kind, name, class_name, direction, [bucket], count}; `bucket` (only
         with `by`) is the aware start of the bucket in `tz`. since/until: aware datetimes or
-        ISO 8601 text (naive = in tz); until is exclusive."""
-        return queries.counts(self.engine, camera, name, kind, class_name, direction, since, until, by, tz)
+        ISO 8601 text (naive = in tz); until is exclusive. public=True gives the CLI/API JSON
+        rows instead: {camera, line|zone, class, direction, [bucket ISO 8601], count}."""
+        return queries.counts(self.engine, camera, name, kind, class_name, direction, since, until, by, tz,
+                              public)
 
     def events(self, camera=None, name=None, kind=None, class_name=None, direction=None, since=None,
                until=None, tz="UTC", limit: int | None = 1000, run_id: int | None = None) -> list[dict]:

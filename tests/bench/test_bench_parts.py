@@ -130,3 +130,39 @@ def test_looped_clip_is_one_continuous_stream(tmp_path):
     pts = np.array([f.pts for f in frames])
     assert (np.diff(pts) > 0).all()  # time keeps going forward across the joins
     assert np.array_equal(frames[n].image, frames[0].image)  # the second loop starts with the first frame
+
+
+@pytest.mark.parametrize("shape", [(90, 160), (160, 90), (64, 64)])
+def test_planar_letterbox_equals_the_batch_letterbox_in_float(shape):
+    from vigil.detect.letterbox import PlanarLetterbox
+
+    rng = np.random.default_rng(1)
+    prep = PlanarLetterbox()
+    for im in (rng.integers(0, 255, (*shape, 3), np.uint8), rng.integers(0, 255, (40, 200, 3), np.uint8)):
+        x, box = prep(im, 64, 64)  # the second frame changes the placement: padding is rewritten
+        ref, (ref_box,) = letterbox_batch([im], 64, 32, fixed=True)
+        expect = ref.transpose(0, 3, 1, 2).astype(np.float32) / 255
+        assert x.shape == (1, 3, 64, 64) and x.dtype == np.float32
+        assert np.allclose(x, expect, atol=1e-6) and box == ref_box
+
+
+def test_numpy_nms_equals_ultralytics_nms_on_real_outputs(frames):
+    from ultralytics.utils.nms import non_max_suppression
+
+    from vigil.detect.letterbox import PlanarLetterbox
+    from vigil.detect.nms import yolo_nms
+    from vigil.detect.onnx_workers import OnnxWorkers
+
+    pool = OnnxWorkers(need(YOLO_ONNX), 1)
+    prep = PlanarLetterbox()
+    seen = 0
+    for im in frames:
+        out = pool.run(prep(im, 640, 640)[0])[0]
+        for conf, classes in ((0.25, [0, 1, 2, 3, 5, 7]), (0.1, None), (0.6, [2])):
+            ours = yolo_nms(out[0], conf, 0.7, classes)
+            ref = non_max_suppression(torch.from_numpy(out), conf, 0.7, classes=classes, max_det=300)[0].numpy()
+            assert ours.shape == ref.shape
+            assert np.allclose(ours, ref, atol=1e-4)
+            seen += len(ours)
+    assert seen > 50
+    assert yolo_nms(out[0], 0.999, 0.7).shape == (0, 6)

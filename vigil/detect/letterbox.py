@@ -63,3 +63,33 @@ def letterbox_batch(images: list[np.ndarray], imgsz: int, stride: int = 32, fixe
         batch[i, top:top + nh, left:left + nw] = resized[..., ::-1]  # BGR -> RGB while copying
         boxes.append(Letterbox(scale=r, pad_x=left, pad_y=top))
     return batch, boxes
+
+
+class PlanarLetterbox:
+    """Letterbox one BGR frame straight into a reusable (1, 3, H, W) RGB float buffer in [0, 1]:
+    the network input of CPU runtimes, without a uint8 batch, a transpose copy or a float64
+    temporary (about 1 ms instead of 17 ms per 640x360 frame here). The grey padding is
+    written only when the frame's placement changes. One instance per thread: the buffer is
+    overwritten by the next call."""
+
+    def __init__(self, dtype=np.float32) -> None:
+        self.dtype = np.dtype(dtype)
+        self._buf: np.ndarray | None = None
+        self._placement: tuple | None = None
+
+    def __call__(self, image: np.ndarray, H: int, W: int) -> tuple[np.ndarray, Letterbox]:
+        h, w = image.shape[:2]
+        r = min(H / h, W / w)
+        nh, nw = round(h * r), round(w * r)
+        top, left = (H - nh) // 2, (W - nw) // 2
+        placement = (H, W, top, left, nh, nw)
+        if self._placement != placement:
+            if self._buf is None or self._buf.shape != (1, 3, H, W):
+                self._buf = np.empty((1, 3, H, W), self.dtype)
+            self._buf.fill(PAD_VALUE / 255.0)
+            self._placement = placement
+        resized = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR) if (nh, nw) != (h, w) else image
+        scale = self.dtype.type(1 / 255.0)
+        for c, plane in enumerate(reversed(cv2.split(resized))):  # BGR planes -> RGB channels
+            np.multiply(plane, scale, out=self._buf[0, c, top:top + nh, left:left + nw])
+        return self._buf, Letterbox(scale=r, pad_x=left, pad_y=top)

@@ -24,7 +24,8 @@ import torch
 
 from vigil.config.pipeline import DetectorConfig
 from vigil.detect.device import pick_device, use_half
-from vigil.detect.letterbox import letterbox_batch
+from vigil.detect.letterbox import PlanarLetterbox, input_shape, letterbox_batch
+from vigil.detect.nms import yolo_nms
 from vigil.detect.onnx_workers import OnnxWorkers, default_workers
 from vigil.detect.staging import HostStaging
 from vigil.errors import ConfigError, VigilError
@@ -111,6 +112,8 @@ class YoloDetector:
                               f"input but detector.imgsz is {self.imgsz}; set imgsz: {model_size[0]} "
                               "or export the model with dynamic shapes")
         self.end2end = bool(getattr(self.backend, "end2end", False))
+        self.raw_head = not self.end2end and getattr(self.backend, "task", "detect") in (None, "detect")
+        self.n_model_classes = len(self.backend.names)
         self.lut = class_lookup(dict(self.backend.names))
         keep_vigil = {CLASS_IDS[c] for c in self.classes}
         self.model_classes = sorted(int(i) for i in np.flatnonzero(np.isin(self.lut, list(keep_vigil))))
@@ -126,6 +129,7 @@ class YoloDetector:
             else:
                 pool.close()
         self.workers = self.pool.workers if self.pool is not None else 1
+        self._per_thread = threading.local()  # each worker's reusable input buffer
 
     @classmethod
     def from_config(cls, cfg: DetectorConfig, base_dir: Path | None = None) -> "YoloDetector":
@@ -152,27 +156,32 @@ class YoloDetector:
 
         results = non_max_suppression(preds, self.confidence, self.iou, classes=self.model_classes,
                                       max_det=300, end2end=self.end2end)
-        dets = []
-        for im, lb, r in zip(images, boxes, results):
-            r = r.float().cpu().numpy()
-            cls = r[:, 5].astype(np.int64)
-            keep = self.lut[cls] >= 0
-            r, cls = r[keep], cls[keep]
-            dets.append(Detections(xyxy=lb.to_frame(r[:, :4], im.shape[:2]), confidence=r[:, 4],
-                                   class_id=self.lut[cls]))
-        return dets
+        return [self._rows_to_detections(r.float().cpu().numpy(), im, lb) for im, lb, r in zip(images, boxes, results)]
+
+    def _rows_to_detections(self, r: np.ndarray, image: np.ndarray, lb) -> Detections:
+        """(M, 6) NMS rows in network pixels -> Detections in frame pixels with Vigil classes."""
+        cls = r[:, 5].astype(np.int64)
+        keep = self.lut[cls] >= 0
+        r, cls = r[keep], cls[keep]
+        return Detections(xyxy=lb.to_frame(r[:, :4], image.shape[:2]), confidence=r[:, 4], class_id=self.lut[cls])
 
     @torch.inference_mode()
     def _detect_one_cpu(self, image: np.ndarray) -> Detections:
         """One frame, start to end, on a worker thread (CPU ONNX path)."""
         t0 = time.perf_counter()
-        batch, boxes = letterbox_batch([image], self.imgsz, self.stride, self.fixed)
-        x = np.empty((1, 3) + batch.shape[1:3], dtype=self.pool.input_dtype)
-        np.multiply(batch.transpose(0, 3, 1, 2), 1 / 255.0, out=x, casting="unsafe")  # HWC uint8 -> CHW float
+        prep = getattr(self._per_thread, "letterbox", None)
+        if prep is None:
+            prep = self._per_thread.letterbox = PlanarLetterbox(self.pool.input_dtype)
+        H, W = input_shape([image.shape[:2]], self.imgsz, self.stride, self.fixed)
+        x, box = prep(image, H, W)
         t1 = time.perf_counter()
-        preds = self.pool.run(x)
+        preds = self.pool.run(x)  # synchronous: x may be reused by this thread's next frame
         t2 = time.perf_counter()
-        det = self._to_detections(torch.from_numpy(preds[0]), [image], boxes)[0]
+        if self.raw_head and preds[0].ndim == 3 and preds[0].shape[1] == 4 + self.n_model_classes:
+            r = yolo_nms(preds[0][0], self.confidence, self.iou, self.model_classes)
+            det = self._rows_to_detections(r, image, box)
+        else:  # end-to-end heads and other layouts: ultralytics' NMS
+            det = self._to_detections(torch.from_numpy(preds[0]), [image], [box])[0]
         self.times.add(t1 - t0, t2 - t1, time.perf_counter() - t2, 1)
         return det
 

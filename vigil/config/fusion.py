@@ -1,8 +1,9 @@
 """RGB-thermal section of a camera (owned by the fusion stage)."""
 
+from datetime import datetime
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from vigil.config.base import Strict
 
@@ -13,8 +14,35 @@ class ThermalConfig(Strict):
     source: str = Field(description="thermal file, URL or image folder (relative to the site config)")
     mode: Literal["rgb", "thermal", "fused", "auto"] = Field(
         default="fused", description="what the detector sees; 'auto' = fused, thermal when the RGB frame is dark")
-    method: str = Field(default="default", description="fusion method name")
+    method: str = Field(default="default", description="fusion method name (vigil fuse --help lists them)")
     homography: list[list[float]] | None = Field(
-        default=None, description="3x3 matrix mapping thermal pixels to RGB pixels; estimated when absent")
+        default=None, description="3x3 matrix mapping thermal pixels to RGB pixels; estimated when absent "
+                                  "(`vigil register VIS IR` prints one)")
     max_time_delta: float = Field(default=0.05, gt=0, description="seconds; RGB/thermal frames further apart "
                                                                   "are not paired (and are counted)")
+    start_time: datetime | None = Field(
+        default=None, description="absolute time of the thermal file's first frame (ISO 8601); "
+                                  "default: the RGB source's start time (both recordings start together)")
+    fps: float | None = Field(default=None, gt=0, description="frame rate of an image-folder thermal source; "
+                                                              "default: the RGB stream's")
+    dark_threshold: float = Field(default=40.0, ge=0, le=255,
+                                  description="mode auto: mean RGB brightness (0-255) below which the "
+                                              "detector sees the thermal frame instead of the fused one")
+
+    @field_validator("homography")
+    @classmethod
+    def _three_by_three(cls, v):
+        if v is not None and (len(v) != 3 or any(len(row) != 3 for row in v)):
+            raise ValueError("homography must be a 3x3 list of numbers, e.g. [[1,0,0],[0,1,0],[0,0,1]]")
+        return v
+
+    @field_validator("method")
+    @classmethod
+    def _known_method(cls, v):
+        from vigil.fusion.fuse import FusionError, resolve_method
+
+        try:
+            resolve_method(v)
+        except FusionError as exc:
+            raise ValueError(str(exc)) from None
+        return v

@@ -33,7 +33,8 @@ class ImagePair:
     thermal: Path
 
 
-def _natural_key(stem: str) -> tuple:
+def natural_key(stem: str) -> tuple:
+    """Sort key that puts '2' before '10'."""
     return tuple(int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", stem))
 
 
@@ -72,12 +73,12 @@ def discover_pairs(root: str | Path) -> tuple[list[ImagePair], list[str]]:
     """The pairs in a folder (natural order of stems) and the stems present on one side only."""
     vis_dir, ir_dir = pair_folders(root)
     vis, ir = _images(vis_dir), _images(ir_dir)
-    common = sorted(vis.keys() & ir.keys(), key=_natural_key)
+    common = sorted(vis.keys() & ir.keys(), key=natural_key)
     if not common:
         raise PairsError(f"no image in '{vis_dir}' has a same-stem partner in '{ir_dir}' "
                          f"({len(vis)} visible, {len(ir)} thermal images)")
     pairs = [ImagePair(s, vis[s], ir[s]) for s in common]
-    unpaired = sorted(vis.keys() ^ ir.keys(), key=_natural_key)
+    unpaired = sorted(vis.keys() ^ ir.keys(), key=natural_key)
     return pairs, unpaired
 
 
@@ -87,6 +88,8 @@ def read_image(path: str | Path) -> np.ndarray:
     img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if img is None:
         raise PairsError(f"cannot read image '{path}'; is it a complete image file?")
+    if img.ndim == 3 and img.shape[2] == 1:  # ultralytics' patched imread returns HxWx1 for gray
+        img = img[..., 0]
     if img.ndim == 3 and img.shape[2] == 4:
         img = cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
     if img.dtype != np.uint8:

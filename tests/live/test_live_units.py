@@ -382,3 +382,24 @@ def test_metrics_port_in_use_is_a_clear_error(tmp_path):
             serve_metrics(daemon.snapshot, first.server_port)
     finally:
         first.shutdown()
+
+
+# ---------------------------------------------------------------- `vigil run` input errors
+
+@pytest.mark.parametrize("camera_yaml, extra_args, message", [
+    ("{id: a, nvr: gate, channel: 1}", [], "NVR 'gate' is not in live.nvrs"),
+    ("{id: a, source: 'rtsp://cam/x', password_env: VIGIL_TEST_UNSET_PW}", [], "VIGIL_TEST_UNSET_PW"),
+    ("{id: a, source: missing.mp4}", [], "does not exist"),
+    ("{id: a, source: 'rtsp://cam/x'}", ["--camera", "b"], "camera 'b' is not in"),
+    ("{id: a, source: 'rtsp://cam/x'}", ["--log-format", "xml"], "--log-format"),
+])
+def test_vigil_run_input_errors_are_one_line(tmp_path, capsys, monkeypatch, camera_yaml, extra_args, message):
+    from vigil.cli import main
+
+    monkeypatch.delenv("VIGIL_TEST_UNSET_PW", raising=False)
+    (tmp_path / "p.yaml").write_text("detector: {weights: nowhere.onnx}\n")
+    site = tmp_path / "site.yaml"
+    site.write_text(f"pipeline: p.yaml\ncameras:\n  - {camera_yaml}\n")
+    assert main(["run", str(site), *extra_args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and message in err[0], err

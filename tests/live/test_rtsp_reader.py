@@ -102,7 +102,6 @@ def test_unresolvable_host_is_named():
     assert "admin:***@" in r.stats.last_error
 
 
-@pytest.mark.slow
 def test_server_killed_camera_backs_off_and_reconnects(rtsp, clip5):
     srv = rtsp({"cam": clip5})
     slot = LatestFrameSlot()

@@ -41,7 +41,7 @@ def run_live(
     event before it exits. Health: `vigil status CONFIG` (or the metrics port)."""
     from vigil.cli.replay import build_stages
     from vigil.config.load import load_site
-    from vigil.live.build import build_daemon
+    from vigil.live.build import build_daemon, check_cameras
     from vigil.live.logs import setup_logging
     from vigil.live.metrics import serve_metrics
     from vigil.pipeline.camera import CameraPipeline
@@ -51,6 +51,7 @@ def run_live(
         raise VigilError(f"--log-format {log_format!r}: use text or json")
     cfg = load_site(config)
     live = cfg.site.live
+    check_cameras(cfg, camera or None)  # bad URL, NVR or missing password: one line, before loading models
     setup_logging(log_format or live.log_format, log_level)
     store = Store(db or cfg.site.database)
     detector, embedder = build_stages(cfg)

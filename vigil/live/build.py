@@ -34,17 +34,15 @@ def build_camera(camera: CameraConfig, config: LoadedConfig, pipeline, ready: th
                               open_timeout=live.open_timeout, read_timeout=live.read_timeout,
                               backoff=make_backoff(live), max_lag=live.max_lag)
     else:
-        if not Path(target.url).is_file():
-            raise ConfigError(f"camera '{camera.id}': video file '{target.url}' does not exist; check source")
         slot = FrameQueue(ready)
         reader = FileFeeder(camera.id, target.url, slot, reader_stop, camera.start_time)
     return LiveCamera(camera.id, target.masked, reader, slot, pipeline)
 
 
-def build_daemon(config: LoadedConfig, store, detector, make_pipeline: Callable[[CameraConfig], object],
-                 cameras: list[str] | None = None, status_path: Path | None = None) -> LiveDaemon:
-    """Every camera of the site (or the ones named), validated before anything starts."""
-    site, live = config.site, config.site.live
+def check_cameras(config: LoadedConfig, cameras: list[str] | None = None) -> list[CameraConfig]:
+    """The cameras to watch, each with a usable source (URL built, credentials found, file
+    present), checked before anything expensive starts; one ConfigError line otherwise."""
+    site = config.site
     chosen = site.cameras
     if cameras:
         ids = [c.id for c in site.cameras]
@@ -52,6 +50,18 @@ def build_daemon(config: LoadedConfig, store, detector, make_pipeline: Callable[
         if unknown:
             raise ConfigError(f"camera '{unknown[0]}' is not in {config.site_path}; cameras there: {', '.join(ids)}")
         chosen = [site.camera(c) for c in cameras]
+    for camera in chosen:
+        target = stream_target(camera, site.live, config.source_of(camera) if camera.source else None)
+        if not is_stream_url(target.url) and not Path(target.url).is_file():
+            raise ConfigError(f"camera '{camera.id}': video file '{target.url}' does not exist; check source")
+    return chosen
+
+
+def build_daemon(config: LoadedConfig, store, detector, make_pipeline: Callable[[CameraConfig], object],
+                 cameras: list[str] | None = None, status_path: Path | None = None) -> LiveDaemon:
+    """Every camera of the site (or the ones named), validated before anything starts."""
+    site, live = config.site, config.site.live
+    chosen = check_cameras(config, cameras)
     ready, reader_stop = threading.Event(), threading.Event()
     live_cams = [build_camera(c, config, make_pipeline(c), ready, reader_stop) for c in chosen]
     if status_path is None:

@@ -47,19 +47,6 @@ def run_live(
     from vigil.pipeline.camera import CameraPipeline
     from vigil.store import Store
 
-    if log_format not in (None, "text", "json"):
-        raise VigilError(f"--log-format {log_format!r}: use text or json")
-    cfg = load_site(config)
-    live = cfg.site.live
-    check_cameras(cfg, camera or None)  # bad URL, NVR or missing password: one line, before loading models
-    setup_logging(log_format or live.log_format, log_level)
-    store = Store(db or cfg.site.database)
-    detector, embedder = build_stages(cfg)
-    daemon = build_daemon(cfg, store, detector, lambda cam: CameraPipeline(cam, cfg.pipeline, embedder),
-                          cameras=camera or None, status_path=status_file)
-    port = metrics_port if metrics_port is not None else live.metrics_port
-    server = serve_metrics(daemon.snapshot, port, live.metrics_address) if port is not None else None
-
     stop = threading.Event()
 
     def on_signal(signum, _frame) -> None:
@@ -67,15 +54,28 @@ def run_live(
             raise KeyboardInterrupt
         stop.set()
 
+    # Installed first: a SIGTERM while models load still ends in a clean (empty) stop.
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    server = None
     try:
+        if log_format not in (None, "text", "json"):
+            raise VigilError(f"--log-format {log_format!r}: use text or json")
+        cfg = load_site(config)
+        live = cfg.site.live
+        check_cameras(cfg, camera or None)  # bad URL, NVR or missing password: one line, before loading models
+        setup_logging(log_format or live.log_format, log_level)
+        store = Store(db or cfg.site.database)
+        detector, embedder = build_stages(cfg)
+        daemon = build_daemon(cfg, store, detector, lambda cam: CameraPipeline(cam, cfg.pipeline, embedder),
+                              cameras=camera or None, status_path=status_file)
+        port = metrics_port if metrics_port is not None else live.metrics_port
+        server = serve_metrics(daemon.snapshot, port, live.metrics_address) if port is not None else None
         daemon.run(stop)
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
         if server is not None:
             server.shutdown()
-
 
 def _age(iso: str | None) -> float | None:
     if not iso:

@@ -103,3 +103,25 @@ def test_user_mistakes_are_one_line_and_exit_2(args, needle, capsys):
     assert main(["eval", "mot", *args]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and needle in err and "\n" not in err
+
+
+@pytest.mark.slow
+def test_vigil_leads_the_ultralytics_trackers_on_mot17(capsys):
+    """Committed baseline (issue 3): on MOT17-05 + MOT17-09 public FRCNN detections, Vigil's default
+    tracker is ahead of ultralytics' ByteTrack and BoT-SORT on combined HOTA and IDF1, MOTA no worse."""
+    need(MOT17 / "MOT17-05-FRCNN")
+    assert main(["eval", "mot", "--data", str(MOT17), "--tracker", "all", "--format", "json"]) == 0
+    out = {k: v["combined"] for k, v in json.loads(capsys.readouterr().out).items()}
+    for peer in ("ultralytics-bytetrack", "ultralytics-botsort"):
+        assert out["vigil"]["HOTA"] > out[peer]["HOTA"]
+        assert out["vigil"]["IDF1"] > out[peer]["IDF1"]
+        assert out["vigil"]["MOTA"] >= out[peer]["MOTA"]
+
+
+def test_bench_tracker_reports_times(capsys):
+    assert main(["bench", "tracker", "--objects", "5,20", "--frames", "10", "--repeats", "1", "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out["vigil"]) == {"5", "20"}
+    assert all(v["wall_ms"] > 0 and v["cpu_ms"] >= 0 for v in out["vigil"].values())
+    assert main(["bench", "tracker", "--objects", "ten"]) == 2
+    assert "--objects" in capsys.readouterr().err

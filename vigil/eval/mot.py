@@ -152,15 +152,16 @@ class TrackRun:
 
 def run_sequence(seq: MotSequence, dets: list[Detections], tracker: FrameTracker,
                  use_images: bool = False) -> TrackRun:
-    """Feed `dets` frame by frame to `tracker`, timing only its update calls. With `use_images`
+    """Feed `dets` frame by frame to `tracker`, timing only its update calls (CPU time of this
+    process, so other work on the machine does not inflate it). With `use_images`
     (and images in the sequence) the tracker also gets each frame, for camera-motion compensation."""
     images = use_images and seq.image_dir is not None
     out, spent = [], 0.0
     for i, frame_dets in enumerate(dets):
         image = read_image(seq, i + 1) if images else None
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         tracks = tracker.update(frame_dets, i / seq.frame_rate, image)
-        spent += time.perf_counter() - t0
+        spent += time.process_time() - t0
         if len(tracks):
             xywh = np.concatenate([tracks.xyxy[:, :2], tracks.xyxy[:, 2:] - tracks.xyxy[:, :2]], axis=1)
             out.append(np.column_stack([np.full(len(tracks), i + 1), tracks.tracker_id, xywh]))

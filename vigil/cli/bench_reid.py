@@ -76,4 +76,7 @@ def bench_reid(
     for r in rows:
         table.add_row(r.model, f"{r.params / 1e6:.2f} M", r.weights, r.device + (" fp16" if r.half else ""),
                       str(r.batch_size), f"{r.crops_per_second:.1f}", f"{r.ms_per_batch:.1f}", f"{r.crops_per_cpu_second:.1f}")
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:  # piped to a file: do not squeeze the columns into 80 characters
+        console.width = 120
+    console.print(table)

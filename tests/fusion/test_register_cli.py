@@ -82,5 +82,7 @@ def test_eval_register_json_contract(tmp_path, capsys):
     assert {"success_rate_10px", "success_rate_5px", "median_error_px", "refused", "per_pair"} <= set(out)
     assert [r["name"] for r in out["per_pair"]] == names
     assert out["success_rate_10px"] == 1.0 and out["refused"] == 0
+    assert main(["eval", "register", "--pairs", str(root), "--homographies", str(csv), "--mismatched"]) == 0
+    assert "mismatched pairs refused: 2 of 2" in capsys.readouterr().out
     assert main(["eval", "register", "--pairs", str(root)]) == 2  # no homographies.csv in the folder
     assert "homographies" in capsys.readouterr().err

@@ -79,6 +79,9 @@ def eval_register_cmd(
     homographies: Optional[Path] = typer.Option(None, "--homographies",
                                                 help="CSV of reference visible -> thermal homographies (columns "
                                                      "name, h00..h22); default PAIRS/homographies.csv"),
+    mismatched: bool = typer.Option(False, "--mismatched",
+                                    help="also register each visible image with another pair's thermal image "
+                                         "and count how many of these wrong pairs are refused"),
     fmt: str = typer.Option("table", "--format", help="table or json"),
 ) -> None:
     """Score automatic registration against reference homographies (corner error in thermal px)."""
@@ -86,7 +89,7 @@ def eval_register_cmd(
 
     if fmt not in ("table", "json"):
         raise VigilError(f"--format {fmt!r} is not known; use table or json")
-    result = evaluate_folder(pairs, homographies)
+    result = evaluate_folder(pairs, homographies, mismatched=mismatched)
     if fmt == "json":
         print(json.dumps(result, indent=2))
         return
@@ -105,4 +108,7 @@ def eval_register_cmd(
     med = result["median_error_px"]
     console.print(f"within 10 px: {result['success_rate_10px']:.0%}   within 5 px: {result['success_rate_5px']:.0%}   "
                   f"median error: {'-' if med is None else f'{med:.2f} px'}   refused: {result['refused']} of "
-                  f"{result['pairs']}   mean {result['mean_seconds']:.2f} s/pair")
+                  f"{result['pairs']}   mean {result['mean_seconds']:.2f} s/pair "
+                  f"({result['mean_cpu_seconds']:.2f} s CPU)")
+    if mismatched:
+        console.print(f"mismatched pairs refused: {result['mismatched_refused']} of {result['mismatched_pairs']}")

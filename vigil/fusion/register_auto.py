@@ -45,13 +45,16 @@ class AutoParams:
     """Fraction of the smaller image that must overlap the other at a candidate shift."""
     refine_levels: tuple[tuple[float, int, int], ...] = ((0.5, 32, 12), (1.0, 48, 8), (1.0, 48, 4))
     """(resolution as a fraction of the thermal size, patch size px, search radius px) per step."""
+    patch_step: float = 0.5
+    """Patch grid step as a fraction of the patch size."""
     inlier_px: float = 1.5
     """Patch correspondences further than this from the fitted homography (thermal px) are outliers."""
     min_peak_ratio: float = 1.1
     """Refuse when the coarse peak is not this much above the best rival peak."""
-    min_inliers: int = 12
-    min_inlier_ratio: float = 0.15
-    """Refuse when fewer patches (count and fraction of textured patches) agree with the result."""
+    chance_ratio: float = 0.1
+    """Fraction of patch matches that agree with a homography fitted to a *wrong* alignment by
+    chance (measured on mismatched pairs: <= 0.08 for a few hundred patches). A result needs
+    clearly more agreeing patches than chance gives, see `required_inliers`."""
     max_perspective: float = 0.25
     """Refuse when the scale of the mapped visible image varies more than this across it."""
 
@@ -130,9 +133,13 @@ def coarse_search(vis: np.ndarray, ir: np.ndarray, p: AutoParams) -> _Peak | Non
     FA2 = sfft.rfft2(np.abs(A) ** 2, shape, workers=-1)
     FMA = sfft.fft2(np.ones((H0, W0), np.float32), shape, workers=-1)
 
+    # shrink the visible image once to twice the largest coarse size; each scale resizes from there
+    pre = min(1.0, 2 * scales[-1] * f_ir)
+    vis_small = _resize(vis, pre) if pre < 1 else vis
     maps = []
     for s in scales:
-        vs = _resize(vis, s * f_ir)
+        vs = cv2.resize(vis_small, (max(8, round(vis.shape[1] * s * f_ir)), max(8, round(vis.shape[0] * s * f_ir))),
+                        interpolation=cv2.INTER_AREA)
         B = orientation_field(vs)
         h, w = B.shape
         # correlations c(d) = sum_x a(x + d) b(x): product of the spectra, b's conjugated
@@ -220,32 +227,36 @@ def refine_patches(vis: np.ndarray, ir: np.ndarray, H: np.ndarray, res: float, p
                    p: AutoParams, ir_pyramid: dict | None = None) -> _Fit:
     """Match patches of the warped visible image in the thermal one and refit the homography."""
     S = _scale_matrix(res, res) if res != 1 else np.eye(3)
-    if ir_pyramid is not None and res in ir_pyramid:
-        irs, Fi = ir_pyramid[res]
+    key = (res, radius)
+    if ir_pyramid is not None and key in ir_pyramid:
+        (Hd, Wd), Fi = ir_pyramid[key]
     else:
         irs = _resize(ir, res) if res != 1 else ir
-        Fi = _two_channel(orientation_field(irs))
+        Hd, Wd = irs.shape
+        # zero padding: patches near the thermal border can still be searched (on what is there)
+        Fi = cv2.copyMakeBorder(_two_channel(orientation_field(irs)), radius, radius, radius, radius,
+                                cv2.BORDER_CONSTANT, value=0)
         if ir_pyramid is not None:
-            ir_pyramid[res] = (irs, Fi)
-    Hd, Wd = irs.shape
+            ir_pyramid[key] = ((Hd, Wd), Fi)
     Hr = S @ H
     warped, mask = _warp_visible(vis, Hr, (Wd, Hd))
-    Fv = _two_channel(orientation_field(warped))
-    mask = cv2.erode(mask, np.ones((5, 5), np.uint8))  # the warp's edge is a false edge
-    energy = cv2.boxFilter((Fv ** 2).sum(axis=2), -1, (patch, patch), normalize=True,
-                           borderType=cv2.BORDER_CONSTANT)
+    valid = cv2.erode(mask, np.ones((5, 5), np.uint8)) > 0  # the warp's edge is a false edge
+    Fv = _two_channel(orientation_field(warped)) * valid[:, :, None]
+    box = (patch, patch)
+    coverage = cv2.boxFilter(valid.astype(np.float32), -1, box, normalize=True, borderType=cv2.BORDER_CONSTANT)
+    energy = cv2.boxFilter((Fv ** 2).sum(axis=2), -1, box, normalize=True, borderType=cv2.BORDER_CONSTANT)
     src, dst = [], []
     textured = 0
-    step = patch // 2
-    for y in range(radius, Hd - patch - radius + 1, step):
-        for x in range(radius, Wd - patch - radius + 1, step):
-            if mask[y, x] == 0 or mask[y + patch - 1, x + patch - 1] == 0 \
-                    or mask[y, x + patch - 1] == 0 or mask[y + patch - 1, x] == 0:
-                continue
-            if energy[y + patch // 2, x + patch // 2] < 0.05:  # flat (sky, road): nothing to match
+    step = max(4, int(patch * p.patch_step))
+    half = patch // 2
+    for y in range(0, Hd - patch + 1, step):
+        for x in range(0, Wd - patch + 1, step):
+            cov = coverage[y + half, x + half]
+            # patches mostly inside the visible view, with structure (not sky or bare road)
+            if cov < 0.6 or energy[y + half, x + half] < 0.05 * cov:
                 continue
             textured += 1
-            r = cv2.matchTemplate(Fi[y - radius:y + patch + radius, x - radius:x + patch + radius],
+            r = cv2.matchTemplate(Fi[y:y + patch + 2 * radius, x:x + patch + 2 * radius],
                                   Fv[y:y + patch, x:x + patch], cv2.TM_CCOEFF_NORMED)
             _, best, _, (px, py) = cv2.minMaxLoc(r)
             if best < 0.2:
@@ -269,6 +280,16 @@ def refine_patches(vis: np.ndarray, ir: np.ndarray, H: np.ndarray, res: float, p
 
 
 # ---------------------------------------------------------------- stage 3: judgement
+
+def required_inliers(matches: int, p: AutoParams) -> float:
+    """Agreeing patches needed before a fit counts as a registration.
+
+    Under a wrong alignment a fitted homography still explains its 4-point minimal sample plus
+    about `chance_ratio` of the rest; demand 3 binomial standard deviations above that, so the
+    bar is relatively higher for few patches, where chance agreement is noisier.
+    """
+    expected = p.chance_ratio * matches
+    return 4 + expected + 3 * np.sqrt(expected * (1 - p.chance_ratio))
 
 def perspective_spread(H: np.ndarray, vis_shape: tuple[int, int]) -> float:
     """How much the local scale of H varies over the visible image: max/min - 1 of sqrt|J|.
@@ -303,7 +324,7 @@ def register_auto(visible: np.ndarray, thermal: np.ndarray, params: AutoParams |
     for level, (res, patch, radius) in enumerate(p.refine_levels):
         fit = refine_patches(vis, ir, H, res, patch, radius, p, pyramid)
         stats[f"step{level + 1}"] = f"{fit.inliers}/{fit.matches}"
-        if fit.homography is None or fit.inliers < p.min_inliers or fit.inliers < p.min_inlier_ratio * fit.matches:
+        if fit.homography is None or fit.inliers < required_inliers(fit.matches, p):
             # a wrong coarse answer shows here already (patches disagree): judge the last estimate
             return _judge(fit, peak, H, vis.shape, ir.shape, p, stats)
         H = fit.homography
@@ -324,8 +345,7 @@ def _judge(fit: _Fit, peak: _Peak, H: np.ndarray, vis_shape: tuple, ir_shape: tu
     # each margin is 0.5 at its threshold and 1 at twice the threshold's distance from failing
     margins = {
         "peak_ratio": (stats["peak_ratio"] - 1.0) / (p.min_peak_ratio - 1.0) / 2,
-        "inliers": fit.inliers / p.min_inliers / 2,
-        "inlier_ratio": ratio / p.min_inlier_ratio / 2,
+        "inliers": fit.inliers / required_inliers(fit.matches, p) / 2,
         "perspective": 1 - spread / p.max_perspective / 2 if np.isfinite(spread) else 0.0,
     }
     confidence = float(np.clip(min(margins.values()), 0.0, 1.0))
@@ -333,7 +353,7 @@ def _judge(fit: _Fit, peak: _Peak, H: np.ndarray, vis_shape: tuple, ir_shape: tu
     reasons = []
     if stats["peak_ratio"] < p.min_peak_ratio:
         reasons.append(f"no distinct global match (best {peak.score:.3f} vs rival {peak.rival:.3f})")
-    if fit.inliers < p.min_inliers or ratio < p.min_inlier_ratio:
+    if fit.inliers < required_inliers(fit.matches, p):
         reasons.append(f"only {fit.inliers} of {fit.matches} textured patches agree with one homography")
     if not spread <= p.max_perspective:
         reasons.append(f"implausible perspective (local scale varies {spread:.0%})")

@@ -51,14 +51,14 @@ def evaluate_pairs(pairs: list[ImagePair], references: dict[str, np.ndarray],
         if pair.name not in references:
             continue
         vis, ir = read_image(pair.visible), read_image(pair.thermal)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         reg = register_images(vis, ir, params)
-        seconds = time.perf_counter() - t0
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
         err = (corner_error_px(reg.visible_to_thermal, references[pair.name], vis.shape)
                if reg.visible_to_thermal is not None else None)
         rows.append({"name": pair.name, "error_px": None if err is None else round(err, 3),
                      "refused": not reg.ok, "confidence": round(reg.confidence, 3),
-                     "reason": reg.reason, "seconds": round(seconds, 3)})
+                     "reason": reg.reason, "seconds": round(seconds, 3), "cpu_seconds": round(cpu, 3)})
     return summarise(rows)
 
 
@@ -76,12 +76,28 @@ def summarise(rows: list[dict]) -> dict:
         "median_error_px": round(float(np.median(accepted)), 3) if accepted else None,
         "refused": sum(r["refused"] for r in rows),
         "mean_seconds": round(float(np.mean([r["seconds"] for r in rows])), 3) if rows else None,
+        "mean_cpu_seconds": round(float(np.mean([r["cpu_seconds"] for r in rows])), 3) if rows else None,
         "per_pair": rows,
     }
 
 
+def evaluate_mismatched(pairs: list[ImagePair], params: AutoParams | None = None) -> dict:
+    """Each visible image against the thermal image of the pair a third of the list away (a
+    different scene): every one of these should be refused."""
+    n = len(pairs)
+    if n < 2:
+        raise RegistrationError("mismatched pairs need at least 2 pairs in the folder")
+    rows = []
+    for i, pair in enumerate(pairs):
+        other = pairs[(i + max(1, n // 3)) % n]
+        reg = register_images(read_image(pair.visible), read_image(other.thermal), params)
+        rows.append({"visible": pair.name, "thermal": other.name, "refused": not reg.ok,
+                     "confidence": round(reg.confidence, 3), "reason": reg.reason})
+    return {"mismatched_pairs": n, "mismatched_refused": sum(r["refused"] for r in rows), "mismatched": rows}
+
+
 def evaluate_folder(pairs_dir: str | Path, homographies: str | Path | None = None,
-                    params: AutoParams | None = None) -> dict:
+                    params: AutoParams | None = None, mismatched: bool = False) -> dict:
     """`evaluate_pairs` over a folder of pairs; the reference CSV defaults to
     `<pairs_dir>/homographies.csv`."""
     pairs, _ = discover_pairs(pairs_dir)
@@ -89,4 +105,7 @@ def evaluate_folder(pairs_dir: str | Path, homographies: str | Path | None = Non
     refs = load_reference_homographies(csv_path)
     if not any(p.name in refs for p in pairs):
         raise RegistrationError(f"no pair in '{pairs_dir}' has a row in '{csv_path}' (names are image stems)")
-    return evaluate_pairs(pairs, refs, params)
+    result = evaluate_pairs(pairs, refs, params)
+    if mismatched:
+        result.update(evaluate_mismatched([p for p in pairs if p.name in refs], params))
+    return result

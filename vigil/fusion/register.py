@@ -77,7 +77,9 @@ class Registration:
             out["reprojection_max_px"] = round(float(self.reprojection_px.max()), 4)
             out["reprojection_px"] = [round(float(v), 4) for v in self.reprojection_px]
         if self.stats:
-            out["stats"] = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in self.stats.items()}
+            # JSON has no inf/nan: a non-finite statistic (e.g. a folding homography) becomes null
+            out["stats"] = {k: (None if not np.isfinite(v) else round(v, 4)) if isinstance(v, float) else v
+                            for k, v in self.stats.items()}
         return out
 
 

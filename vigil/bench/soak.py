@@ -82,7 +82,7 @@ def run_soak(video: Path, weights: Path, line, minutes: float, cameras: int = 1,
         # Enough loops that the clip cannot run out before the time is up (a few fps at most here).
         n = loops or max(2, int(np.ceil(minutes * 60 * 30 / max(info.frames, 1) / stride)) + 1)
         looped = loop_clip(video, Path(tmp) / f"loop{video.suffix or '.mp4'}", n)
-        cfg = bench_config(weights, line, cameras, imgsz, conf, 0.7, stride, workdir=Path(tmp))
+        cfg = bench_config(weights, line, cameras, imgsz, conf, 0.7, stride, workdir=Path(tmp), fps=info.fps)
         detector, embedder = build_stages(cfg)
         store = Store(f"sqlite:///{tmp}/soak.db")
         deadline = time.perf_counter() + minutes * 60

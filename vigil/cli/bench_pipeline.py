@@ -60,9 +60,10 @@ def bench_pipeline(
     (ms per camera-frame) and each side's memory."""
     from vigil.bench.clip import cut_clip, probe_clip
     from vigil.bench.ours import run_vigil
-    from vigil.bench.peer import run_peer
+    from vigil.bench.peer import quiet_ultralytics, run_peer
     from vigil.bench.report import result_json, result_table
 
+    quiet_ultralytics()  # its load messages go to stdout, which carries the JSON
     if fmt not in ("table", "json"):
         raise ConfigError(f"--format '{fmt}' is not known; use table or json")
     video, weights = _check_file(video, "video file"), _check_file(weights, "weights file")
@@ -78,11 +79,11 @@ def bench_pipeline(
             err.print(f"[dim]peer loop: ultralytics track + ObjectCounter on {info.frames} frames ...[/dim]")
             peer_res = run_peer(clip, weights, ln, imgsz, conf)
         err.print(f"[dim]vigil: {cameras} camera(s) x {info.frames} frames ...[/dim]")
-        ours = run_vigil(clip, weights, ln, cameras, imgsz, conf, batch=batch)
+        ours = run_vigil(clip, weights, ln, cameras, imgsz, conf, batch=batch, fps=info.fps)
         strided = None
         if stride > 1:
             err.print(f"[dim]vigil with frame stride {stride} ...[/dim]")
-            strided = run_vigil(clip, weights, ln, cameras, imgsz, conf, stride=stride, batch=batch)
+            strided = run_vigil(clip, weights, ln, cameras, imgsz, conf, stride=stride, batch=batch, fps=info.fps)
     clip_meta = {"video": str(video), "seconds": seconds, "frames": info.frames, "width": info.width,
                  "height": info.height, "fps": round(info.fps, 3), "line": [list(p) for p in ln],
                  "imgsz": imgsz, "conf": conf, "weights": str(weights)}

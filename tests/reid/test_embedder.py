@@ -121,3 +121,20 @@ def test_embed_batch_equals_frame_by_frame(embedder, frame):
     for image, dets, got in zip([frame, small], [a, b], together):
         np.testing.assert_allclose(got.embedding, embedder.embed(image, dets).embedding, atol=1e-5)
     assert not together[1].embedding[0].any()  # zero-width box
+
+
+def test_half_precision_path_keeps_the_embeddings(embedder, frame, monkeypatch):
+    """No GPU here: force the fp16 branch (what CUDA runs) on CPU and compare with fp32."""
+    import torch
+
+    from vigil.reid import embedder as embedder_module
+    from vigil.reid import load_osnet
+
+    crops = [frame[400:900, 50:250], frame[380:880, 670:810], frame[0:300, 0:500]]
+    monkeypatch.setattr(embedder_module, "use_half", lambda half, device: True)
+    fp16 = Embedder(load_osnet(need(MSMT17)), device="cpu")
+    assert fp16.half and fp16.model.conv1.conv.weight.dtype == torch.float16
+    got = fp16.embed_crops(crops)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-3)
+    assert ((got * embedder.embed_crops(crops)).sum(axis=1) > 0.999).all()

@@ -119,3 +119,23 @@ def test_server_killed_camera_backs_off_and_reconnects(rtsp, clip5):
         last_pts = slot.take().pts
         assert wait_for(lambda: len(slot) == 1, 5)
         assert slot.take().pts > last_pts  # pts stays increasing across the reconnect
+
+
+def test_a_reader_that_fell_behind_skips_to_a_keyframe_instead_of_lagging(rtsp, clip5):
+    """The reader thread stalls for 3 s (a GC pause, a starved CPU): packets pile up in the socket.
+    With max_lag 1 s it must skip the stale packets (counted) rather than decode its way through."""
+
+    class StallOnce(LatestFrameSlot):
+        stalled = False
+
+        def put(self, frame, stop):
+            if frame.index == 5 and not self.stalled:
+                self.stalled = True
+                time.sleep(3.0)
+            super().put(frame, stop)
+
+    srv = rtsp({"cam": clip5})
+    slot = StallOnce()
+    with running(srv.url("cam"), slot, max_lag=1.0) as r:
+        assert wait_for(lambda: slot.stalled and r.stats.frames >= 12, 20), r.stats
+    assert r.stats.skipped >= 3, f"expected stale packets skipped after a 3 s stall, got {r.stats.skipped}"

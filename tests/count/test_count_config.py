@@ -50,3 +50,17 @@ def test_counter_without_lines_or_zones_is_harmless():
     c = CameraCounter("cam", [], [])
     assert c.update(frame({1: (5, 5)}), at(0)) == [] and c.occupancy() == {}
     assert c.finish(at(1)) == []
+
+
+def test_pipeline_counting_section_reaches_the_counter(tmp_path):
+    from vigil.config.load import load_pipeline
+    from vigil.pipeline.camera import CameraPipeline
+    from vigil.config.site import CameraConfig
+
+    p = tmp_path / "p.yaml"
+    p.write_text("detector: {weights: x.onnx}\ncounting: {lost_after_s: 9, reid_min_similarity: 0.8}\n")
+    pipe = CameraPipeline(CameraConfig(id="cam"), load_pipeline(p))
+    assert (pipe.counter.cfg.lost_after_s, pipe.counter.cfg.reid_min_similarity) == (9, 0.8)
+    p.write_text("detector: {weights: x.onnx}\ncounting: {lost_after: 9}\n")
+    with pytest.raises(ConfigError, match="unknown key 'lost_after' at counting"):
+        load_pipeline(p)

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from vigil.config.base import Strict
+from vigil.config.geometry import CountingConfig
 from vigil.config.reid import ReidConfig
 from vigil.config.tracker import TrackerConfig
 from vigil.types import CLASS_NAMES
@@ -42,3 +43,5 @@ class PipelineConfig(Strict):
     frame_stride: int = Field(default=1, ge=1, description="analyse every Nth decoded frame")
     tracker: TrackerConfig = Field(default_factory=TrackerConfig)
     reid: ReidConfig | None = Field(default=None, description="appearance embeddings for tracking; off when absent")
+    counting: CountingConfig = Field(default_factory=CountingConfig,
+                                     description="how the counter forgets lost tracks and bridges id switches")

@@ -22,7 +22,7 @@ class CameraPipeline:
         self.camera = camera
         self.embedder = embedder
         self.tracker = Tracker(pipeline.tracker)
-        self.counter = CameraCounter(camera.id, camera.lines, camera.zones)
+        self.counter = CameraCounter(camera.id, camera.lines, camera.zones, pipeline.counting)
         self.frames = 0
         self.last_time: datetime | None = None
         self.times: dict[str, float] = defaultdict(float)  # seconds per stage, for benchmarks

@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "vigil.cli.live",
     "vigil.cli.fusion",
     "vigil.cli.register",
+    "vigil.cli.bench_count",
 ]
 
 

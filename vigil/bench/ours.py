@@ -143,7 +143,7 @@ def run_vigil(video: Path, weights: Path, line: Line, cameras: int, imgsz: int, 
             t0 = time.perf_counter()
             results = runner.run(jobs)
             t1, cpu_end = time.perf_counter(), cpu_seconds()
-            events = sum(len(store.events(camera=c.id)) for c in cfg.site.cameras) if hasattr(store, "events") else None
+            events = sum(len(store.events(camera=c.id)) for c in cfg.site.cameras)  # all really written
             store.close()
     frames = runner.frames
     errors = [r.error for r in results if r.error]

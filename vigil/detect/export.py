@@ -40,4 +40,4 @@ def export_weights(weights: Path, fmt: str, imgsz: int = 640, half: bool = False
         out = model.export(**kwargs)
     except Exception as exc:
         raise VigilError(f"export of '{weights.name}' to {fmt} failed: {str(exc).splitlines()[0]}") from None
-    return Path(out)
+    return Path(out).resolve()

@@ -44,7 +44,8 @@ def class_lookup(names: dict[int, str]) -> np.ndarray:
     By name when the model carries real names, by COCO index when it carries none."""
     n = max(names) + 1 if names else 80
     lut = np.full(max(n, 80), -1, dtype=np.int32)
-    named = any(not str(v).startswith("class") for v in names.values())
+    # Placeholder names ('class0', or '0' from a model built from a YAML) carry no meaning.
+    named = any(not (str(v).startswith("class") or str(v).isdigit()) for v in names.values())
     if named:
         for i, name in names.items():
             vigil = NAME_TO_VIGIL.get(str(name).lower())

@@ -3,6 +3,7 @@
     .venv/bin/python bench/live_capacity.py capacity --streams 1,2,3 --fps 5 --seconds 30
     .venv/bin/python bench/live_capacity.py capacity --streams 1,8,16,32 --decode-only
     .venv/bin/python bench/live_capacity.py latency --flush 1.0
+    .venv/bin/python bench/live_capacity.py parity --slowdown 1 --seconds 8
 
 capacity: N cameras, each an RTSP stream of saoyan_test.mp4 (640x360) at --fps, through the real
 daemon (real YOLO from ../shared/data, tracker, counter, SQLite store). After a warm-up it
@@ -12,6 +13,9 @@ measures, per stream, decoded and analysed fps and the share of frames dropped a
 latency: one camera serving a clip slowly enough that every frame is analysed; a thread polls the
 database and records, for every event, the time from its frame's timestamp (wall clock at decode)
 until the event is visible in the database (commit by the batched writer).
+
+parity: a clip (15 fps content) served at 1/--slowdown of real time, counted live, against
+`vigil replay` of the same served file; reports both counts and the frames dropped live.
 
 Prints one JSON object per run. Needs Debian's python3-gi + gst-rtsp-server (see README).
 """
@@ -132,6 +136,35 @@ def latency(flush: float, timeout: float) -> dict:
             "poll_interval_ms": 20}
 
 
+def parity(slowdown: float, seconds: float, timeout: float) -> dict:
+    from vigil.cli import main as vigil_main
+
+    clip = prepare_clip(VIDEO / "saoyan_test.mp4", fps=15, seconds=seconds, slowdown=slowdown)
+    emitted: list = []
+    with tempfile.TemporaryDirectory() as tmp, RtspServer({"cam": clip}) as srv:
+        work = Path(tmp)
+        site = write_site(work, {"a": srv.url("cam")}, "backoff: {initial: 600}",
+                          tracker=f"{{max_lost_seconds: {slowdown}}}")  # the clip's time is stretched
+        daemon, stop, thread = start_daemon(site, False)
+        daemon.on_events = emitted.extend
+        cam = daemon.cameras[0]
+        end = time.monotonic() + timeout
+        while time.monotonic() < end and not (cam.stats.state == "backoff" and cam.stats.frames and not len(cam.slot)):
+            time.sleep(0.1)
+        time.sleep(2.0)  # the last frame's inference
+        stop.set()
+        thread.join(60)
+        decoded, dropped = cam.stats.frames, cam.slot.dropped + cam.stats.skipped
+        db = work / "replay.db"
+        vigil_main(["replay", str(site), f"a={clip}", "--db", f"sqlite:///{db}", "--no-progress"])
+        with sqlite3.connect(db) as conn:
+            replay = conn.execute("SELECT count(*) FROM events e JOIN series s ON s.id = e.series_id "
+                                  "WHERE s.kind = 'line'").fetchone()[0]
+    return {"bench": "parity", "content_fps": 15, "served_fps": round(15 / slowdown, 2), "seconds": seconds,
+            "decoded": decoded, "dropped": dropped, "analysed": decoded - dropped,
+            "live_crossings": sum(1 for e in emitted if e.kind == "line"), "replay_crossings": replay}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -144,6 +177,10 @@ def main() -> int:
     lt = sub.add_parser("latency")
     lt.add_argument("--flush", type=float, default=1.0)
     lt.add_argument("--timeout", type=float, default=150.0)
+    pa = sub.add_parser("parity")
+    pa.add_argument("--slowdown", type=float, default=1.0, help="serve the 15 fps clip this many times slower")
+    pa.add_argument("--seconds", type=float, default=8.0, help="seconds of the clip's content")
+    pa.add_argument("--timeout", type=float, default=300.0)
     args = ap.parse_args()
     reason = gst_unavailable_reason()
     if reason:
@@ -152,8 +189,10 @@ def main() -> int:
     if args.cmd == "capacity":
         for n in (int(x) for x in args.streams.split(",")):
             print(json.dumps(capacity(n, args.fps, args.seconds, args.warmup, args.decode_only)), flush=True)
-    else:
+    elif args.cmd == "latency":
         print(json.dumps(latency(args.flush, args.timeout)), flush=True)
+    else:
+        print(json.dumps(parity(args.slowdown, args.seconds, args.timeout)), flush=True)
     return 0
 
 

@@ -25,7 +25,7 @@ from vigil.live.health import write_atomic
 from vigil.live.logs import setup_logging
 from vigil.live.metrics import serve_metrics
 from vigil.sources.nvr import nvr_url, stream_target
-from vigil.sources.rtsp import Backoff, FrameQueue, LatestFrameSlot, ReaderStats, mask_url, with_credentials
+from vigil.sources.rtsp import Backoff, FrameQueue, LatestFrameSlot, ReaderStats, mask_url, scrub, with_credentials
 from vigil.types import Detections, Frame
 
 
@@ -49,6 +49,12 @@ def test_with_credentials_quotes_special_characters_and_round_trips():
     # existing credentials: the password alone can be replaced
     assert with_credentials("rtsp://old:x@cam/a", None, "new") == "rtsp://old:new@cam/a"
     assert with_credentials("rtsp://cam/a", None, None) == "rtsp://cam/a"
+
+
+def test_scrub_removes_the_password_from_library_messages():
+    url = "rtsp://admin:p%40ss@cam/x"
+    assert scrub("Error opening rtsp://admin:p%40ss@cam/x (p@ss)", url) == "Error opening rtsp://admin:***@cam/x (***)"
+    assert scrub("no password here", "rtsp://cam/x") == "no password here"
 
 
 def live_with_nvrs(**nvrs) -> LiveConfig:

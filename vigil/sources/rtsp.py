@@ -70,6 +70,19 @@ def with_credentials(url: str, username: str | None, password: str | None) -> st
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+def scrub(text: str, url: str) -> str:
+    """`text` with the URL's password (raw and URL-quoted) replaced by '***', for messages built
+    from library errors that may quote the URL."""
+    try:
+        pw = urlsplit(url).password
+    except ValueError:
+        return text
+    if pw:
+        for form in {pw, unquote(pw)}:
+            text = text.replace(form, "***")
+    return text
+
+
 def is_stream_url(source: str) -> bool:
     return "://" in source and not source.startswith("file://")
 
@@ -332,11 +345,13 @@ class StreamReader(threading.Thread):
             except (av.error.FFmpegError, OSError, TimeoutError) as exc:
                 error = describe_open_error(exc, self.url)
             except Exception as exc:  # a reader must never die silently: log it, back off, retry
-                log.exception("%s: unexpected reader error", self.camera_id,
-                              extra={"camera": self.camera_id, "event": "reader_error"})
                 error = f"{mask_url(self.url)}: {type(exc).__name__}: {exc}"
+                log.error("%s: unexpected reader error: %s", self.camera_id, scrub(error, self.url),
+                          exc_info=log.isEnabledFor(logging.DEBUG),  # tracebacks may quote the URL
+                          extra={"camera": self.camera_id, "event": "reader_error"})
             if self.stop_event.is_set():
                 break
+            error = scrub(error or "stream ended", self.url)
             streamed = time.monotonic() - started
             self.backoff.reset_if_healthy(streamed)
             delay = self.backoff.next_delay()

@@ -63,3 +63,12 @@ def test_user_mistakes_are_one_line_errors(argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_bench_fusion_times_every_method(capsys):
+    assert main(["bench", "fusion", "--size", "160x128", "--repeat", "2", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["size"] == [160, 128] and set(data["methods"]) == {"average", "laplacian", "gff", "msd"}
+    assert all(r["wall_ms"] > 0 for r in data["methods"].values())
+    assert main(["bench", "fusion", "--size", "big"]) == 2
+    assert "WIDTHxHEIGHT" in capsys.readouterr().err

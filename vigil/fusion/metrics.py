@@ -144,21 +144,21 @@ def _psnr(a, b, f) -> float:
     return float(20 * np.log10(255.0 / np.sqrt((_vifb_mse(a, f) + _vifb_mse(b, f)) / 2.0)))
 
 
-def _gaussian_window(n: int, sigma: float) -> np.ndarray:
-    """MATLAB fspecial('gaussian', n, sigma)."""
+def _gaussian_1d(n: int, sigma: float) -> np.ndarray:
+    """1-D factor of MATLAB fspecial('gaussian', n, sigma): outer(g, g) is that window."""
     ax = np.arange(n) - (n - 1) / 2.0
-    g = np.exp(-(ax[:, None] ** 2 + ax[None, :] ** 2) / (2 * sigma * sigma))
+    g = np.exp(-(ax * ax) / (2 * sigma * sigma))
     return g / g.sum()
 
 
-def _filter_valid(x: np.ndarray, win: np.ndarray) -> np.ndarray:
-    """MATLAB filter2(win, x, 'valid') (correlation, no padding)."""
-    r = win.shape[0] // 2
-    out = cv2.filter2D(x, cv2.CV_64F, win, borderType=cv2.BORDER_CONSTANT)
+def _filter_valid(x: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """MATLAB filter2(outer(g, g), x, 'valid'), as two 1-D passes (the window is separable)."""
+    r = g.size // 2
+    out = cv2.sepFilter2D(x, cv2.CV_64F, g, g, borderType=cv2.BORDER_CONSTANT)
     return out[r:x.shape[0] - r, r:x.shape[1] - r]
 
 
-_SSIM_WIN = _gaussian_window(11, 1.5)
+_SSIM_WIN = _gaussian_1d(11, 1.5)
 
 
 def _ssim_one(a: np.ndarray, f: np.ndarray) -> float:
@@ -278,7 +278,7 @@ def _viff_maps(ref: np.ndarray, dist: np.ndarray, sigma_nsq: float):
     out = []
     for scale in range(1, 5):
         n = 2 ** (4 - scale + 1) + 1
-        win = _gaussian_window(n, n / 5.0)
+        win = _gaussian_1d(n, n / 5.0)
         if scale > 1:
             ref = _filter_valid(ref, win)[::2, ::2]
             dist = _filter_valid(dist, win)[::2, ::2]

@@ -90,6 +90,20 @@ def test_writer_reports_a_background_failure_on_the_next_put(store):
     w.close()
 
 
+def test_put_after_a_background_failure_keeps_its_own_events(store):
+    """Regression: put() used to raise an earlier batch's error before queuing, so the
+    events of the call that reported it were lost to a caller that logs and goes on."""
+    run = store.begin_run("gate-1", "a.mp4", None)
+    w = store.writer(flush_interval=0.05)
+    w.put(424242, random_events(1, T0, timedelta(minutes=1)))  # no such run: the batch fails
+    time.sleep(0.5)
+    mine = random_events(3, T0, timedelta(minutes=1))
+    with pytest.raises(sa.exc.IntegrityError):
+        w.put(run, mine)  # reports the earlier failure...
+    w.close()  # ...but its own events were queued and are written
+    assert len(store.events()) == 3
+
+
 def test_put_rejects_bad_events_at_the_caller(store):
     w = store.writer()
     with pytest.raises(ValueError, match="timezone-aware"):

@@ -124,19 +124,19 @@ class EventWriter:
             raise err
 
     def put(self, run_id: int, events_: list[CountEvent]) -> None:
-        """Queue events of one run; returns at once."""
+        """Queue events of one run; returns at once. An earlier batch's error is raised
+        after these events are queued, so the caller's events are never the ones lost."""
         for e in events_:
             check_event(e)
         with self._cond:
-            self._raise_error()
             if self._closed:
                 raise RuntimeError("EventWriter is closed")
-            if not events_:
-                return
-            if not self._pending:
-                self._first_pending_at = time.monotonic()
-            self._pending.extend((int(run_id), e) for e in events_)
-            self._put_seq += len(events_)
+            if events_:
+                if not self._pending:
+                    self._first_pending_at = time.monotonic()
+                self._pending.extend((int(run_id), e) for e in events_)
+                self._put_seq += len(events_)
+            self._raise_error()
 
     def flush(self) -> None:
         """Block until everything put so far is committed (or raise why it was not)."""

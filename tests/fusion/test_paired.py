@@ -158,3 +158,24 @@ def test_camera_sources_open_files_and_image_folders(tmp_path):
         open_camera_source(url, tmp_path / "rgb.mp4", base_dir=tmp_path)
     with pytest.raises(SourceError, match="no images"):
         ImageFolderSource(tmp_path / "ir" / "..", "c")  # tmp_path holds only rgb.mp4 and ir/
+
+
+def test_a_site_config_camera_takes_a_thermal_section(tmp_path):
+    from vigil.config.load import load_site
+
+    (tmp_path / "p.yaml").write_text("detector:\n  weights: yolo.onnx\n")
+    (tmp_path / "site.yaml").write_text(
+        "pipeline: p.yaml\n"
+        "cameras:\n"
+        "  - id: gate\n"
+        "    source: rgb.mp4\n"
+        "    thermal:\n"
+        "      source: thermal.mp4\n"
+        "      mode: auto\n"
+        "      method: gff\n"
+        "      homography: [[2.5, 0, 10], [0, 2.5, -4], [0, 0, 1]]\n"
+        "      max_time_delta: 0.03\n"
+        "      dark_threshold: 35\n")
+    cam = load_site(tmp_path / "site.yaml").site.camera("gate")
+    assert cam.thermal.mode == "auto" and cam.thermal.homography[0][0] == 2.5
+    assert cam.thermal.max_time_delta == 0.03 and cam.thermal.start_time is None

@@ -97,3 +97,51 @@ def test_truncated_file_keeps_events_before_the_damage(tmp_path, capsys, clip):
     assert 1 <= kept < total  # what was counted before the damage is in the database, and no more
     con = sqlite3.connect(tmp_path / "cut.db")
     assert [r[0] for r in con.execute("select status from runs")] == ["error"]
+
+
+def test_replay_with_reid_embeds_every_tracked_box(tmp_path, capsys, clip):
+    """A pipeline with a reid: section runs the real OSNet on every detection and the
+    counts stay those of a motion-only run within a vehicle or two."""
+    from tests.support.data import MODELS
+
+    cfg = site(tmp_path, clip, AWAY)
+    pipe = tmp_path / "pipelines" / "p.yaml"
+    pipe.write_text(pipe.read_text() + f"reid:\n  weights: {need(MODELS / 'osnet_x0_25_msmt17.pth')}\n")
+    db = f"sqlite:///{tmp_path / 'r.db'}"
+    assert main(["replay", str(cfg), "--db", db, "--no-progress"]) == 0
+    with_reid = sum(r["count"] for r in counts(db, capsys))
+    db0 = f"sqlite:///{tmp_path / 'm.db'}"
+    pipe.write_text(pipe.read_text().split("reid:")[0])
+    assert main(["replay", str(cfg), "--db", db0, "--no-progress"]) == 0
+    motion_only = sum(r["count"] for r in counts(db0, capsys))
+    assert with_reid >= 2 and abs(with_reid - motion_only) <= 2
+
+
+def test_replay_batches_reid_across_the_round(tmp_path, clip):
+    """The replay driver embeds the whole detector batch in one call, so each camera's
+    pipeline receives detections that already carry embeddings."""
+    from tests.support.data import MODELS
+    from vigil.cli.replay import build_stages, plan_jobs
+    from vigil.config import load_site
+    from vigil.pipeline.replay import Replay
+    from vigil.store import Store
+
+    cfg_path = site(tmp_path, clip, AWAY)
+    pipe = tmp_path / "pipelines" / "p.yaml"
+    pipe.write_text(pipe.read_text() + f"reid:\n  weights: {need(MODELS / 'osnet_x0_25_msmt17.pth')}\n")
+    cfg = load_site(cfg_path)
+    detector, embedder = build_stages(cfg)
+    calls = []
+    real = embedder.embed_batch
+
+    def spy(images, dets):
+        out = real(images, dets)
+        calls.append((len(images), [d.embedding.shape for d in out]))
+        return out
+
+    embedder.embed_batch = spy
+    embedder.embed = lambda *a: pytest.fail("per-frame embed must not run when the batch was embedded")
+    store = Store(f"sqlite:///{tmp_path / 'b.db'}")
+    Replay(cfg, store, detector, embedder).run(plan_jobs(cfg, [], None))
+    assert calls and max(n for n, _ in calls) == 4  # detector batch of 4 frames -> one embed call
+    assert all(shape[1] == 512 for _, shapes in calls for shape in shapes)

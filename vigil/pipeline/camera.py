@@ -29,7 +29,7 @@ class CameraPipeline:
 
     def process(self, frame: Frame, dets: Detections) -> list[CountEvent]:
         t0 = time.perf_counter()
-        if self.embedder is not None and len(dets):
+        if self.embedder is not None and len(dets) and dets.embedding is None:  # not embedded batch-wise
             dets = self.embedder.embed(frame.image, dets)
         t1 = time.perf_counter()
         tracks = self.tracker.update(dets, frame.pts, frame.image)

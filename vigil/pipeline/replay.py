@@ -15,9 +15,10 @@ from typing import Callable, Iterator
 
 from vigil.config.load import LoadedConfig
 from vigil.config.site import CameraConfig
-from vigil.errors import SourceError
+from vigil.errors import VigilError
 from vigil.pipeline.camera import CameraPipeline
 from vigil.sources.file import FileSource, content_hash
+from vigil.sources.paired import open_camera_source
 from vigil.sources.threaded import threaded
 from vigil.types import Frame
 
@@ -50,20 +51,22 @@ class _End:
     error: str | None
 
 
-def _lane(jobs: list[ReplayJob], stride: int) -> Iterator[_Start | _End | tuple[ReplayJob, Frame]]:
-    """Everything one camera's files produce, in order; runs in a reader thread."""
+def _lane(jobs: list[ReplayJob], stride: int,
+          base_dir: Path | None = None) -> Iterator[_Start | _End | tuple[ReplayJob, Frame]]:
+    """Everything one camera's files produce, in order; runs in a reader thread. A camera
+    with a `thermal:` section yields fused (or thermal) frames (paths relative to base_dir)."""
     for job in jobs:
         try:
-            source = FileSource(job.path, job.camera.id, job.camera.start_time, stride)
+            source = open_camera_source(job.camera, job.path, stride, base_dir)
             digest = content_hash(job.path)
-        except (SourceError, OSError) as exc:
+        except (VigilError, OSError) as exc:
             yield _End(job, str(exc))
             continue
         yield _Start(job, digest)
         try:
             for frame in source:
                 yield job, frame
-        except SourceError as exc:
+        except VigilError as exc:
             yield _End(job, str(exc))
             continue
         yield _End(job, None)
@@ -76,7 +79,7 @@ def probe_frames(path: Path, stride: int) -> int:
         n = src.expected_frames
         src.container.close()
         return (n + stride - 1) // stride
-    except SourceError:
+    except VigilError:
         return 0
 
 
@@ -98,7 +101,7 @@ class Replay:
         by_camera: dict[str, list[ReplayJob]] = {}
         for job in jobs:
             by_camera.setdefault(job.camera.id, []).append(job)
-        lanes = {cam: threaded(_lane(js, cfg.frame_stride), maxsize=2 * cfg.detector.batch, name=f"read-{cam}")
+        lanes = {cam: threaded(_lane(js, cfg.frame_stride, self.config.site_dir), maxsize=2 * cfg.detector.batch, name=f"read-{cam}")
                  for cam, js in by_camera.items()}
         # Frames taken from each camera per round: fill the detector batch even with one camera.
         per_lane = max(1, cfg.detector.batch // max(1, len(lanes)))
@@ -140,8 +143,13 @@ class Replay:
         if not batch:
             return
         t0 = time.perf_counter()
-        dets = self.detector.detect([f.image for _, f in batch])
-        self.stage_seconds["detect"] += time.perf_counter() - t0
+        images = [f.image for _, f in batch]
+        dets = self.detector.detect(images)
+        t1 = time.perf_counter()
+        self.stage_seconds["detect"] += t1 - t0
+        if self.embedder is not None:  # every crop of the round in shared forward passes
+            dets = self.embedder.embed_batch(images, dets)
+            self.stage_seconds["reid"] += time.perf_counter() - t1
         for (cam, frame), d in zip(batch, dets):
             res, pipe = current[cam]
             events = pipe.process(frame, d)

@@ -245,3 +245,22 @@ def test_camera_motion_compensation_follows_a_shaking_camera():
 
     assert run("sparse_flow") == {1}
     assert len(run("none")) > 1
+
+
+@pytest.mark.parametrize("lost_match_iou, keeps", [(0.1, True), (0.2, False)])
+def test_lost_track_whose_prediction_drifted_gets_a_looser_second_chance(lost_match_iou, keeps):
+    """A walker stops while hidden for 5 frames: the prediction runs on ~25 px (IoU ~0.17 with the
+    reappearing box, below match_iou 0.2). The lost-track stage at a lower IoU keeps the identity;
+    with it off (lost_match_iou = match_iou) the walker comes back under a new id."""
+    trk = Tracker(TrackerConfig(match_iou=0.2, lost_match_iou=lost_match_iou))
+    fps, x = 30.0, 100.0
+    for f in range(30):
+        x = 100 + 150 * f / fps
+        out = trk.update(dets([person(x)]), f / fps)
+    walker = int(out.tracker_id[0])
+    for f in range(30, 35):
+        trk.update(Detections.empty(), f / fps)
+    for f in range(35, 37):
+        out = trk.update(dets([person(x)]), f / fps)
+    assert len(out) == 1
+    assert (int(out.tracker_id[0]) == walker) == keeps

@@ -3,6 +3,9 @@
 Per frame, after a Kalman predict of every track to the frame time:
 1. confirmed and lost tracks vs confident detections (IoU x confidence; when embeddings are
    given, fused with the cosine distance to the track's embedding EMA; optional motion gate);
+   1b. lost tracks still unmatched vs the confident detections nobody took, at a lower IoU
+   (`lost_match_iou`: a prediction drifts while its object is unseen; after the joint stage, so
+   a lost track never takes a detection a visible track wants);
 2. still-unmatched confirmed tracks vs low-confidence detections (IoU only; ByteTrack);
 3. tentative tracks vs the confident detections left;
 4. optionally, still-unmatched tracks vs what is left by their last *observed* box (OC-SORT's
@@ -95,6 +98,12 @@ class Tracker:
         pool = np.flatnonzero(tr.state != TENTATIVE)
         hi = np.flatnonzero(high)
         left = assign(pool, hi, self._cost(ctx, pool, hi, fuse=cfg.fuse_score), 1 - cfg.match_iou)
+        if 0 <= cfg.lost_match_iou < cfg.match_iou:
+            # lost tracks' predictions drift while unseen: a second, looser chance at what nobody took
+            lost = left[tr.state[left] == LOST]
+            hi_left = hi[~used[hi]]
+            assign(lost, hi_left, self._cost(ctx, lost, hi_left, fuse=cfg.fuse_score), 1 - cfg.lost_match_iou)
+            left = left[match_det[left] < 0]
         # 2. confirmed tracks still unmatched vs low-confidence detections (IoU only)
         left_tracked = left[tr.state[left] == TRACKED]
         lo = np.flatnonzero(~high)
@@ -142,12 +151,16 @@ class Tracker:
             tr = self.tracks = tr.select(~drop)
         fresh = np.flatnonzero(high & ~used & (d_conf >= cfg.new_track_threshold))
         if len(fresh):
-            self.tracks = tr.append(self._new_tracks(ctx, fresh, confirmed=cfg.min_hits <= 1 or self._frames == 1))
-            if self._frames == 1 or cfg.min_hits <= 1:  # ByteTrack reports the first frame's tracks at once
-                born = self.tracks.select(slice(len(tr), None))
+            # ByteTrack reports the first frame's tracks at once; confident births need no confirmation
+            confirmed = ((cfg.min_hits <= 1) | (self._frames == 1)
+                         | (d_conf[fresh] >= cfg.instant_confirm_threshold))
+            self.tracks = tr.append(self._new_tracks(ctx, fresh, confirmed=confirmed))
+            if confirmed.any():
+                born = self.tracks.select(slice(len(tr), None)).id[confirmed]
+                now = fresh[confirmed]
                 out = Detections.merge([out, Detections(
-                    xyxy=d_xyxy[fresh], confidence=d_conf[fresh], class_id=d_cls[fresh], tracker_id=born.id,
-                    embedding=None if dets.embedding is None else dets.embedding[keep[fresh]])])
+                    xyxy=d_xyxy[now], confidence=d_conf[now], class_id=d_cls[now], tracker_id=born,
+                    embedding=None if dets.embedding is None else dets.embedding[keep[now]])])
         return out
 
     # -- pieces ---------------------------------------------------------------------------------------
@@ -240,7 +253,7 @@ class Tracker:
         new = np.where(has, m * old + (1 - m) * emb, emb)
         tr.embedding[rows] = new / np.maximum(np.linalg.norm(new, axis=1, keepdims=True), 1e-12)
 
-    def _new_tracks(self, ctx: "_Frame", cols: np.ndarray, confirmed: bool) -> TrackTable:
+    def _new_tracks(self, ctx: "_Frame", cols: np.ndarray, confirmed: np.ndarray) -> TrackTable:
         n = len(cols)
         mean, cov = self.kf.initiate(ctx.xywh[cols])
         ids = np.arange(self._next_id, self._next_id + n, dtype=np.int64)
@@ -249,7 +262,7 @@ class Tracker:
         if ctx.emb is not None:
             emb = ctx.emb[cols] / np.maximum(np.linalg.norm(ctx.emb[cols], axis=1, keepdims=True), 1e-12)
         return TrackTable(id=ids, class_id=ctx.cls[cols].copy(), confidence=ctx.conf[cols].copy(),
-                          state=np.full(n, TRACKED if confirmed else TENTATIVE, np.int8),
+                          state=np.where(confirmed, TRACKED, TENTATIVE).astype(np.int8),
                           hits=np.ones(n, np.int32), t_last=np.full(n, self._t), mean=mean, cov=cov,
                           last_box=ctx.xyxy[cols].copy(), obs_mean=mean.copy(), obs_cov=cov.copy(),
                           embedding=None if emb is None else emb.astype(np.float32))

@@ -69,15 +69,17 @@ def test_ids_are_per_instance_and_reset_restarts_them():
     assert list(out.tracker_id) == [1]
 
 
-def test_new_track_is_reported_after_confirmation():
-    trk = Tracker(TrackerConfig(min_hits=2))
+@pytest.mark.parametrize("newcomer_conf, reported_on", [(0.7, 3), (0.95, 1)], ids=["doubtful", "confident"])
+def test_new_track_confirmation_depends_on_its_birth_confidence(newcomer_conf, reported_on):
+    """A doubtful birth waits for min_hits matched frames; one at least instant_confirm_threshold
+    confident is reported on its first frame (ByteTrack reports only the stream's first frame so)."""
+    trk = Tracker(TrackerConfig(min_hits=3, instant_confirm_threshold=0.9))
     assert len(trk.update(dets([person(100)]), 0.0)) == 1  # the stream's first frame reports at once
     for f in range(1, 5):
         trk.update(dets([person(100 + f)]), f / 30)
-    out = trk.update(dets([person(105), person(400)]), 5 / 30)
-    assert list(out.tracker_id) == [1]  # the newcomer is tentative
-    out = trk.update(dets([person(106), person(401)]), 6 / 30)
-    assert sorted(out.tracker_id) == [1, 2]
+    for k in range(1, 4):
+        out = trk.update(dets([person(104 + k), person(400 + k)], conf=[1.0, newcomer_conf]), (4 + k) / 30)
+        assert sorted(out.tracker_id) == ([1, 2] if k >= reported_on else [1]), f"newcomer's frame {k}"
 
 
 def test_low_confidence_detection_does_not_start_a_track_but_keeps_one():

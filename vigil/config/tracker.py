@@ -19,8 +19,9 @@ class TrackerConfig(Strict):
                                   "unmatched get a second chance at the confident detections nobody took, at "
                                   "this lower IoU (their prediction drifts while unseen); >= match_iou: off")
     max_lost_seconds: float = Field(default=2.0, gt=0, description="how long a lost track may be recovered")
-    min_hits: int = Field(default=2, ge=1, description="matched frames before a new track is reported")
-    instant_confirm_threshold: float = Field(default=1.01, ge=0, le=1.01, description="a track born from a "
+    min_hits: int = Field(default=3, ge=1, description="matched frames before a track born from a less confident "
+                          "detection is reported")
+    instant_confirm_threshold: float = Field(default=0.9, ge=0, le=1.01, description="a track born from a "
                                              "detection at least this confident is reported at once (above 1: "
                                              "never); less confident births wait for min_hits")
     fuse_score: bool = Field(default=True, description="first-stage cost uses IoU x detection confidence")

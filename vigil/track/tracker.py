@@ -13,8 +13,10 @@ Per frame, after a Kalman predict of every track to the frame time:
 5. with embeddings, unmatched tracks vs what is left by appearance inside a wide motion gate;
 then matched tracks are corrected (a lost track found again is re-run along a straight
 virtual path: OC-SORT's ORU), unmatched ones become lost and are dropped after
-`max_lost_seconds`, and unmatched confident detections start tentative tracks that are
-reported after `min_hits` matched frames. Time is in seconds, so any frame rate works.
+`max_lost_seconds`, and unmatched confident detections start tracks: reported at once when
+born from a detection at least `instant_confirm_threshold` confident (or on the stream's first
+frame), otherwise tentative until `min_hits` matched frames. Time is in seconds, so any frame
+rate works.
 """
 
 from __future__ import annotations

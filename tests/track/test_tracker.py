@@ -266,3 +266,19 @@ def test_lost_track_whose_prediction_drifted_gets_a_looser_second_chance(lost_ma
         out = trk.update(dets([person(x)]), f / fps)
     assert len(out) == 1
     assert (int(out.tracker_id[0]) == walker) == keeps
+
+
+def test_detection_with_an_all_zero_embedding_is_matched_by_motion():
+    """A degenerate crop embeds to zeros: it has no appearance to compare, so the track must still
+    take it by motion (cosine distance 1 to everything would leave it unmatchable, and a new id)."""
+    e = np.zeros((1, 16), np.float32)
+    e[0, 3] = 1.0
+    trk = Tracker()
+    for f in range(10):
+        out = trk.update(dets([person(100 + 3 * f)], emb=e), f / 30)
+    walker = int(out.tracker_id[0])
+    for f in range(10, 13):
+        out = trk.update(dets([person(100 + 3 * f)], emb=np.zeros_like(e)), f / 30)
+        assert list(out.tracker_id) == [walker]
+    out = trk.update(dets([person(139)], emb=e), 13 / 30)
+    assert list(out.tracker_id) == [walker]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -59,7 +60,13 @@ def _embedder(weights: Path):
         from vigil.reid import Embedder
     except ImportError as exc:
         raise VigilError(f"--reid needs vigil.reid, which failed to import: {exc}") from None
-    return Embedder.from_config(ReidConfig(weights=str(weights), model="osnet_x0_25"), base_dir=None).embed
+    if not os.environ.get("OMP_NUM_THREADS"):
+        # torch's default of one thread per core oversubscribes a busy small CPU (6.5 min -> see
+        # the report for TUD-Campus); the user's OMP_NUM_THREADS wins when set
+        import torch
+
+        torch.set_num_threads(min(2, os.cpu_count() or 1))
+    return Embedder.from_config(ReidConfig(weights=str(weights), model="auto"), base_dir=None).embed
 
 
 def _table(scores: dict) -> None:

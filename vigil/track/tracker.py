@@ -189,12 +189,15 @@ class Tracker:
         cost = 1.0 - sim
         if appearance and ctx.emb is not None and tr.embedding is not None and cfg.appearance_weight > 0:
             emb_cost = cosine_distance(tr.embedding[rows], ctx.emb[cols])
-            has = np.linalg.norm(tr.embedding[rows], axis=1) > 0  # tracks born without embeddings
+            # tracks born without embeddings, and detections whose embedding is all zero (a degenerate
+            # crop), have no appearance to compare: motion-only cost for those pairs
+            has = ((np.linalg.norm(tr.embedding[rows], axis=1) > 0)[:, None]
+                   & (np.linalg.norm(ctx.emb[cols], axis=1) > 0)[None, :])
             w = cfg.appearance_weight
             fused = (1 - w) * cost + w * emb_cost
             fused[emb_cost > cfg.appearance_gate] = INFEASIBLE
             fused[sim <= 0] = INFEASIBLE  # no overlap: only the gated re-identification stage may match
-            cost = np.where(has[:, None], fused, cost)
+            cost = np.where(has, fused, cost)
         if cfg.motion_gating != "none":
             dims = 2 if cfg.motion_gating == "centre" else 4
             gate = self.kf.gating_distance(tr.mean[rows], tr.cov[rows], ctx.xywh[cols], dims)

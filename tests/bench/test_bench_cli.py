@@ -45,6 +45,9 @@ def test_cameras_are_summed_and_skipping_is_reported_apart(capsys):
     assert data["vigil"]["cameras"] == 2 and data["vigil"]["camera_frames"] == 2 * n
     assert data["vigil"]["counts"]["cameras_agree"] is True
     assert data["ratio"] is None and "peer" not in data
+    one = data["vigil_1_camera"]
+    assert one["cameras"] == 1 and one["camera_frames"] == n
+    assert data["per_camera_frame_gain"] == pytest.approx(data["vigil"]["fps"] / one["fps"], rel=0.01)
     strided = data["vigil_strided"]
     assert strided["stride"] == 3 and strided["camera_frames"] == 2 * len(range(0, n, 3))
 

@@ -15,13 +15,17 @@ def side_json(r: SideResult) -> dict:
                         "end": round(r.rss_end_mib, 1)}, **r.extra}
 
 
-def result_json(peer: SideResult | None, vigil: SideResult, clip: dict, strided: SideResult | None = None) -> dict:
+def result_json(peer: SideResult | None, vigil: SideResult, clip: dict, strided: SideResult | None = None,
+                single: SideResult | None = None) -> dict:
     out: dict = {"clip": clip}
     if peer is not None:
         out["peer"] = side_json(peer)
     out["vigil"] = side_json(vigil)
     # Throughput per camera-frame: Vigil's frames are summed over its cameras.
     out["ratio"] = round(vigil.fps / peer.fps, 3) if peer is not None and peer.fps > 0 else None
+    if single is not None:  # the same run on one camera: does batching N cameras pay per camera-frame?
+        out["vigil_1_camera"] = side_json(single)
+        out["per_camera_frame_gain"] = round(vigil.fps / single.fps, 3) if single.fps > 0 else None
     if strided is not None:
         out["vigil_strided"] = side_json(strided)  # frame skipping: reported, never part of the ratio
     return out
@@ -33,7 +37,7 @@ def _fmt_counts(c: dict) -> str:
 
 
 def result_table(data: dict) -> Table:
-    sides = [k for k in ("peer", "vigil", "vigil_strided") if k in data]
+    sides = [k for k in ("peer", "vigil_1_camera", "vigil", "vigil_strided") if k in data]
     t = Table(title=f"vigil bench pipeline: {data['clip']['video']} ({data['clip']['frames']} frames, "
                     f"{data['clip']['width']}x{data['clip']['height']})")
     t.add_column("")
@@ -52,7 +56,12 @@ def result_table(data: dict) -> Table:
             row(f"  {st} ms", lambda d, st=st: f"{d['stages_ms'][st]:.1f}" if st in d["stages_ms"] else "")
     row("counts (line)", lambda d: _fmt_counts(d["counts"]))
     row("RSS start/peak/end MiB", lambda d: "{start:.0f}/{peak:.0f}/{end:.0f}".format(**d["rss_mib"]))
+    notes = []
     if data.get("ratio") is not None:
-        t.caption = (f"ratio vigil/peer fps = {data['ratio']:.2f} (every frame on both sides; stage ms are "
-                     "thread time per camera-frame and overlap, so they need not add up to 1000/fps)")
+        notes.append(f"ratio vigil/peer fps = {data['ratio']:.2f} (every frame on both sides)")
+    if data.get("per_camera_frame_gain") is not None:
+        notes.append(f"{data['vigil']['cameras']} cameras / 1 camera, camera-frames per second = "
+                     f"{data['per_camera_frame_gain']:.2f}")
+    notes.append("stage ms are thread time per camera-frame and overlap, so they need not add up to 1000/fps")
+    t.caption = "; ".join(notes)
     return t

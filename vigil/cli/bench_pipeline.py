@@ -50,6 +50,8 @@ def bench_pipeline(
     stride: int = typer.Option(1, "--stride", min=1, help="also run Vigil analysing every Nth frame and "
                                "report it separately (never part of the ratio)"),
     peer: bool = typer.Option(True, "--peer/--no-peer", help="run the ultralytics peer loop too"),
+    single: bool = typer.Option(True, "--single/--no-single", help="with --cameras N > 1, also run Vigil on one "
+                                "camera in the same process, to compare throughput per camera-frame"),
     fmt: str = typer.Option("table", "--format", help="table or json"),
 ) -> None:
     """Frames per second of Vigil's pipeline against the loop users would write with
@@ -78,6 +80,10 @@ def bench_pipeline(
         if peer:
             err.print(f"[dim]peer loop: ultralytics track + ObjectCounter on {info.frames} frames ...[/dim]")
             peer_res = run_peer(clip, weights, ln, imgsz, conf)
+        one = None
+        if cameras > 1 and single:
+            err.print(f"[dim]vigil: 1 camera x {info.frames} frames ...[/dim]")
+            one = run_vigil(clip, weights, ln, 1, imgsz, conf, batch=batch, fps=info.fps)
         err.print(f"[dim]vigil: {cameras} camera(s) x {info.frames} frames ...[/dim]")
         ours = run_vigil(clip, weights, ln, cameras, imgsz, conf, batch=batch, fps=info.fps)
         strided = None
@@ -87,7 +93,7 @@ def bench_pipeline(
     clip_meta = {"video": str(video), "seconds": seconds, "frames": info.frames, "width": info.width,
                  "height": info.height, "fps": round(info.fps, 3), "line": [list(p) for p in ln],
                  "imgsz": imgsz, "conf": conf, "weights": str(weights)}
-    data = result_json(peer_res, ours, clip_meta, strided)
+    data = result_json(peer_res, ours, clip_meta, strided, one)
     if fmt == "json":
         print(json.dumps(data, indent=2))
     else:

@@ -40,7 +40,7 @@ def test_short_run_reports_both_sides_on_every_frame(capsys):
 
 
 def test_cameras_are_summed_and_skipping_is_reported_apart(capsys):
-    data = bench(capsys, "--seconds", "0.3", "--cameras", "2", "--no-peer", "--stride", "3")
+    data = bench(capsys, "--seconds", "0.3", "--cameras", "2", "--no-peer", "--stride", "3", "--repeat", "2")
     n = data["clip"]["frames"]
     assert data["vigil"]["cameras"] == 2 and data["vigil"]["camera_frames"] == 2 * n
     assert data["vigil"]["counts"]["cameras_agree"] is True
@@ -48,6 +48,8 @@ def test_cameras_are_summed_and_skipping_is_reported_apart(capsys):
     one = data["vigil_1_camera"]
     assert one["cameras"] == 1 and one["camera_frames"] == n
     assert data["per_camera_frame_gain"] == pytest.approx(data["vigil"]["fps"] / one["fps"], rel=0.01)
+    assert len(data["vigil"]["fps_runs"]) == 2 and len(data["per_camera_frame_gain_runs"]) == 2
+    assert min(data["vigil"]["fps_runs"]) <= data["vigil"]["fps"] <= max(data["vigil"]["fps_runs"])
     strided = data["vigil_strided"]
     assert strided["stride"] == 3 and strided["camera_frames"] == 2 * len(range(0, n, 3))
 

@@ -2,31 +2,48 @@
 
 from __future__ import annotations
 
+from statistics import median
+
 from rich.table import Table
 
 from vigil.bench.ours import STAGES
 from vigil.bench.peer import SideResult
 
 
-def side_json(r: SideResult) -> dict:
-    return {"fps": round(r.fps, 3), "counts": r.counts, "stages_ms": {k: round(v, 2) for k, v in r.stages_ms.items()},
+def side_json(runs: SideResult | list[SideResult]) -> dict:
+    """One side over its repeated runs: fps is the median (runs listed in fps_runs); stages,
+    counts and memory are those of the last run."""
+    runs = runs if isinstance(runs, list) else [runs]
+    r = runs[-1]
+    return {"fps": round(median(x.fps for x in runs), 3), "fps_runs": [round(x.fps, 3) for x in runs],
+            "counts": r.counts, "stages_ms": {k: round(v, 2) for k, v in r.stages_ms.items()},
             "frames": r.frames, "seconds": round(r.seconds, 2),
             "rss_mib": {"start": round(r.rss_start_mib, 1), "peak": round(r.rss_peak_mib, 1),
                         "end": round(r.rss_end_mib, 1)}, **r.extra}
 
 
-def result_json(peer: SideResult | None, vigil: SideResult, clip: dict, strided: SideResult | None = None,
-                single: SideResult | None = None) -> dict:
+def _paired(a: list[SideResult], b: list[SideResult]) -> list[float]:
+    """a/b fps of runs taken side by side in the same round (the least load-drift-prone ratio)."""
+    return [round(x.fps / y.fps, 3) for x, y in zip(a, b) if y.fps > 0]
+
+
+def result_json(peer: list[SideResult] | None, vigil: list[SideResult], clip: dict,
+                strided: list[SideResult] | None = None, single: list[SideResult] | None = None) -> dict:
+    """Each side is the list of its runs (one per --repeat round, sides alternating in a round)."""
     out: dict = {"clip": clip}
-    if peer is not None:
+    if peer:
         out["peer"] = side_json(peer)
     out["vigil"] = side_json(vigil)
     # Throughput per camera-frame: Vigil's frames are summed over its cameras.
-    out["ratio"] = round(vigil.fps / peer.fps, 3) if peer is not None and peer.fps > 0 else None
-    if single is not None:  # the same run on one camera: does batching N cameras pay per camera-frame?
+    out["ratio"] = round(out["vigil"]["fps"] / out["peer"]["fps"], 3) if peer and out["peer"]["fps"] > 0 else None
+    if peer:
+        out["ratio_runs"] = _paired(vigil, peer)
+    if single:  # the same run on one camera: does batching N cameras pay per camera-frame?
         out["vigil_1_camera"] = side_json(single)
-        out["per_camera_frame_gain"] = round(vigil.fps / single.fps, 3) if single.fps > 0 else None
-    if strided is not None:
+        one = out["vigil_1_camera"]["fps"]
+        out["per_camera_frame_gain"] = round(out["vigil"]["fps"] / one, 3) if one > 0 else None
+        out["per_camera_frame_gain_runs"] = _paired(vigil, single)
+    if strided:
         out["vigil_strided"] = side_json(strided)  # frame skipping: reported, never part of the ratio
     return out
 
@@ -48,6 +65,8 @@ def result_table(data: dict) -> Table:
     row("frame stride", lambda d: str(d.get("stride", 1)))
     row("camera-frames timed", lambda d: str(d["frames"]))
     row("fps (camera-frames/s)", lambda d: f"{d['fps']:.2f}")
+    if any(len(data[s]["fps_runs"]) > 1 for s in sides):
+        row("  fps of each run", lambda d: " ".join(f"{v:.2f}" for v in d["fps_runs"]))
     row("ms per camera-frame", lambda d: f"{1000 / d['fps']:.1f}" if d["fps"] else "-")
     row("CPU ms per camera-frame", lambda d: f"{d['cpu_ms_per_frame']:.1f}" if d.get("cpu_ms_per_frame") else "-")
     stage_names = list(STAGES) + ["count+draw", "other"]
@@ -58,7 +77,9 @@ def result_table(data: dict) -> Table:
     row("RSS start/peak/end MiB", lambda d: "{start:.0f}/{peak:.0f}/{end:.0f}".format(**d["rss_mib"]))
     notes = []
     if data.get("ratio") is not None:
-        notes.append(f"ratio vigil/peer fps = {data['ratio']:.2f} (every frame on both sides)")
+        runs = data.get("ratio_runs") or []
+        each = f", per round {' '.join(f'{v:.2f}' for v in runs)}" if len(runs) > 1 else ""
+        notes.append(f"ratio vigil/peer fps = {data['ratio']:.2f}{each} (every frame on both sides)")
     if data.get("per_camera_frame_gain") is not None:
         notes.append(f"{data['vigil']['cameras']} cameras / 1 camera, camera-frames per second = "
                      f"{data['per_camera_frame_gain']:.2f}")

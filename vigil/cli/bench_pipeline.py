@@ -52,6 +52,8 @@ def bench_pipeline(
     peer: bool = typer.Option(True, "--peer/--no-peer", help="run the ultralytics peer loop too"),
     single: bool = typer.Option(True, "--single/--no-single", help="with --cameras N > 1, also run Vigil on one "
                                 "camera in the same process, to compare throughput per camera-frame"),
+    repeat: int = typer.Option(1, "--repeat", min=1, max=20, help="rounds; the sides alternate within each "
+                               "round and fps is the median, so load from other processes hits both alike"),
     fmt: str = typer.Option("table", "--format", help="table or json"),
 ) -> None:
     """Frames per second of Vigil's pipeline against the loop users would write with
@@ -76,24 +78,25 @@ def bench_pipeline(
             raise SourceError(f"'{video}' decodes to no frames; give a video with frames")
         ln = parse_line(line, info.width, info.height)
         err = Console(stderr=True)
-        peer_res = None
-        if peer:
-            err.print(f"[dim]peer loop: ultralytics track + ObjectCounter on {info.frames} frames ...[/dim]")
-            peer_res = run_peer(clip, weights, ln, imgsz, conf)
-        one = None
-        if cameras > 1 and single:
-            err.print(f"[dim]vigil: 1 camera x {info.frames} frames ...[/dim]")
-            one = run_vigil(clip, weights, ln, 1, imgsz, conf, batch=batch, fps=info.fps)
-        err.print(f"[dim]vigil: {cameras} camera(s) x {info.frames} frames ...[/dim]")
-        ours = run_vigil(clip, weights, ln, cameras, imgsz, conf, batch=batch, fps=info.fps)
-        strided = None
-        if stride > 1:
-            err.print(f"[dim]vigil with frame stride {stride} ...[/dim]")
-            strided = run_vigil(clip, weights, ln, cameras, imgsz, conf, stride=stride, batch=batch, fps=info.fps)
+        peer_runs, one_runs, vigil_runs, strided_runs = [], [], [], []
+        for r in range(repeat):
+            tag = f"round {r + 1}/{repeat}: " if repeat > 1 else ""
+            if peer:
+                err.print(f"[dim]{tag}peer loop: ultralytics track + ObjectCounter on {info.frames} frames ...[/dim]")
+                peer_runs.append(run_peer(clip, weights, ln, imgsz, conf))
+            if cameras > 1 and single:
+                err.print(f"[dim]{tag}vigil: 1 camera x {info.frames} frames ...[/dim]")
+                one_runs.append(run_vigil(clip, weights, ln, 1, imgsz, conf, batch=batch, fps=info.fps))
+            err.print(f"[dim]{tag}vigil: {cameras} camera(s) x {info.frames} frames ...[/dim]")
+            vigil_runs.append(run_vigil(clip, weights, ln, cameras, imgsz, conf, batch=batch, fps=info.fps))
+            if stride > 1:
+                err.print(f"[dim]{tag}vigil with frame stride {stride} ...[/dim]")
+                strided_runs.append(run_vigil(clip, weights, ln, cameras, imgsz, conf, stride=stride, batch=batch,
+                                              fps=info.fps))
     clip_meta = {"video": str(video), "seconds": seconds, "frames": info.frames, "width": info.width,
                  "height": info.height, "fps": round(info.fps, 3), "line": [list(p) for p in ln],
                  "imgsz": imgsz, "conf": conf, "weights": str(weights)}
-    data = result_json(peer_res, ours, clip_meta, strided, one)
+    data = result_json(peer_runs, vigil_runs, clip_meta, strided_runs, one_runs)
     if fmt == "json":
         print(json.dumps(data, indent=2))
     else:

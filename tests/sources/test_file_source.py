@@ -92,3 +92,11 @@ def test_threaded_reader_passes_items_then_the_error():
         for x in threaded(gen(), maxsize=1):
             got.append(x)
     assert got == [1, 2]
+
+
+def test_decode_threads_can_be_capped_for_side_by_side_replays(short_clip):
+    capped = FileSource(short_clip, threads=1)
+    assert capped.stream.codec_context.thread_count == 1
+    assert len(list(capped)) == 60  # same frames, one decode thread
+    free = FileSource(short_clip)
+    assert free.stream.codec_context.thread_count == 0  # 0: FFmpeg picks, by the cores

@@ -7,6 +7,7 @@ files of different cameras are replayed side by side."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -52,12 +53,12 @@ class _End:
 
 
 def _lane(jobs: list[ReplayJob], stride: int,
-          base_dir: Path | None = None) -> Iterator[_Start | _End | tuple[ReplayJob, Frame]]:
+          base_dir: Path | None = None, threads: int = 0) -> Iterator[_Start | _End | tuple[ReplayJob, Frame]]:
     """Everything one camera's files produce, in order; runs in a reader thread. A camera
     with a `thermal:` section yields fused (or thermal) frames (paths relative to base_dir)."""
     for job in jobs:
         try:
-            source = open_camera_source(job.camera, job.path, stride, base_dir)
+            source = open_camera_source(job.camera, job.path, stride, base_dir, threads=threads)
             digest = content_hash(job.path)
         except (VigilError, OSError) as exc:
             yield _End(job, str(exc))
@@ -101,7 +102,11 @@ class Replay:
         by_camera: dict[str, list[ReplayJob]] = {}
         for job in jobs:
             by_camera.setdefault(job.camera.id, []).append(job)
-        lanes = {cam: threaded(_lane(js, cfg.frame_stride, self.config.site_dir), maxsize=2 * cfg.detector.batch, name=f"read-{cam}")
+        # FFmpeg's own decode threads per file: one camera may use every core; several cameras
+        # share them (four decoders at cores+1 threads each starve the inference sessions).
+        threads = 0 if len(by_camera) == 1 else max(1, (os.cpu_count() or 1) // len(by_camera))
+        lanes = {cam: threaded(_lane(js, cfg.frame_stride, self.config.site_dir, threads),
+                               maxsize=2 * cfg.detector.batch, name=f"read-{cam}")
                  for cam, js in by_camera.items()}
         # Frames taken from each camera per round: fill the detector batch even with one camera.
         per_lane = max(1, cfg.detector.batch // max(1, len(lanes)))

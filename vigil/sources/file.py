@@ -68,7 +68,7 @@ class FileSource:
     """
 
     def __init__(self, path: str | os.PathLike, camera_id: str = "", start_time: datetime | None = None,
-                 stride: int = 1) -> None:
+                 stride: int = 1, threads: int = 0) -> None:
         self.path = Path(path)
         self.camera_id = camera_id
         self.stride = max(1, int(stride))
@@ -83,6 +83,8 @@ class FileSource:
             raise SourceError(f"'{self.path}' has no video stream; give a video file")
         self.stream = self.container.streams.video[0]
         self.stream.thread_type = "AUTO"  # frame + slice threads inside FFmpeg, GIL released
+        if threads > 0:  # several files decoding side by side: don't let each take every core
+            self.stream.codec_context.thread_count = int(threads)
         rate = self.stream.average_rate or self.stream.guessed_rate
         self.fps = float(rate) if rate else 25.0
         self.width, self.height = self.stream.codec_context.width, self.stream.codec_context.height

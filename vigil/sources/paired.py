@@ -244,13 +244,14 @@ class ImageFolderSource:
 
 
 def open_camera_source(camera: CameraConfig, rgb_path: str | Path, stride: int = 1,
-                       base_dir: str | Path | None = None, estimator: Estimator | None = registration_estimator):
+                       base_dir: str | Path | None = None, estimator: Estimator | None = registration_estimator,
+                       threads: int = 0):
     """The frame source of a recorded camera: its RGB file, paired with its thermal source
     when the camera has a `thermal:` section (thermal paths relative to `base_dir`, the site
     config's folder)."""
     from vigil.sources.file import FileSource
 
-    rgb = FileSource(rgb_path, camera.id, camera.start_time, stride)
+    rgb = FileSource(rgb_path, camera.id, camera.start_time, stride, threads)
     cfg = camera.thermal
     if cfg is None:
         return rgb
@@ -266,7 +267,7 @@ def open_camera_source(camera: CameraConfig, rgb_path: str | Path, stride: int =
     if path.is_dir():
         thermal = ImageFolderSource(path, camera.id, cfg.fps or rgb.fps, start)
     elif path.is_file():
-        thermal = FileSource(path, camera.id, start, 1)  # every frame: pairing needs them all
+        thermal = FileSource(path, camera.id, start, 1, threads)  # every frame: pairing needs them all
     else:
         raise SourceError(f"camera '{camera.id}': thermal source '{path}' does not exist; check thermal.source")
     return PairedSource(rgb, thermal, cfg, camera.id, estimator)

@@ -145,3 +145,24 @@ def test_replay_batches_reid_across_the_round(tmp_path, clip):
     Replay(cfg, store, detector, embedder).run(plan_jobs(cfg, [], None))
     assert calls and max(n for n, _ in calls) == 4  # detector batch of 4 frames -> one embed call
     assert all(shape[1] == 512 for _, shapes in calls for shape in shapes)
+
+
+
+def test_replay_never_prints_the_database_password(tmp_path, capsys, clip, monkeypatch):
+    """The summary line names the database by Store.url, which masks a URL's password.
+    (A PostgreSQL server is not needed: the store below writes to SQLite but carries the
+    masked form Store gives a PostgreSQL URL.)"""
+    from vigil.store import Store
+    from vigil.store.engine import masked
+
+    secret = "postgresql+psycopg://vigil:hunter2@db/vigil"
+
+    class PgLikeStore(Store):
+        def __init__(self, _url):
+            super().__init__(f"sqlite:///{tmp_path / 'p.db'}")
+            self.url = masked(secret)
+
+    monkeypatch.setattr("vigil.store.Store", PgLikeStore)  # the command imports Store lazily
+    assert main(["replay", str(site(tmp_path, clip, AWAY)), "--db", secret, "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "hunter2" not in err and "vigil:***@db/vigil" in err

@@ -121,7 +121,7 @@ def replay(
     elapsed = time.perf_counter() - started
     Console().print(summary_table(results))
     print(f"{runner.frames} frames analysed in {elapsed:.1f} s ({runner.frames / max(elapsed, 1e-9):.1f} fps); "
-          f"database: {store.url_masked if hasattr(store, 'url_masked') else (db or cfg.site.database)}",
+          f"database: {store.url}",  # Store.url has the password masked
           file=sys.stderr)
     errors = [r for r in results if r.error]
     for r in errors:

@@ -162,7 +162,9 @@ def run_vigil(video: Path, weights: Path, line: Line, cameras: int, imgsz: int, 
             "store": clock["store"]}
     stages = {k: 1000 * secs[k] / n for k in STAGES}
     extra = {"cameras": cameras, "camera_frames": frames, "total_seconds": t1 - t0, "events_stored": events,
-             "detector_workers": getattr(detector, "workers", 1), "stride": stride,
+             "detector_workers": getattr(detector, "workers", 1),
+             "exact_graph_rewrite": bool(getattr(getattr(detector, "pool", None), "rewritten", False)),
+             "stride": stride,
              "cpu_ms_per_frame": round(1000 * (cpu_end - marks["cpu"]) / max(steady_frames, 1), 1) if "cpu" in marks
              else None}
     return SideResult(steady_frames, steady_seconds, _counts(results), stages, rss.start, rss.peak, rss.end,

@@ -54,10 +54,15 @@ class OnnxWorkers:
     def __init__(self, path: Path, workers: int) -> None:
         import onnxruntime as ort
 
+        from vigil.detect.onnx_graph import fast_model_bytes
+
         self.workers = max(1, int(workers))
+        fast = fast_model_bytes(Path(path), session_options(1))
+        self.rewritten = fast is not None  # the exact DFL rewrite is in use
+        model = fast if fast is not None else str(path)
         self._sessions: queue.SimpleQueue = queue.SimpleQueue()
         for _ in range(self.workers):
-            self._sessions.put(ort.InferenceSession(str(path), session_options(1), providers=["CPUExecutionProvider"]))
+            self._sessions.put(ort.InferenceSession(model, session_options(1), providers=["CPUExecutionProvider"]))
         first = self._sessions.get()
         inp = first.get_inputs()[0]
         self._sessions.put(first)

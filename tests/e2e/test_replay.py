@@ -99,19 +99,22 @@ def test_truncated_file_keeps_events_before_the_damage(tmp_path, capsys, clip):
     assert [r[0] for r in con.execute("select status from runs")] == ["error"]
 
 
-def test_replay_with_reid_embeds_every_tracked_box(tmp_path, capsys, clip):
-    """A pipeline with a reid: section runs the real OSNet on every detection and the
-    counts stay those of a motion-only run within a vehicle or two."""
+@pytest.mark.parametrize("refresh", [None, 1.0], ids=["every-detection", "selective"])
+def test_replay_with_reid_counts_like_motion_only(tmp_path, capsys, clip, refresh):
+    """A pipeline with a reid: section runs the real OSNet (on every detection, or only on
+    those that need it) and the counts stay those of a motion-only run within a vehicle or two."""
     from tests.support.data import MODELS
 
     cfg = site(tmp_path, clip, AWAY)
     pipe = tmp_path / "pipelines" / "p.yaml"
-    pipe.write_text(pipe.read_text() + f"reid:\n  weights: {need(MODELS / 'osnet_x0_25_msmt17.pth')}\n")
+    base = pipe.read_text()
+    pipe.write_text(base + f"reid:\n  weights: {need(MODELS / 'osnet_x0_25_msmt17.pth')}\n"
+                    f"  refresh_seconds: {'null' if refresh is None else refresh}\n")
     db = f"sqlite:///{tmp_path / 'r.db'}"
     assert main(["replay", str(cfg), "--db", db, "--no-progress"]) == 0
     with_reid = sum(r["count"] for r in counts(db, capsys))
     db0 = f"sqlite:///{tmp_path / 'm.db'}"
-    pipe.write_text(pipe.read_text().split("reid:")[0])
+    pipe.write_text(base)
     assert main(["replay", str(cfg), "--db", db0, "--no-progress"]) == 0
     motion_only = sum(r["count"] for r in counts(db0, capsys))
     assert with_reid >= 2 and abs(with_reid - motion_only) <= 2
@@ -134,8 +137,8 @@ def test_replay_batches_reid_across_the_round(tmp_path, clip):
     calls = []
     real = embedder.embed_batch
 
-    def spy(images, dets):
-        out = real(images, dets)
+    def spy(images, dets, wanted=None):
+        out = real(images, dets, wanted)
         calls.append((len(images), [d.embedding.shape for d in out]))
         return out
 
@@ -145,6 +148,8 @@ def test_replay_batches_reid_across_the_round(tmp_path, clip):
     Replay(cfg, store, detector, embedder).run(plan_jobs(cfg, [], None))
     assert calls and max(n for n, _ in calls) == 4  # detector batch of 4 frames -> one embed call
     assert all(shape[1] == 512 for _, shapes in calls for shape in shapes)
+    # selective re-ID (the default): plainly tracked boxes go without a crop on most frames
+    assert 0 < embedder.rows_embedded < 0.9 * embedder.rows_seen
 
 
 

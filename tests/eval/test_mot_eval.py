@@ -92,6 +92,26 @@ def test_eval_mot_json_contract_on_tud_campus(capsys):
     assert bot["HOTA"] == pytest.approx(50.5, abs=1.0) and bot["IDF1"] == pytest.approx(70.0, abs=1.0)
 
 
+def test_selective_reid_gives_the_tracker_fewer_embeddings_and_keeps_the_scores(capsys):
+    """--reid-refresh replays the pipeline's selective re-ID: the tracker gets embeddings only
+    where it asks for them. On TUD-Campus (the one sequence here with images) that is under
+    half of the detections, with HOTA and IDF1 within two points of embedding every one."""
+    from tests.support.data import MODELS
+
+    need(TUD)
+    common = ["eval", "mot", "--data", str(TUD.parent), "--seqs", "TUD-Campus", "--det", "det/det_frcnn_sort.txt",
+              "--reid", str(need(MODELS / "osnet_x0_25_msmt17.pth")), "--format", "json"]
+    assert main(common) == 0
+    every = json.loads(capsys.readouterr().out)["vigil"]["combined"]
+    assert main(common + ["--reid-refresh", "1.0"]) == 0
+    some = json.loads(capsys.readouterr().out)["vigil"]["combined"]
+    assert every["embedded_fraction"] == 1.0
+    assert 0.05 < some["embedded_fraction"] < 0.5
+    assert some["HOTA"] >= every["HOTA"] - 2 and some["IDF1"] >= every["IDF1"] - 2
+    assert main(["eval", "mot", "--data", str(TUD.parent), "--reid-refresh", "1"]) == 2  # needs --reid
+    assert "--reid" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("args, needle", [
     (["--data", "/nonexistent/mot"], "--data"),
     (["--data", str(TUD.parent), "--seqs", "NOPE-01"], "NOPE-01"),

@@ -138,3 +138,17 @@ def test_half_precision_path_keeps_the_embeddings(embedder, frame, monkeypatch):
     assert got.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-3)
     assert ((got * embedder.embed_crops(crops)).sum(axis=1) > 0.999).all()
+
+
+def test_rows_not_wanted_get_zero_vectors_without_a_crop(embedder, frame):
+    dets = Detections(xyxy=np.array([[50, 400, 250, 900], [670, 380, 810, 880], [300, 350, 500, 800]], np.float32),
+                      confidence=np.full(3, 0.9), class_id=np.zeros(3))
+    full = embedder.embed(frame, dets).embedding
+    seen, done = embedder.rows_seen, embedder.rows_embedded
+    part = embedder.embed(frame, dets, np.array([True, False, True])).embedding
+    assert embedder.rows_seen - seen == 3 and embedder.rows_embedded - done == 2  # one crop skipped
+    np.testing.assert_allclose(part[[0, 2]], full[[0, 2]], atol=1e-5)
+    np.testing.assert_array_equal(part[1], 0.0)
+    out = embedder.embed_batch([frame, frame], [dets, dets], [None, np.zeros(3, bool)])
+    np.testing.assert_allclose(out[0].embedding, full, atol=1e-5)  # None: every row
+    np.testing.assert_array_equal(out[1].embedding, 0.0)

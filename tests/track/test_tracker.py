@@ -282,3 +282,53 @@ def test_detection_with_an_all_zero_embedding_is_matched_by_motion():
         assert list(out.tracker_id) == [walker]
     out = trk.update(dets([person(139)], emb=e), 13 / 30)
     assert list(out.tracker_id) == [walker]
+
+
+def _unit(rng, n, dim=8):
+    e = rng.normal(size=(n, dim)).astype(np.float32)
+    return e / np.linalg.norm(e, axis=1, keepdims=True)
+
+
+def test_embedding_wanted_skips_only_plain_continuations_and_refreshes_on_time():
+    rng = np.random.default_rng(5)
+    look = _unit(rng, 3)
+    trk = Tracker()
+    far = person(600)
+    # nothing tracked yet: everything is wanted
+    assert trk.embedding_wanted(dets([person(100)]), 0.0, 1.0).tolist() == [True]
+    for f in range(5):  # one person walking alone, embedded every frame
+        trk.update(dets([person(100 + 3 * f)], conf=[0.9], emb=look[:1]), f / 30)
+    state = {k: v.copy() for k, v in vars(trk.tracks).items() if isinstance(v, np.ndarray)}
+    t = 5 / 30
+    wanted = trk.embedding_wanted(dets([person(115), far]), t, 1.0)
+    assert wanted.tolist() == [False, True]  # the plain continuation goes without; a newcomer is embedded
+    for k, v in vars(trk.tracks).items():  # asking changes nothing
+        if isinstance(v, np.ndarray):
+            np.testing.assert_array_equal(v, state[k])
+    # a second detection overlapping the track's box: a crowd, both embedded
+    assert trk.embedding_wanted(dets([person(115), person(125)]), t, 1.0).tolist() == [True, True]
+    # the appearance was refreshed at t=4/30; after the refresh interval it is wanted again
+    assert trk.embedding_wanted(dets([person(115)]), 4 / 30 + 1.01, 1.0).tolist() == [True]
+    # a detection barely touching the prediction is not a plain continuation
+    assert trk.embedding_wanted(dets([person(140)]), t, 1.0).tolist() == [True]
+
+
+def test_zero_embeddings_leave_the_track_appearance_and_refresh_time_alone():
+    rng = np.random.default_rng(6)
+    look = _unit(rng, 1)
+    trk = Tracker()
+    for f in range(4):
+        trk.update(dets([person(100 + 3 * f)], conf=[0.9], emb=look), f / 30)
+    before, t_emb = trk.tracks.embedding.copy(), trk.tracks.t_emb.copy()
+    np.testing.assert_allclose(t_emb, [3 / 30])
+    out = trk.update(dets([person(112)], conf=[0.9], emb=np.zeros_like(look)), 4 / 30)
+    assert len(out) == 1  # matched by motion
+    np.testing.assert_array_equal(trk.tracks.embedding, before)
+    np.testing.assert_array_equal(trk.tracks.t_emb, t_emb)
+    trk.update(dets([person(115)], conf=[0.9], emb=look), 5 / 30)
+    np.testing.assert_allclose(trk.tracks.t_emb, [5 / 30])
+    # a track born without any embedding has never been refreshed
+    fresh = Tracker()
+    fresh.update(dets([person(100)], conf=[0.9], emb=np.zeros_like(look)), 0.0)
+    assert np.isneginf(fresh.tracks.t_emb).all()
+    assert fresh.embedding_wanted(dets([person(101)]), 1 / 30, 1.0).tolist() == [True]

@@ -15,6 +15,7 @@ from vigil.bench.peer import SideResult, empty_counts
 from vigil.config.geometry import LineConfig
 from vigil.config.load import LoadedConfig
 from vigil.config.pipeline import DetectorConfig, PipelineConfig
+from vigil.config.reid import ReidConfig
 from vigil.config.site import CameraConfig, SiteConfig
 from vigil.config.tracker import TrackerConfig
 
@@ -86,15 +87,19 @@ def peer_like_tracker(fps: float = 30.0) -> TrackerConfig:
 
 
 def bench_config(weights: Path, line: Line, cameras: int, imgsz: int, conf: float, iou: float,
-                 stride: int = 1, batch: int = 8, workdir: Path | None = None, fps: float = 30.0) -> LoadedConfig:
-    """An in-memory site (N cameras, the same line) and pipeline (the given detector)."""
+                 stride: int = 1, batch: int = 8, workdir: Path | None = None, fps: float = 30.0,
+                 reid: Path | None = None, reid_refresh: float | None = 1.0) -> LoadedConfig:
+    """An in-memory site (N cameras, the same line) and pipeline (the given detector, and
+    OSNet re-ID when `reid` weights are given)."""
     start = datetime(2026, 1, 1, tzinfo=timezone.utc)
     ln = peer_compatible_line(line)
     cams = [CameraConfig(id=f"cam{i + 1}", start_time=start, lines=[ln]) for i in range(cameras)]
     site = SiteConfig(site="bench", database="sqlite://", cameras=cams)
     pipe = PipelineConfig(name="bench", frame_stride=stride, tracker=peer_like_tracker(fps),
                           detector=DetectorConfig(weights=str(weights), imgsz=imgsz, confidence=conf, iou=iou,
-                                                  batch=batch))
+                                                  batch=batch),
+                          reid=None if reid is None else ReidConfig(weights=str(reid), model="auto",
+                                                                    refresh_seconds=reid_refresh))
     base = workdir or Path.cwd()
     return LoadedConfig(site=site, pipeline=pipe, site_path=base / "bench-site.yaml",
                         pipeline_path=base / "bench-pipeline.yaml")
@@ -118,7 +123,8 @@ def _counts(results) -> dict:
 
 
 def run_vigil(video: Path, weights: Path, line: Line, cameras: int, imgsz: int, conf: float,
-              iou: float = 0.7, stride: int = 1, batch: int = 8, fps: float = 30.0) -> SideResult:
+              iou: float = 0.7, stride: int = 1, batch: int = 8, fps: float = 30.0,
+              reid: Path | None = None, reid_refresh: float | None = 1.0) -> SideResult:
     """Replay `video` as `cameras` cameras through Vigil's pipeline; every frame when stride=1."""
     from vigil.cli.replay import build_stages
     from vigil.pipeline.replay import Replay, ReplayJob
@@ -126,7 +132,7 @@ def run_vigil(video: Path, weights: Path, line: Line, cameras: int, imgsz: int, 
     from vigil.store import Store
 
     with tempfile.TemporaryDirectory(prefix="vigil-bench-") as tmp:
-        cfg = bench_config(weights, line, cameras, imgsz, conf, iou, stride, batch, Path(tmp), fps)
+        cfg = bench_config(weights, line, cameras, imgsz, conf, iou, stride, batch, Path(tmp), fps, reid, reid_refresh)
         with RssSampler() as rss:
             detector, embedder = build_stages(cfg)
             store = Store(f"sqlite:///{tmp}/bench.db")
@@ -165,6 +171,8 @@ def run_vigil(video: Path, weights: Path, line: Line, cameras: int, imgsz: int, 
              "detector_workers": getattr(detector, "workers", 1),
              "exact_graph_rewrite": bool(getattr(getattr(detector, "pool", None), "rewritten", False)),
              "stride": stride,
+             **({"reid_embedded_fraction": round(embedder.rows_embedded / max(embedder.rows_seen, 1), 3)}
+                if embedder is not None else {}),
              "cpu_ms_per_frame": round(1000 * (cpu_end - marks["cpu"]) / max(steady_frames, 1), 1) if "cpu" in marks
              else None}
     return SideResult(steady_frames, steady_seconds, _counts(results), stages, rss.start, rss.peak, rss.end,

@@ -28,7 +28,8 @@ def _paired(a: list[SideResult], b: list[SideResult]) -> list[float]:
 
 
 def result_json(peer: list[SideResult] | None, vigil: list[SideResult], clip: dict,
-                strided: list[SideResult] | None = None, single: list[SideResult] | None = None) -> dict:
+                strided: list[SideResult] | None = None, single: list[SideResult] | None = None,
+                reid: list[SideResult] | None = None) -> dict:
     """Each side is the list of its runs (one per --repeat round, sides alternating in a round)."""
     out: dict = {"clip": clip}
     if peer:
@@ -45,6 +46,8 @@ def result_json(peer: list[SideResult] | None, vigil: list[SideResult], clip: di
         out["per_camera_frame_gain_runs"] = _paired(vigil, single)
     if strided:
         out["vigil_strided"] = side_json(strided)  # frame skipping: reported, never part of the ratio
+    if reid:
+        out["vigil_reid"] = side_json(reid)  # more work than the peer does: reported, never part of the ratio
     return out
 
 
@@ -54,7 +57,7 @@ def _fmt_counts(c: dict) -> str:
 
 
 def result_table(data: dict) -> Table:
-    sides = [k for k in ("peer", "vigil_1_camera", "vigil", "vigil_strided") if k in data]
+    sides = [k for k in ("peer", "vigil_1_camera", "vigil", "vigil_strided", "vigil_reid") if k in data]
     t = Table(title=f"vigil bench pipeline: {data['clip']['video']} ({data['clip']['frames']} frames, "
                     f"{data['clip']['width']}x{data['clip']['height']})")
     t.add_column("")
@@ -74,6 +77,9 @@ def result_table(data: dict) -> Table:
         if any(st in data[s]["stages_ms"] for s in sides):
             row(f"  {st} ms", lambda d, st=st: f"{d['stages_ms'][st]:.1f}" if st in d["stages_ms"] else "")
     row("counts (line)", lambda d: _fmt_counts(d["counts"]))
+    if "vigil_reid" in data:
+        row("detections embedded", lambda d: f"{100 * d['reid_embedded_fraction']:.0f}%"
+            if "reid_embedded_fraction" in d else "")
     row("RSS start/peak/end MiB", lambda d: "{start:.0f}/{peak:.0f}/{end:.0f}".format(**d["rss_mib"]))
     notes = []
     if data.get("ratio") is not None:

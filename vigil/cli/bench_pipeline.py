@@ -49,6 +49,11 @@ def bench_pipeline(
     batch: int = typer.Option(8, "--batch", min=1, max=256, help="Vigil's detector batch (frames per call)"),
     stride: int = typer.Option(1, "--stride", min=1, help="also run Vigil analysing every Nth frame and "
                                "report it separately (never part of the ratio)"),
+    reid: Optional[Path] = typer.Option(None, "--reid", help="OSNet weights: also run Vigil with re-ID and "
+                                        "report it separately (more work than the peer: never part of the ratio)"),
+    reid_refresh: float = typer.Option(1.0, "--reid-refresh", min=0.0, help="with --reid: embed births, "
+                                       "recoveries and crowds, and each plain track once per this many seconds; "
+                                       "0 embeds every detection on every frame"),
     peer: bool = typer.Option(True, "--peer/--no-peer", help="run the ultralytics peer loop too"),
     single: bool = typer.Option(True, "--single/--no-single", help="with --cameras N > 1, also run Vigil on one "
                                 "camera in the same process, to compare throughput per camera-frame"),
@@ -71,6 +76,7 @@ def bench_pipeline(
     if fmt not in ("table", "json"):
         raise ConfigError(f"--format '{fmt}' is not known; use table or json")
     video, weights = _check_file(video, "video file"), _check_file(weights, "weights file")
+    reid = _check_file(reid, "re-ID weights file") if reid is not None else None
     with tempfile.TemporaryDirectory(prefix="vigil-bench-clip-") as tmp:
         clip = cut_clip(video, Path(tmp) / f"clip{video.suffix or '.mp4'}", seconds) if seconds else video
         info = probe_clip(clip)
@@ -78,7 +84,7 @@ def bench_pipeline(
             raise SourceError(f"'{video}' decodes to no frames; give a video with frames")
         ln = parse_line(line, info.width, info.height)
         err = Console(stderr=True)
-        peer_runs, one_runs, vigil_runs, strided_runs = [], [], [], []
+        peer_runs, one_runs, vigil_runs, strided_runs, reid_runs = [], [], [], [], []
         for r in range(repeat):
             tag = f"round {r + 1}/{repeat}: " if repeat > 1 else ""
             if peer:
@@ -93,10 +99,14 @@ def bench_pipeline(
                 err.print(f"[dim]{tag}vigil with frame stride {stride} ...[/dim]")
                 strided_runs.append(run_vigil(clip, weights, ln, cameras, imgsz, conf, stride=stride, batch=batch,
                                               fps=info.fps))
+            if reid is not None:
+                err.print(f"[dim]{tag}vigil with re-ID (refresh {reid_refresh:g} s) ...[/dim]")
+                reid_runs.append(run_vigil(clip, weights, ln, cameras, imgsz, conf, batch=batch, fps=info.fps,
+                                           reid=reid, reid_refresh=reid_refresh))
     clip_meta = {"video": str(video), "seconds": seconds, "frames": info.frames, "width": info.width,
                  "height": info.height, "fps": round(info.fps, 3), "line": [list(p) for p in ln],
                  "imgsz": imgsz, "conf": conf, "weights": str(weights)}
-    data = result_json(peer_runs, vigil_runs, clip_meta, strided_runs, one_runs)
+    data = result_json(peer_runs, vigil_runs, clip_meta, strided_runs, one_runs, reid_runs)
     if fmt == "json":
         print(json.dumps(data, indent=2))
     else:

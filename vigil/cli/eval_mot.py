@@ -74,13 +74,16 @@ def _table(scores: dict) -> None:
     from rich.table import Table
 
     table = Table(title="MOTChallenge (TrackEval)")
-    for col in ("tracker", "sequence", "HOTA", "MOTA", "IDF1", "IDSW", "DetA", "AssA", "CPU ms/frame"):
+    reid = any("embedded_fraction" in m for per_seq in scores.values() for m in per_seq.values())
+    for col in ("tracker", "sequence", "HOTA", "MOTA", "IDF1", "IDSW", "DetA", "AssA", "CPU ms/frame") + (
+            ("embedded",) if reid else ()):
         table.add_column(col, justify="left" if col in ("tracker", "sequence") else "right",
                          no_wrap=col in ("tracker", "sequence"))
     for tracker, per_seq in scores.items():
         for seq, m in sorted(per_seq.items(), key=lambda kv: (kv[0] == "combined", kv[0])):
             table.add_row(tracker, seq, f"{m['HOTA']:.1f}", f"{m['MOTA']:.1f}", f"{m['IDF1']:.1f}",
                           f"{m['IDSW']:.0f}", f"{m['DetA']:.1f}", f"{m['AssA']:.1f}", f"{m['ms_per_frame']:.2f}",
+                          *([f"{100 * m.get('embedded_fraction', 0):.0f}%"] if reid else []),
                           style="bold" if seq == "combined" else None)
         table.add_section()
     Console(width=max(120, Console().width)).print(table)
@@ -99,6 +102,10 @@ def eval_mot(
                                                   "(or a pipeline file: its tracker section); default settings if absent"),
     reid: Optional[Path] = typer.Option(None, "--reid", help="OSNet weights: embed every detection from the "
                                         "sequence images (img1/) and let Vigil's tracker use appearance"),
+    reid_refresh: Optional[float] = typer.Option(
+        None, "--reid-refresh", min=0.0, help="with --reid: give the tracker only the embeddings the pipeline's "
+        "selective re-ID would compute (births, recoveries, crowds, each plain track once per this many "
+        "seconds; pipelines default to 1.0); default: every detection"),
     frames: bool = typer.Option(False, "--frames", help="hand trackers each frame image (camera-motion "
                                 "compensation: BoT-SORT's GMC, Vigil's camera_motion); needs img1/"),
     fmt: str = typer.Option("table", "--format", help="table or json"),
@@ -117,7 +124,9 @@ def eval_mot(
     sequences = discover_sequences(data, [s.strip() for s in seqs.split(",") if s.strip()] if seqs else None)
     trackers = _trackers(tracker, _tracker_config(tracker_config))
     embed = _embedder(reid) if reid is not None else None
-    scores = evaluate(sequences, det, trackers, use_images=frames, embed=embed)
+    if reid_refresh is not None and embed is None:
+        raise VigilError("--reid-refresh needs --reid WEIGHTS")
+    scores = evaluate(sequences, det, trackers, use_images=frames, embed=embed, reid_refresh=reid_refresh)
     if fmt == "json":
         typer.echo(json.dumps(scores, indent=2))
     else:

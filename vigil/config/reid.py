@@ -26,3 +26,8 @@ class ReidConfig(Strict):
     min_crop_size: int = Field(default=2, ge=1, le=64,
                                description="boxes narrower or shorter than this (pixels, after clipping to the "
                                            "frame) get a zero embedding instead of a crop")
+    refresh_seconds: float | None = Field(
+        default=1.0, ge=0,
+        description="embed only the detections that need it: births, lost tracks found again, crowds, and "
+                    "each plainly tracked object once per this many seconds; null or 0 embeds every "
+                    "detection on every frame")

@@ -21,16 +21,24 @@ class CameraPipeline:
     def __init__(self, camera: CameraConfig, pipeline: PipelineConfig, embedder=None) -> None:
         self.camera = camera
         self.embedder = embedder
+        # None or 0: every detection on every frame
+        self.refresh_seconds = (pipeline.reid.refresh_seconds or None) if pipeline.reid is not None else None
         self.tracker = Tracker(pipeline.tracker)
         self.counter = CameraCounter(camera.id, camera.lines, camera.zones, pipeline.counting)
         self.frames = 0
         self.last_time: datetime | None = None
         self.times: dict[str, float] = defaultdict(float)  # seconds per stage, for benchmarks
 
+    def embedding_wanted(self, frame: Frame, dets: Detections):
+        """Rows of `dets` to embed on this frame (None: every row)."""
+        if self.refresh_seconds is None:
+            return None
+        return self.tracker.embedding_wanted(dets, frame.pts, self.refresh_seconds)
+
     def process(self, frame: Frame, dets: Detections) -> list[CountEvent]:
         t0 = time.perf_counter()
         if self.embedder is not None and len(dets) and dets.embedding is None:  # not embedded batch-wise
-            dets = self.embedder.embed(frame.image, dets)
+            dets = self.embedder.embed(frame.image, dets, self.embedding_wanted(frame, dets))
         t1 = time.perf_counter()
         tracks = self.tracker.update(dets, frame.pts, frame.image)
         t2 = time.perf_counter()

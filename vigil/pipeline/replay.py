@@ -152,8 +152,9 @@ class Replay:
         dets = self.detector.detect(images)
         t1 = time.perf_counter()
         self.stage_seconds["detect"] += t1 - t0
-        if self.embedder is not None:  # every crop of the round in shared forward passes
-            dets = self.embedder.embed_batch(images, dets)
+        if self.embedder is not None:  # the round's crops that need it, in shared forward passes
+            wanted = [current[cam][1].embedding_wanted(f, d) for (cam, f), d in zip(batch, dets)]
+            dets = self.embedder.embed_batch(images, dets, wanted)
             self.stage_seconds["reid"] += time.perf_counter() - t1
         for (cam, frame), d in zip(batch, dets):
             res, pipe = current[cam]

@@ -62,6 +62,7 @@ class Embedder:
         self.batch_size = int(batch_size)
         self.input_size = (int(input_size[0]), int(input_size[1]))  # height, width
         self.min_crop_size = int(min_crop_size)
+        self.rows_seen = self.rows_embedded = 0  # detections given / cropped and embedded, for benchmarks
         std = torch.tensor(IMAGENET_STD, dtype=torch.float32)
         mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float32)
         # x_norm = x_uint8 * scale + shift, per RGB channel, folded into one multiply-add.
@@ -79,21 +80,27 @@ class Embedder:
     def dim(self) -> int:
         return self.model.feature_dim
 
-    def embed(self, image_bgr: np.ndarray, dets: Detections) -> Detections:
-        """`dets` with `embedding` filled from crops of `image_bgr` (HxWx3 uint8 BGR)."""
-        return self.embed_batch([image_bgr], [dets])[0]
+    def embed(self, image_bgr: np.ndarray, dets: Detections, wanted: np.ndarray | None = None) -> Detections:
+        """`dets` with `embedding` filled from crops of `image_bgr` (HxWx3 uint8 BGR); rows
+        not in the `wanted` mask (when given) get zero vectors without a crop."""
+        return self.embed_batch([image_bgr], [dets], None if wanted is None else [wanted])[0]
 
-    def embed_batch(self, images_bgr: Sequence[np.ndarray], dets: Sequence[Detections]) -> list[Detections]:
+    def embed_batch(self, images_bgr: Sequence[np.ndarray], dets: Sequence[Detections],
+                    wanted: Sequence[np.ndarray | None] | None = None) -> list[Detections]:
         """`embed` for several frames (e.g. one per camera) with all their crops in shared forward passes."""
         if len(images_bgr) != len(dets):
             raise ValueError(f"embed_batch got {len(images_bgr)} images but {len(dets)} Detections")
         crops, masks = [], []
-        for image, d in zip(images_bgr, dets):
+        self.rows_seen += sum(len(d) for d in dets)
+        for i, (image, d) in enumerate(zip(images_bgr, dets)):
             if image.ndim != 3 or image.shape[2] != 3:
                 raise ValueError(f"embed needs HxWx3 BGR images, got shape {image.shape}")
             boxes, valid = clip_boxes(d.xyxy, image.shape[1], image.shape[0], self.min_crop_size)
+            if wanted is not None and wanted[i] is not None:
+                valid &= wanted[i]
             crops.extend(image[y1:y2, x1:x2] for x1, y1, x2, y2 in boxes[valid])
             masks.append(valid)
+        self.rows_embedded += len(crops)
         features = self.embed_crops(crops)
         out, start = [], 0
         for d, valid in zip(dets, masks):

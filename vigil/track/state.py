@@ -27,6 +27,7 @@ class TrackTable:
     last_box: np.ndarray    # (N, 4) xyxy of the last matched detection
     obs_mean: np.ndarray    # (N, 8) Kalman state right after the last match (for re-update)
     obs_cov: np.ndarray     # (N, 3, 4)
+    t_emb: np.ndarray       # (N,) float64, time of the last real embedding (-inf: none yet)
     embedding: np.ndarray | None = None  # (N, D) L2-normalised EMA of matched embeddings
 
     @classmethod
@@ -34,7 +35,7 @@ class TrackTable:
         return cls(id=np.zeros(0, np.int64), class_id=np.zeros(0, np.int32), confidence=np.zeros(0, np.float32),
                    state=np.zeros(0, np.int8), hits=np.zeros(0, np.int32), t_last=np.zeros(0),
                    mean=np.zeros((0, 8)), cov=np.zeros((0, 3, 4)), last_box=np.zeros((0, 4)),
-                   obs_mean=np.zeros((0, 8)), obs_cov=np.zeros((0, 3, 4)))
+                   obs_mean=np.zeros((0, 8)), obs_cov=np.zeros((0, 3, 4)), t_emb=np.zeros(0))
 
     def __len__(self) -> int:
         return len(self.id)

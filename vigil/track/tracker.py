@@ -165,6 +165,43 @@ class Tracker:
                     embedding=None if dets.embedding is None else dets.embedding[keep[now]])])
         return out
 
+    def embedding_wanted(self, dets: Detections, t: float, refresh_seconds: float,
+                         min_iou: float = 0.5, near_iou: float = 0.3) -> np.ndarray:
+        """Which of this frame's detections need an appearance embedding (bool mask); the rest
+        can go without, as a zero embedding, which the tracker reads as motion only.
+
+        A detection is skipped only when it plainly continues one visible track: IoU at least
+        `min_iou` with that track's predicted box, no other track or detection within
+        `near_iou` of the pair, and the track's appearance refreshed less than
+        `refresh_seconds` ago. Births, lost tracks found again, crowds and crossings are
+        embedded. Reads the tracks without changing them."""
+        want = np.ones(len(dets), bool)
+        if not len(dets) or self._t is None:
+            return want
+        tr = self.tracks
+        visible = np.flatnonzero((tr.state == TRACKED) & (float(t) - tr.t_emb <= refresh_seconds))
+        if not len(visible):
+            return want
+        dt = max(float(t) - self._t, 0.0)
+        mean = tr.mean[visible]
+        if dt > 0:
+            mean, _ = self.kf.predict(mean, tr.cov[visible], dt)
+        iou = iou_matrix(xywh_to_xyxy(mean[:, :4]), dets.xyxy.astype(np.float64))  # tracks x detections
+        best = iou.argmax(axis=0)
+        cols = np.arange(len(dets))
+        best_iou = iou[best, cols]
+        iou[best, cols] = 0.0
+        others_on_det = (iou >= near_iou).any(axis=0)       # another track near the detection
+        iou[best, cols] = best_iou
+        near_track = iou[best] >= near_iou                   # detections near the chosen track
+        rivals = near_track.sum(axis=1) > 1                  # ...more than this one
+        det_iou = iou_matrix(dets.xyxy.astype(np.float64), dets.xyxy.astype(np.float64))
+        np.fill_diagonal(det_iou, 0.0)
+        crowded = (det_iou >= near_iou).any(axis=1)
+        easy = (best_iou >= min_iou) & ~others_on_det & ~rivals & ~crowded
+        want[easy] = False
+        return want
+
     # -- pieces ---------------------------------------------------------------------------------------
 
     def _cost(self, ctx: "_Frame", rows: np.ndarray, cols: np.ndarray, fuse: bool,
@@ -253,10 +290,13 @@ class Tracker:
         tr, m = self.tracks, self.cfg.embedding_momentum
         if tr.embedding is None:
             tr.embedding = np.zeros((len(tr), emb.shape[1]), np.float32)
+        real = np.linalg.norm(emb, axis=1) > 0  # a zero row means "not embedded": the EMA stays as it was
+        rows, emb = rows[real], emb[real]
         old = tr.embedding[rows]
         has = np.linalg.norm(old, axis=1, keepdims=True) > 0
         new = np.where(has, m * old + (1 - m) * emb, emb)
         tr.embedding[rows] = new / np.maximum(np.linalg.norm(new, axis=1, keepdims=True), 1e-12)
+        tr.t_emb[rows] = self._t
 
     def _new_tracks(self, ctx: "_Frame", cols: np.ndarray, confirmed: np.ndarray) -> TrackTable:
         n = len(cols)
@@ -264,12 +304,15 @@ class Tracker:
         ids = np.arange(self._next_id, self._next_id + n, dtype=np.int64)
         self._next_id += n
         emb = None
+        t_emb = np.full(n, -np.inf)
         if ctx.emb is not None:
-            emb = ctx.emb[cols] / np.maximum(np.linalg.norm(ctx.emb[cols], axis=1, keepdims=True), 1e-12)
+            norm = np.linalg.norm(ctx.emb[cols], axis=1, keepdims=True)
+            emb = ctx.emb[cols] / np.maximum(norm, 1e-12)
+            t_emb[norm[:, 0] > 0] = self._t
         return TrackTable(id=ids, class_id=ctx.cls[cols].copy(), confidence=ctx.conf[cols].copy(),
                           state=np.where(confirmed, TRACKED, TENTATIVE).astype(np.int8),
                           hits=np.ones(n, np.int32), t_last=np.full(n, self._t), mean=mean, cov=cov,
-                          last_box=ctx.xyxy[cols].copy(), obs_mean=mean.copy(), obs_cov=cov.copy(),
+                          last_box=ctx.xyxy[cols].copy(), obs_mean=mean.copy(), obs_cov=cov.copy(), t_emb=t_emb,
                           embedding=None if emb is None else emb.astype(np.float32))
 
 

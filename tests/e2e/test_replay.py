@@ -171,3 +171,61 @@ def test_replay_never_prints_the_database_password(tmp_path, capsys, clip, monke
     assert main(["replay", str(site(tmp_path, clip, AWAY)), "--db", secret, "--no-progress"]) == 0
     err = capsys.readouterr().err
     assert "hunter2" not in err and "vigil:***@db/vigil" in err
+
+
+class _Stop(Exception):
+    pass
+
+
+def _interrupting_replay(tmp_path, clip, store, after: int):
+    from vigil.cli.replay import build_stages, plan_jobs
+    from vigil.config import load_site
+    from vigil.pipeline.replay import Replay
+
+    cfg = load_site(site(tmp_path, clip, AWAY))
+    detector, embedder = build_stages(cfg)
+    seen = {"n": 0}
+
+    def on_frames(n):
+        seen["n"] += n
+        if seen["n"] >= after:
+            raise _Stop("stop")
+
+    return Replay(cfg, store, detector, embedder, on_frames=on_frames), plan_jobs(cfg, [], None), seen
+
+
+def test_interrupted_replay_keeps_its_events_and_marks_the_run(tmp_path, clip):
+    from vigil.store import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'i.db'}")
+    runner, jobs, seen = _interrupting_replay(tmp_path, clip, store, after=80)  # of 120 analysed frames
+    with pytest.raises(_Stop):
+        runner.run(jobs)
+    store.close()
+    assert 80 <= seen["n"] < 120
+    con = sqlite3.connect(tmp_path / "i.db")
+    assert con.execute("select status, frames, error from runs").fetchall() == [
+        ("interrupted", seen["n"], "replay interrupted")]
+    assert con.execute("select count(*) from events").fetchone()[0] >= 1  # counted before the stop, kept
+
+
+def test_a_failing_store_does_not_hide_why_the_replay_stopped(tmp_path, clip):
+    from vigil.store import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'f.db'}")
+    real_writer = store.writer
+
+    def failing_writer(**kw):
+        w = real_writer(**kw)
+
+        def flush():
+            raise RuntimeError("database went away")
+
+        w.flush = flush
+        return w
+
+    store.writer = failing_writer
+    runner, jobs, _ = _interrupting_replay(tmp_path, clip, store, after=40)
+    with pytest.raises(_Stop) as info:
+        runner.run(jobs)
+    assert any("database went away" in note for note in info.value.__notes__)

@@ -136,10 +136,18 @@ class Replay:
                 self._process(batch, current, writer)
                 for cam, end in ended:
                     self._finish(cam, end, current, results, writer)
-        except BaseException:
-            for res, pipe in current.values():  # interrupted: keep what was counted, mark the runs
-                self._close_run(res, pipe, writer, "interrupted", "replay interrupted")
-            writer.close()
+        except BaseException as exc:
+            # Interrupted: keep what was counted and mark the runs. If that fails too (say the
+            # database is gone), the first error is the one raised, with the later ones noted.
+            for res, pipe in current.values():
+                try:
+                    self._close_run(res, pipe, writer, "interrupted", "replay interrupted")
+                except Exception as later:
+                    exc.add_note(f"while closing run {res.run_id} ({res.job.path.name}): {later}")
+            try:
+                writer.close()
+            except Exception as later:
+                exc.add_note(f"while closing the event writer: {later}")
             raise
         writer.close()
         return results

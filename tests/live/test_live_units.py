@@ -409,3 +409,18 @@ def test_vigil_run_input_errors_are_one_line(tmp_path, capsys, monkeypatch, came
     assert main(["run", str(site), *extra_args]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:") and message in err[0], err
+
+
+def test_readers_take_the_pipelines_frame_stride(tmp_path):
+    from vigil.config import load_site
+    from vigil.live.build import build_camera
+
+    (tmp_path / "p.yaml").write_text("detector: {weights: nowhere.onnx}\nframe_stride: 3\n")
+    (tmp_path / "clip.mp4").write_bytes(b"")  # only built, never read here
+    site = tmp_path / "site.yaml"
+    site.write_text("pipeline: p.yaml\ncameras:\n  - {id: live, source: 'rtsp://cam/x'}\n"
+                    "  - {id: file, source: clip.mp4}\n")
+    config = load_site(site)
+    ready, stop = threading.Event(), threading.Event()
+    live, file = (build_camera(c, config, None, ready, stop) for c in config.site.cameras)
+    assert live.reader.stride == 3 and file.reader.stride == 3

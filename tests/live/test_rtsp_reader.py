@@ -63,6 +63,20 @@ def test_replay_mode_keeps_every_frame(rtsp, clip5):
         assert [f.index for f in frames] == list(range(len(frames)))
 
 
+def test_frame_stride_hands_on_every_nth_decoded_frame(rtsp, clip5):
+    """The pipeline's frame_stride applies live as in replay: every frame is decoded (the
+    next ones need it), every third is analysed, with its index in the stream."""
+    srv = rtsp({"cam": clip5})
+    slot = FrameQueue(maxsize=1000)
+    with running(srv.url("cam"), slot, stride=3) as r:
+        assert wait_for(lambda: r.stats.frames >= 10, 20)
+        decoded = r.stats.frames
+        frames = [slot.take() for _ in range(len(slot))]
+    assert (decoded + 2) // 3 - 1 <= len(frames) <= (decoded + 2) // 3
+    assert [f.index for f in frames] == list(range(0, 3 * len(frames), 3))
+    assert all(b.pts > a.pts for a, b in zip(frames, frames[1:]))
+
+
 def test_udp_transport_streams(rtsp, clip5):
     srv = rtsp({"cam": clip5})
     with running(srv.url("cam"), transport="udp") as r:

@@ -26,16 +26,17 @@ def make_backoff(live: LiveConfig) -> Backoff:
 def build_camera(camera: CameraConfig, config: LoadedConfig, pipeline, ready: threading.Event,
                  reader_stop: threading.Event) -> LiveCamera:
     live = config.site.live
+    stride = config.pipeline.frame_stride  # as in replay: every stride-th frame is analysed
     source = config.source_of(camera) if camera.source else None
     target = stream_target(camera, live, source)
     if is_stream_url(target.url):
         slot = LatestFrameSlot(ready)
         reader = StreamReader(camera.id, target.url, slot, reader_stop, transport=target.transport,
                               open_timeout=live.open_timeout, read_timeout=live.read_timeout,
-                              backoff=make_backoff(live), max_lag=live.max_lag)
+                              backoff=make_backoff(live), max_lag=live.max_lag, stride=stride)
     else:
         slot = FrameQueue(ready)
-        reader = FileFeeder(camera.id, target.url, slot, reader_stop, camera.start_time)
+        reader = FileFeeder(camera.id, target.url, slot, reader_stop, camera.start_time, stride)
     return LiveCamera(camera.id, target.masked, reader, slot, pipeline)
 
 

@@ -40,15 +40,15 @@ class FileFeeder(threading.Thread):
     the file through a FrameQueue, once; the camera then finishes."""
 
     def __init__(self, camera_id: str, path: str, slot: FrameQueue, stop: threading.Event,
-                 start_time: datetime | None = None):
+                 start_time: datetime | None = None, stride: int = 1):
         super().__init__(name=f"reader-{camera_id}", daemon=True)
         self.camera_id, self.path, self.slot, self.stop_event = camera_id, path, slot, stop
-        self.start_time = start_time
+        self.start_time, self.stride = start_time, stride
         self.stats = ReaderStats()
 
     def run(self) -> None:
         try:
-            for frame in FileSource(self.path, self.camera_id, self.start_time):
+            for frame in FileSource(self.path, self.camera_id, self.start_time, stride=self.stride):
                 if self.stats.state == "connecting":
                     self.stats.state = "streaming"
                     self.stats.stream_height, self.stats.stream_width = frame.shape

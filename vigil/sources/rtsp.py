@@ -199,7 +199,7 @@ class ReaderStats:
     (single writes of Python attributes are atomic enough for monitoring)."""
 
     state: State = "connecting"
-    frames: int = 0  # decoded and handed over
+    frames: int = 0  # decoded (every stride-th one is handed over)
     skipped: int = 0  # packets skipped to catch up with the stream (counted as dropped)
     reconnects: int = 0
     last_frame_monotonic: float | None = None
@@ -249,9 +249,10 @@ class StreamReader(threading.Thread):
 
     def __init__(self, camera_id: str, url: str, slot: LatestFrameSlot | FrameQueue, stop: threading.Event, *,
                  transport: Literal["tcp", "udp"] = "tcp", open_timeout: float = 10.0, read_timeout: float = 10.0,
-                 backoff: Backoff | None = None, max_lag: float = 2.0):
+                 backoff: Backoff | None = None, max_lag: float = 2.0, stride: int = 1):
         super().__init__(name=f"reader-{camera_id}", daemon=True)
         self.camera_id, self.url, self.slot, self.stop_event = camera_id, url, slot, stop
+        self.stride = max(1, int(stride))  # hand on every stride-th decoded frame (pipeline frame_stride)
         self.transport, self.open_timeout, self.read_timeout = transport, open_timeout, read_timeout
         self.backoff = backoff or Backoff()
         self.max_lag = max_lag
@@ -301,7 +302,6 @@ class StreamReader(threading.Thread):
                         continue
                     skipping, offset = False, None  # re-anchor: also absorbs slow clock drift
             for vf in packet.decode():
-                image = vf.to_ndarray(format="bgr24")
                 now = time.monotonic()
                 if log_first:
                     self.stats.stream_width, self.stats.stream_height = vf.width, vf.height
@@ -310,10 +310,13 @@ class StreamReader(threading.Thread):
                              extra={"camera": self.camera_id, "event": "streaming"})
                     log_first = False
                 self._last_pts, prev_t = self._next_pts(vf.time, prev_t, interval, now)
-                frame = Frame(image=image, index=self._index, pts=self._last_pts,
-                              time=datetime.now(timezone.utc), camera_id=self.camera_id)
+                index = self._index
                 self._index += 1
                 self.stats.note_frame(now)
+                if index % self.stride:  # decoded (the next frames need it), not analysed
+                    continue
+                frame = Frame(image=vf.to_ndarray(format="bgr24"), index=index, pts=self._last_pts,
+                              time=datetime.now(timezone.utc), camera_id=self.camera_id)
                 self.slot.put(frame, self.stop_event)
 
     def _next_pts(self, t: float | None, prev_t: float | None, interval: float, now: float):

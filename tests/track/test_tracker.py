@@ -313,6 +313,19 @@ def test_embedding_wanted_skips_only_plain_continuations_and_refreshes_on_time()
     assert trk.embedding_wanted(dets([person(140)]), t, 1.0).tolist() == [True]
 
 
+def test_embedding_wanted_counts_tracks_without_fresh_appearance_as_rivals():
+    rng = np.random.default_rng(7)
+    look = _unit(rng, 1)
+    trk = Tracker()
+    for f in range(4):  # A has a fresh appearance; B, close beside it, was never embedded
+        both = dets([person(100 + 3 * f), person(115 + 3 * f)], conf=[0.9, 0.9],
+                    emb=np.concatenate([look, np.zeros_like(look)]))
+        trk.update(both, f / 30)
+    assert np.isfinite(trk.tracks.t_emb).sum() == 1
+    # a detection on A, which B's predicted box also overlaps: ambiguous, embedded
+    assert trk.embedding_wanted(dets([person(112)]), 4 / 30, 1.0).tolist() == [True]
+
+
 def test_zero_embeddings_leave_the_track_appearance_and_refresh_time_alone():
     rng = np.random.default_rng(6)
     look = _unit(rng, 1)

@@ -176,29 +176,24 @@ class Tracker:
         `refresh_seconds` ago. Births, lost tracks found again, crowds and crossings are
         embedded. Reads the tracks without changing them."""
         want = np.ones(len(dets), bool)
-        if not len(dets) or self._t is None:
-            return want
         tr = self.tracks
-        visible = np.flatnonzero((tr.state == TRACKED) & (float(t) - tr.t_emb <= refresh_seconds))
-        if not len(visible):
+        if not len(dets) or not len(tr):
             return want
         dt = max(float(t) - self._t, 0.0)
-        mean = tr.mean[visible]
-        if dt > 0:
-            mean, _ = self.kf.predict(mean, tr.cov[visible], dt)
-        iou = iou_matrix(xywh_to_xyxy(mean[:, :4]), dets.xyxy.astype(np.float64))  # tracks x detections
-        best = iou.argmax(axis=0)
+        mean = self.kf.predict(tr.mean, tr.cov, dt)[0] if dt > 0 else tr.mean
+        # every track, in any state, can be a rival; only a visible, freshly embedded one can be continued
+        near = iou_matrix(xywh_to_xyxy(mean[:, :4]), dets.xyxy.astype(np.float64))  # tracks x detections
+        best = near.argmax(axis=0)
         cols = np.arange(len(dets))
-        best_iou = iou[best, cols]
-        iou[best, cols] = 0.0
-        others_on_det = (iou >= near_iou).any(axis=0)       # another track near the detection
-        iou[best, cols] = best_iou
-        near_track = iou[best] >= near_iou                   # detections near the chosen track
-        rivals = near_track.sum(axis=1) > 1                  # ...more than this one
+        best_iou = near[best, cols]
+        near = near >= near_iou
+        others_on_det = near.sum(axis=0) - near[best, cols] > 0  # another track near the detection
+        rivals = near[best].sum(axis=1) > 1                      # the track is near other detections too
         det_iou = iou_matrix(dets.xyxy.astype(np.float64), dets.xyxy.astype(np.float64))
         np.fill_diagonal(det_iou, 0.0)
-        crowded = (det_iou >= near_iou).any(axis=1)
-        easy = (best_iou >= min_iou) & ~others_on_det & ~rivals & ~crowded
+        crowded = (det_iou >= near_iou).any(axis=1)              # the detection overlaps another one
+        fresh = (tr.state[best] == TRACKED) & (float(t) - tr.t_emb[best] <= refresh_seconds)
+        easy = fresh & (best_iou >= min_iou) & ~others_on_det & ~rivals & ~crowded
         want[easy] = False
         return want
 

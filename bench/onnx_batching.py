@@ -86,7 +86,7 @@ def main() -> None:
     box_moves = max(float(np.abs(a[:4] - b[:4])[:, a[4:].max(axis=0) > 0.25].max(initial=0)) for a, b in zip(alone, together))
     fast = fast_model_bytes(Path(args.weights), opts)
     rewritten = ort.InferenceSession(fast, opts, providers=["CPUExecutionProvider"]) if fast else one
-    out = {"batch1_ms_per_frame": round(ms_per_frame(one, [x for x in xs], args.seconds), 1),
+    out = {"batch1_ms_per_frame": round(ms_per_frame(one, xs, args.seconds), 1),
            "batch1_ms_per_frame_with_vigil_dfl_rewrite": round(ms_per_frame(rewritten, xs, args.seconds), 1),
            "batch4_ms_per_frame": round(ms_per_frame(dyn, quads, args.seconds), 1),
            "batch4_max_class_score_change": round(score_moves, 4),

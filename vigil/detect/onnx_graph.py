@@ -71,7 +71,7 @@ def rewrite_dfl(model) -> bool:
             if w is None or w.shape != (1, 16, 1, 1) or len(head.input) > 2:
                 continue
             w_name = f"{head.input[1]}_column"
-            g.initializer.append(numpy_helper.from_array(w.reshape(16, 1).astype(w.dtype), w_name))
+            g.initializer.append(numpy_helper.from_array(w.reshape(16, 1), w_name))
             mm_out = f"{base}_bins"
             new_nodes.append(helper.make_node("MatMul", [s_out, w_name], [mm_out], name=f"{base}_bins"))
             drop.add(id(head))

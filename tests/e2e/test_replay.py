@@ -124,7 +124,7 @@ def test_replay_batches_reid_across_the_round(tmp_path, clip):
     """The replay driver embeds the whole detector batch in one call, so each camera's
     pipeline receives detections that already carry embeddings."""
     from tests.support.data import MODELS
-    from vigil.cli.replay import build_stages, plan_jobs
+    from vigil.pipeline.stages import build_stages, plan_jobs
     from vigil.config import load_site
     from vigil.pipeline.replay import Replay
     from vigil.store import Store
@@ -178,7 +178,7 @@ class _Stop(Exception):
 
 
 def _interrupting_replay(tmp_path, clip, store, after: int):
-    from vigil.cli.replay import build_stages, plan_jobs
+    from vigil.pipeline.stages import build_stages, plan_jobs
     from vigil.config import load_site
     from vigil.pipeline.replay import Replay
 

@@ -11,9 +11,10 @@ from tests.fusion.streams import write_video
 from vigil.config.fusion import ThermalConfig
 from vigil.config.site import CameraConfig
 from vigil.errors import ConfigError, SourceError
+from vigil.fusion.compose import ThermalWarp
 from vigil.fusion.fuse import fuse
-from vigil.sources.paired import (ImageFolderSource, PairedSource, PairingStats, ThermalWarp, match_by_time,
-                                  open_camera_source)
+from vigil.sources.factory import open_recording
+from vigil.sources.paired import ImageFolderSource, PairedSource, PairingStats, match_by_time
 from vigil.types import Frame
 
 T0 = datetime(2026, 11, 1, 20, 0, tzinfo=timezone.utc)
@@ -70,10 +71,15 @@ def test_modes_choose_what_the_detector_sees():
     out = list(PairedSource(rgb, thermal, _cfg(mode="thermal")))
     assert np.array_equal(out[1].image, thermal[1].image)
 
-    src = PairedSource(rgb, thermal, _cfg(mode="auto"))
-    out = list(src)
+    src = PairedSource(rgb, thermal, _cfg(mode="auto", bright_threshold=100))
+    out = list(src)  # bright daylight RGB: the detector sees the plain RGB frames, partner or not
+    assert [f.image is r.image for f, r in zip(out, rgb)] == [True] * 3
+    assert src.composer.stats.shown_rgb == 3 and src.composer.stats.shown_fused == 0
+    src = PairedSource(rgb, thermal, _cfg(mode="auto", bright_threshold=200))
+    out = list(src)  # not bright enough for RGB alone, not dark: fused where a partner exists
     assert [f.index for f in out] == [0, 1, 2] and np.array_equal(out[1].image, rgb[1].image)
-    assert src.stats.shown_rgb == 1 and src.stats.shown_thermal == 0
+    assert np.array_equal(out[0].image, fuse(rgb[0].image, cv2.cvtColor(thermal[0].image, cv2.COLOR_BGR2GRAY)))
+    assert src.composer.stats.shown_rgb == 1 and src.composer.stats.shown_fused == 2
 
     def explode():
         raise AssertionError("rgb mode must not read the thermal stream")
@@ -88,9 +94,19 @@ def test_auto_mode_shows_thermal_while_the_visible_frame_is_dark():
     thermal = frames([0.0, 0.1, 0.2, 0.3], value=90)
     src = PairedSource(bright + dark, thermal, _cfg(mode="auto", dark_threshold=40))
     out = list(src)
-    assert src.stats.shown_thermal == 2
+    assert src.composer.stats.shown_thermal == 2 and src.composer.stats.shown_rgb == 2
     assert np.array_equal(out[3].image, thermal[3].image)
-    assert not np.array_equal(out[0].image, thermal[0].image)
+    assert out[0].image is bright[0].image  # daylight: plain RGB
+
+
+def test_auto_mode_moves_between_bands_with_hysteresis():
+    from vigil.fusion.compose import ThermalComposer
+
+    comp = ThermalComposer(_cfg(mode="auto", dark_threshold=40, bright_threshold=90), "cam")
+    levels = [120, 88, 86, 84, 60, 42, 38, 43, 46, 80, 92, 95]
+    # rgb holds until 5 below bright (85); thermal holds until 5 above dark (45); fused leaves at the thresholds
+    want = ["rgb", "rgb", "rgb", "fused", "fused", "fused", "thermal", "thermal", "fused", "fused", "rgb", "rgb"]
+    assert [comp.auto_choice(np.full((8, 8, 3), v, np.uint8)) for v in levels] == want
 
 
 def test_thermal_is_warped_into_the_rgb_view_and_rgb_fills_what_it_does_not_see():
@@ -116,7 +132,7 @@ def test_homography_is_estimated_on_the_first_pairs_or_refused_clearly():
 
     src = PairedSource(rgb, thermal, ThermalConfig(source="x"), "cam", estimator=refuses_twice)
     out = list(src)
-    assert len(out) == 6 and src.stats.dropped == 2 and len(calls) == 3
+    assert len(out) == 6 and src.composer.stats.dropped == 2 and len(calls) == 3
 
     def never(vis, ir):
         raise SourceError("automatic registration refused: no match")
@@ -144,18 +160,18 @@ def test_camera_sources_open_files_and_image_folders(tmp_path):
         cv2.imwrite(str(tmp_path / "ir" / f"{i}.png"), np.full((24, 32), 50, np.uint8))
     cam = CameraConfig(id="c", start_time=T0, thermal={"source": "ir", "mode": "thermal",
                                                        "homography": [[2, 0, 0.5], [0, 2, 0.5], [0, 0, 1]]})
-    src = open_camera_source(cam, tmp_path / "rgb.mp4", base_dir=tmp_path)
+    src = open_recording(cam, tmp_path / "rgb.mp4", base_dir=tmp_path)
     out = list(src)
     assert len(out) == 6 and out[0].image.shape == (48, 64, 3) and abs(int(out[0].image[20, 30, 0]) - 50) <= 1
     assert src.stats.matched == 6
     plain = CameraConfig(id="c")
-    assert not isinstance(open_camera_source(plain, tmp_path / "rgb.mp4"), PairedSource)
+    assert not isinstance(open_recording(plain, tmp_path / "rgb.mp4"), PairedSource)
     missing = CameraConfig(id="c", thermal={"source": "nope.mp4"})
     with pytest.raises(SourceError, match="thermal source .* does not exist"):
-        open_camera_source(missing, tmp_path / "rgb.mp4", base_dir=tmp_path)
+        open_recording(missing, tmp_path / "rgb.mp4", base_dir=tmp_path)
     url = CameraConfig(id="c", thermal={"source": "rtsp://cam/thermal"})
-    with pytest.raises(ConfigError, match="is a URL"):
-        open_camera_source(url, tmp_path / "rgb.mp4", base_dir=tmp_path)
+    with pytest.raises(ConfigError, match="is a stream"):
+        open_recording(url, tmp_path / "rgb.mp4", base_dir=tmp_path)
     with pytest.raises(SourceError, match="no images"):
         ImageFolderSource(tmp_path / "ir" / "..", "c")  # tmp_path holds only rgb.mp4 and ir/
 

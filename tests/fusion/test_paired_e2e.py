@@ -16,7 +16,8 @@ from tests.support.data import YOLO_ONNX
 from vigil.config.pipeline import DetectorConfig, PipelineConfig
 from vigil.config.site import CameraConfig
 from vigil.pipeline.camera import CameraPipeline
-from vigil.sources.paired import PairedSource, open_camera_source
+from vigil.sources.factory import open_recording as open_camera_source
+from vigil.sources.paired import PairedSource
 
 pytestmark = pytest.mark.slow
 

@@ -23,7 +23,7 @@ from tests.live.conftest import write_site
 from tests.support.rtsp_harness import wait_for
 from vigil.config.load import load_site
 from vigil.live.build import build_daemon
-from vigil.pipeline.camera import CameraPipeline
+from vigil.pipeline.round import AnalysisRound
 
 pytestmark = [pytest.mark.rtsp, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
@@ -43,7 +43,7 @@ def db_events(db: Path) -> list[tuple]:
 @pytest.fixture(scope="module")
 def stages(tmp_path_factory, gst):
     """The real detector, loaded once for the module."""
-    from vigil.cli.replay import build_stages
+    from vigil.pipeline.stages import build_stages
 
     site = write_site(tmp_path_factory.mktemp("stages"), {"x": "rtsp://127.0.0.1/x"})
     return build_stages(load_site(site))
@@ -58,8 +58,7 @@ class InProcess:
         self.cfg = load_site(site)
         self.store = Store(self.cfg.site.database)
         detector, embedder = stages
-        self.daemon = build_daemon(self.cfg, self.store, detector,
-                                   lambda cam: CameraPipeline(cam, self.cfg.pipeline, embedder))
+        self.daemon = build_daemon(self.cfg, self.store, AnalysisRound(detector, embedder))
         self.emitted: list = []
         self.daemon.on_events = self.emitted.extend
         self.stop = threading.Event()
@@ -90,25 +89,25 @@ def test_two_cameras_one_dies_the_other_runs_on_and_it_comes_back(tmp_path, rtsp
         wait_for(lambda: a.proc.events >= 1, 40)
         before_kill = a.proc.events
         srv_a.kill()
-        assert wait_for(lambda: a.stats.state == "backoff", 15), a.health(time.monotonic())
+        assert wait_for(lambda: a.feed.stats.state == "backoff", 15), a.health(time.monotonic())
         b_at_kill = b.proc.processed
         time.sleep(4)
-        assert a.stats.reconnects >= 1 and a.stats.state in ("backoff", "connecting")
+        assert a.feed.stats.reconnects >= 1 and a.feed.stats.state in ("backoff", "connecting")
         assert b.proc.processed >= b_at_kill + 2, "camera b must keep producing while a is down"
-        assert b.stats.state == "streaming"
+        assert b.feed.stats.state == "streaming"
         # events a counted before it died are already in the database (flush interval 0.5 s)
         time.sleep(1)
         runs = {r["camera_id"]: r["id"] for r in run.store.runs()}
         assert sum(1 for e in db_events(tmp_path / "v.db") if e[0] == runs["a"]) >= before_kill
         processed_down = a.proc.processed
         srv_a.start()
-        assert wait_for(lambda: a.stats.state == "streaming" and a.proc.processed >= processed_down + 2, 30), \
+        assert wait_for(lambda: a.feed.stats.state == "streaming" and a.proc.processed >= processed_down + 2, 30), \
             a.health(time.monotonic())
     events = db_events(tmp_path / "v.db")
     assert len(events) == len(run.emitted) == sum(c.proc.events for c in run.daemon.cameras)
     assert {r["status"] for r in run.store.runs()} == {"stopped"}
-    print(f"\nevents a={a.proc.events} b={b.proc.events}; a reconnects={a.stats.reconnects}; "
-          f"dropped a={a.slot.dropped} b={b.slot.dropped}")
+    print(f"\nevents a={a.proc.events} b={b.proc.events}; a reconnects={a.feed.stats.reconnects}; "
+          f"dropped a={a.feed.slot.dropped} b={b.feed.slot.dropped}")
 
 
 def run_cli(site: Path, tmp_path: Path) -> subprocess.Popen:
@@ -188,11 +187,11 @@ def test_live_counts_match_replay_of_the_served_clip(tmp_path, rtsp, clip_slow, 
     with InProcess(site, stages) as run:
         a = run.cam("a")
         # the stream ends after its last frame; the reader then waits in backoff (120 s)
-        assert wait_for(lambda: a.stats.state == "backoff" and len(a.slot) == 0 and a.stats.frames >= 1, 150), \
+        assert wait_for(lambda: a.feed.stats.state == "backoff" and len(a.slot) == 0 and a.feed.stats.frames >= 1, 150), \
             a.health(time.monotonic())
         time.sleep(1.5)  # the last frame's inference
     live = Counter((e.name, e.class_name, e.direction) for e in run.emitted if e.kind == "line")
-    decoded, dropped = a.stats.frames, a.slot.dropped + a.stats.skipped
+    decoded, dropped = a.feed.stats.frames, a.feed.slot.dropped + a.feed.stats.skipped
 
     db = tmp_path / "replay.db"
     assert main(["replay", str(site), f"a={clip_slow}", "--db", f"sqlite:///{db}", "--no-progress"]) == 0

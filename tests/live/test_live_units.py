@@ -11,6 +11,7 @@ import random
 import threading
 import time
 import urllib.request
+from types import SimpleNamespace
 from datetime import datetime, timezone
 
 import numpy as np
@@ -21,6 +22,8 @@ from vigil.config.site import CameraConfig, SiteConfig
 from vigil.count.events import CountEvent
 from vigil.errors import ConfigError
 from vigil.live.daemon import LiveCamera, LiveDaemon
+from vigil.pipeline.round import AnalysisRound
+from vigil.sources.factory import Feed
 from vigil.live.health import write_atomic
 from vigil.live.logs import setup_logging
 from vigil.live.metrics import serve_metrics
@@ -211,8 +214,9 @@ class EveryFramePipeline:
 
     def __init__(self, cam, fail_on=()):
         self.cam, self.fail_on, self.finished = cam, set(fail_on), False
+        self.camera = SimpleNamespace(id=cam)
 
-    def process(self, frame, dets):
+    def process(self, frame, dets, clock=None):
         if frame.index in self.fail_on:
             raise ValueError("bad frame")
         return [CountEvent(self.cam, "line", "l", frame.index, "car", "in", frame.time)]
@@ -255,10 +259,11 @@ def make_daemon(tmp_path, cams=("a", "b"), fps=50.0, n=1000, fail_on=(), detecto
     cameras = []
     for cam in cams:
         slot = slot_cls(ready)
-        cameras.append(LiveCamera(cam, f"rtsp://u:***@host/{cam}", FakeReader(cam, slot, reader_stop, n, fps), slot,
-                                  EveryFramePipeline(cam, fail_on if cam == "a" else ())))
+        feed = Feed(cam, f"rtsp://u:***@host/{cam}", [FakeReader(cam, slot, reader_stop, n, fps)], slot)
+        cameras.append(LiveCamera(feed, EveryFramePipeline(cam, fail_on if cam == "a" else ())))
     store = MemoryStore()
-    daemon = LiveDaemon(cameras, detector or CountingDetector(), store, ready=ready, reader_stop=reader_stop,
+    daemon = LiveDaemon(cameras, AnalysisRound(detector or CountingDetector()), store, ready=ready,
+                        reader_stop=reader_stop,
                         status_path=tmp_path / "status.json", status_interval=0.1)
     return daemon, store
 
@@ -279,8 +284,8 @@ def test_batches_across_cameras_drops_stale_frames_and_flushes_everything_at_sto
     run_for(daemon, 1.0)
     assert max(det.batches) == 2  # one detector call for both cameras
     for cam in daemon.cameras:
-        assert cam.slot.dropped > 0 and cam.proc.processed > 0
-        assert cam.proc.processed + cam.slot.dropped == cam.stats.frames  # every frame processed or dropped
+        assert cam.feed.slot.dropped > 0 and cam.proc.processed > 0
+        assert cam.proc.processed + cam.feed.slot.dropped == cam.feed.stats.frames  # every frame processed or dropped
         assert cam.pipeline.finished
     # every event produced, finish() events included, was flushed; runs are marked
     assert len(store.flushed) == sum(c.proc.events for c in daemon.cameras) and not store.pending
@@ -304,7 +309,7 @@ def test_replay_slots_keep_every_frame_and_file_cameras_finish(tmp_path):
     stop = threading.Event()
     daemon.run(stop)  # returns by itself: every camera finished
     for cam in daemon.cameras:
-        assert cam.proc.processed == 15 and cam.slot.dropped == 0 and cam.closed
+        assert cam.proc.processed == 15 and cam.feed.slot.dropped == 0 and cam.closed
     assert {r["status"] for r in store.runs.values()} == {"done"}
     assert len(store.flushed) == 2 * 16
 
@@ -413,14 +418,17 @@ def test_vigil_run_input_errors_are_one_line(tmp_path, capsys, monkeypatch, came
 
 def test_readers_take_the_pipelines_frame_stride(tmp_path):
     from vigil.config import load_site
-    from vigil.live.build import build_camera
+    from vigil.sources.factory import open_feed
 
     (tmp_path / "p.yaml").write_text("detector: {weights: nowhere.onnx}\nframe_stride: 3\n")
-    (tmp_path / "clip.mp4").write_bytes(b"")  # only built, never read here
+    from tests.fusion.streams import write_video
+
+    write_video(tmp_path / "clip.mp4", [np.full((32, 32, 3), 10 * i, np.uint8) for i in range(9)], fps=10)
     site = tmp_path / "site.yaml"
     site.write_text("pipeline: p.yaml\ncameras:\n  - {id: live, source: 'rtsp://cam/x'}\n"
                     "  - {id: file, source: clip.mp4}\n")
     config = load_site(site)
     ready, stop = threading.Event(), threading.Event()
-    live, file = (build_camera(c, config, None, ready, stop) for c in config.site.cameras)
-    assert live.reader.stride == 3 and file.reader.stride == 3
+    live, file = (open_feed(c, config, ready, stop) for c in config.site.cameras)
+    assert live.readers[0].stride == 3
+    assert [f.index for f in file.readers[0].frames()] == [0, 3, 6]  # opened in the reader thread

@@ -39,12 +39,12 @@ def run_live(
     Dead cameras are retried with backoff while the others run on. On SIGINT/SIGTERM the
     daemon stops its readers, analyses the frames already read and flushes every pending
     event before it exits. Health: `vigil status CONFIG` (or the metrics port)."""
-    from vigil.cli.replay import build_stages
     from vigil.config.load import load_site
     from vigil.live.build import build_daemon, check_cameras
     from vigil.live.logs import setup_logging
     from vigil.live.metrics import serve_metrics
-    from vigil.pipeline.camera import CameraPipeline
+    from vigil.pipeline.round import AnalysisRound
+    from vigil.pipeline.stages import build_stages
     from vigil.store import Store
 
     stop = threading.Event()
@@ -66,8 +66,8 @@ def run_live(
         setup_logging(log_format or live.log_format, log_level)
         store = Store(db or cfg.site.database)
         detector, embedder = build_stages(cfg)
-        daemon = build_daemon(cfg, store, detector, lambda cam: CameraPipeline(cam, cfg.pipeline, embedder),
-                              cameras=camera or None, status_path=status_file)
+        daemon = build_daemon(cfg, store, AnalysisRound(detector, embedder), cameras=camera or None,
+                              status_path=status_file)
         port = metrics_port if metrics_port is not None else live.metrics_port
         server = serve_metrics(daemon.snapshot, port, live.metrics_address) if port is not None else None
         daemon.run(stop)

@@ -13,7 +13,8 @@ class ThermalConfig(Strict):
 
     source: str = Field(description="thermal file, URL or image folder (relative to the site config)")
     mode: Literal["rgb", "thermal", "fused", "auto"] = Field(
-        default="fused", description="what the detector sees; 'auto' = fused, thermal when the RGB frame is dark")
+        default="fused", description="what the detector sees; 'auto' = RGB when the RGB frame is bright, "
+                                      "thermal when it is dark, fused in between")
     method: str = Field(default="default", description="fusion method name (vigil fuse --help lists them)")
     homography: list[list[float]] | None = Field(
         default=None, description="3x3 matrix mapping thermal pixels to RGB pixels; estimated when absent "
@@ -28,6 +29,9 @@ class ThermalConfig(Strict):
     dark_threshold: float = Field(default=40.0, ge=0, le=255,
                                   description="mode auto: mean RGB brightness (0-255) below which the "
                                               "detector sees the thermal frame instead of the fused one")
+    bright_threshold: float = Field(default=90.0, ge=0, le=255,
+                                    description="mode auto: mean RGB brightness (0-255) at or above which the "
+                                                "detector sees the plain RGB frame (daylight)")
 
     @field_validator("homography")
     @classmethod

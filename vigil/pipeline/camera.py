@@ -1,33 +1,35 @@
-"""Per-camera processing after detection: optional re-ID, tracking, counting.
+"""Per-camera state after detection: which crops to embed, tracking, counting.
 
-One CameraPipeline per camera stream (or per replayed file): it owns that stream's
-tracker and counter state; the detector and the embedder are shared and batched."""
+One CameraPipeline per camera stream (or per replayed file): it owns that stream's tracker
+and counter; the detector and the embedder are shared and batched by the AnalysisRound."""
 
 from __future__ import annotations
 
-import time
-from collections import defaultdict
+import logging
 from datetime import datetime
 
 from vigil.config.pipeline import PipelineConfig
 from vigil.config.site import CameraConfig
 from vigil.count import CameraCounter
 from vigil.count.events import CountEvent
+from vigil.timing import NullClock, StageClock
 from vigil.track import Tracker
 from vigil.types import Detections, Frame
 
+log = logging.getLogger("vigil.pipeline")
+_NULL = NullClock()
+
 
 class CameraPipeline:
-    def __init__(self, camera: CameraConfig, pipeline: PipelineConfig, embedder=None) -> None:
+    def __init__(self, camera: CameraConfig, pipeline: PipelineConfig) -> None:
         self.camera = camera
-        self.embedder = embedder
         # None or 0: every detection on every frame
         self.refresh_seconds = (pipeline.reid.refresh_seconds or None) if pipeline.reid is not None else None
         self.tracker = Tracker(pipeline.tracker)
         self.counter = CameraCounter(camera.id, camera.lines, camera.zones, pipeline.counting)
         self.frames = 0
         self.last_time: datetime | None = None
-        self.times: dict[str, float] = defaultdict(float)  # seconds per stage, for benchmarks
+        self.warnings: list[str] = []  # said once, on the first frame (e.g. lines outside the picture)
 
     def embedding_wanted(self, frame: Frame, dets: Detections):
         """Rows of `dets` to embed on this frame (None: every row)."""
@@ -35,18 +37,13 @@ class CameraPipeline:
             return None
         return self.tracker.embedding_wanted(dets, frame.pts, self.refresh_seconds)
 
-    def process(self, frame: Frame, dets: Detections) -> list[CountEvent]:
-        t0 = time.perf_counter()
-        if self.embedder is not None and len(dets) and dets.embedding is None:  # not embedded batch-wise
-            dets = self.embedder.embed(frame.image, dets, self.embedding_wanted(frame, dets))
-        t1 = time.perf_counter()
-        tracks = self.tracker.update(dets, frame.pts, frame.image)
-        t2 = time.perf_counter()
-        events = self.counter.update(tracks, frame.time)
-        t3 = time.perf_counter()
-        self.times["reid"] += t1 - t0
-        self.times["track"] += t2 - t1
-        self.times["count"] += t3 - t2
+    def process(self, frame: Frame, dets: Detections, clock: StageClock = _NULL) -> list[CountEvent]:
+        if self.frames == 0:
+            self._check_first_frame(frame)
+        with clock.time("track", frames=1):
+            tracks = self.tracker.update(dets, frame.pts, frame.image)
+        with clock.time("count", frames=1):
+            events = self.counter.update(tracks, frame.time)
         self.frames += 1
         self.last_time = frame.time
         return events
@@ -55,3 +52,14 @@ class CameraPipeline:
         """End of stream: zone visits still open are closed at the last frame's time."""
         when = time_ or self.last_time
         return self.counter.finish(when) if when is not None else []
+
+    def _check_first_frame(self, frame: Frame) -> None:
+        """Lines and zones drawn for another resolution count nothing: say so once."""
+        try:  # TODO(merge): vigil.config.geometry.outside_frame lands with the input-validation work
+            from vigil.config.geometry import outside_frame
+        except ImportError:
+            return
+        h, w = frame.shape
+        self.warnings = outside_frame(self.camera, w, h)
+        for msg in self.warnings:
+            log.warning("camera %s: %s", self.camera.id, msg, extra={"camera": self.camera.id, "event": "geometry"})

@@ -1,14 +1,14 @@
-"""Replay of recorded files: one reader thread per camera, one batched detector call
-across cameras per round (DeepStream's stream-mux idea), per-camera tracking and
-counting, one batched database writer.
+"""Replay of recorded files, one of the two drivers of the AnalysisRound: one reader thread per
+camera, every frame of every file, one batched round across cameras (DeepStream's stream-mux
+idea), one batched database writer.
 
-Files of the same camera are replayed one after another (each is a run of its own);
-files of different cameras are replayed side by side."""
+Files of the same camera are replayed one after another (each is a run of its own); files of
+different cameras are replayed side by side. A camera whose frame fails in the round ends its
+run with an error; the other cameras go on."""
 
 from __future__ import annotations
 
 import os
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,9 +18,11 @@ from vigil.config.load import LoadedConfig
 from vigil.config.site import CameraConfig
 from vigil.errors import VigilError
 from vigil.pipeline.camera import CameraPipeline
+from vigil.pipeline.round import AnalysisRound
+from vigil.sources.factory import open_recording
 from vigil.sources.file import FileSource, content_hash
-from vigil.sources.paired import open_camera_source
 from vigil.sources.threaded import threaded
+from vigil.timing import StageClock
 from vigil.types import Frame
 
 
@@ -58,7 +60,7 @@ def _lane(jobs: list[ReplayJob], stride: int,
     with a `thermal:` section yields fused (or thermal) frames (paths relative to base_dir)."""
     for job in jobs:
         try:
-            source = open_camera_source(job.camera, job.path, stride, base_dir, threads=threads)
+            source = open_recording(job.camera, job.path, stride, base_dir, threads=threads)
             digest = content_hash(job.path)
         except (VigilError, OSError) as exc:
             yield _End(job, str(exc))
@@ -88,13 +90,12 @@ class Replay:
     """Wires sources, the shared detector/embedder, per-camera pipelines and the store."""
 
     def __init__(self, config: LoadedConfig, store, detector, embedder=None,
-                 on_frames: Callable[[int], None] | None = None) -> None:
+                 on_frames: Callable[[int], None] | None = None, clock: StageClock | None = None) -> None:
         self.config = config
         self.store = store
-        self.detector = detector
-        self.embedder = embedder
+        self.clock = clock or StageClock()
+        self.round = AnalysisRound(detector, embedder, self.clock)
         self.on_frames = on_frames or (lambda n: None)
-        self.stage_seconds: Counter = Counter()
         self.frames = 0
 
     def run(self, jobs: list[ReplayJob]) -> list[JobResult]:
@@ -126,15 +127,15 @@ class Replay:
                         if isinstance(item, _Start):
                             res = JobResult(item.job)
                             res.run_id = self.store.begin_run(cam, str(item.job.path), item.digest, kind="replay")
-                            current[cam] = (res, CameraPipeline(item.job.camera, cfg, self.embedder))
+                            current[cam] = (res, CameraPipeline(item.job.camera, cfg))
                             results.append(res)
                         elif isinstance(item, _End):
                             ended.append((cam, item))
                             break  # this job's frames already in the batch are processed first
-                        else:
+                        elif cam in current:  # frames of a job that failed in the round are skipped
                             batch.append((cam, item[1]))
-                self._process(batch, current, writer)
-                for cam, end in ended:
+                failed = [(cam, _End(current[cam][0].job, error)) for cam, error in self._process(batch, current, writer)]
+                for cam, end in failed + ended:  # a failure ends its job before the job's own end
                     self._finish(cam, end, current, results, writer)
         except BaseException as exc:
             # Interrupted: keep what was counted and mark the runs. If that fails too (say the
@@ -152,32 +153,30 @@ class Replay:
         writer.close()
         return results
 
-    def _process(self, batch, current, writer) -> None:
+    def _process(self, batch: list[tuple[str, Frame]], current, writer) -> list[tuple[str, str]]:
+        """One round over the batch; returns (camera, error) for cameras whose frame failed."""
         if not batch:
-            return
-        t0 = time.perf_counter()
-        images = [f.image for _, f in batch]
-        dets = self.detector.detect(images)
-        t1 = time.perf_counter()
-        self.stage_seconds["detect"] += t1 - t0
-        if self.embedder is not None:  # the round's crops that need it, in shared forward passes
-            wanted = [current[cam][1].embedding_wanted(f, d) for (cam, f), d in zip(batch, dets)]
-            dets = self.embedder.embed_batch(images, dets, wanted)
-            self.stage_seconds["reid"] += time.perf_counter() - t1
-        for (cam, frame), d in zip(batch, dets):
-            res, pipe = current[cam]
-            events = pipe.process(frame, d)
+            return []
+        failed = []
+        for (cam, _), r in zip(batch, self.round([(current[cam][1], f) for cam, f in batch])):
+            res = current[cam][0]
+            if r.error is not None:
+                if cam not in dict(failed):
+                    failed.append((cam, f"frame {r.frame.index}: {r.error}"))
+                continue
             res.frames += 1
-            if events:
-                res.counts.update((e.kind, e.name, e.class_name, e.direction) for e in events)
-                writer.put(res.run_id, events)
+            if r.events:
+                res.counts.update((e.kind, e.name, e.class_name, e.direction) for e in r.events)
+                writer.put(res.run_id, r.events)
         self.frames += len(batch)
         self.on_frames(len(batch))
+        return failed
 
     def _finish(self, cam, end: _End, current, results, writer) -> None:
-        if cam not in current or current[cam][0].job is not end.job:  # failed before it started
-            results.append(JobResult(end.job, error=end.error, status="error"))
-            return
+        if cam not in current or current[cam][0].job is not end.job:
+            if not any(r.job is end.job for r in results):  # failed before it started
+                results.append(JobResult(end.job, error=end.error, status="error"))
+            return  # else: already ended by a failure in the round
         res, pipe = current.pop(cam)
         self._close_run(res, pipe, writer, "error" if end.error else "done", end.error)
 
@@ -187,7 +186,5 @@ class Replay:
             res.counts.update((e.kind, e.name, e.class_name, e.direction) for e in events)
             writer.put(res.run_id, events)
         writer.flush()  # the run's events are durable before the run is marked finished
-        for k, v in pipe.times.items():
-            self.stage_seconds[k] += v
         res.status, res.error = status, error
         self.store.finish_run(res.run_id, status, res.frames, error)

@@ -1,45 +1,33 @@
-"""RGB + thermal pairing: one camera's two streams become one stream of `Frame`s.
+"""RGB + thermal pairing by time: one camera's two streams become one stream of `Frame`s.
 
-Frames are matched by absolute time (nearest thermal frame within `max_time_delta`; a thermal
-frame may serve several RGB frames when the thermal camera runs slower), the thermal frame is
-warped into the RGB view with the camera's homography (estimated on the first pairs when the
-config has none), and the detector gets, per `mode`:
-
-- ``rgb``: the RGB frame (the thermal source is never opened);
-- ``thermal``: the warped thermal frame (in RGB geometry, so lines and zones still apply);
-- ``fused``: the fusion of both;
-- ``auto``: fused, but thermal while the RGB frame is dark (mean brightness below
-  ``dark_threshold``), and the plain RGB frame when no thermal frame is close enough in time.
-
-In ``fused``/``thermal`` modes an RGB frame without a thermal partner is dropped. Every
-unmatched frame is counted in `PairedSource.stats`.
+Recorded pairs (replay, and file cameras in the daemon): `PairedSource` matches each RGB frame
+with the nearest thermal frame within `max_time_delta` (a thermal frame may serve several RGB
+frames when the thermal camera runs slower). Live pairs (two RTSP streams): `ThermalBuffer`
+keeps the thermal reader's recent frames and `LivePairing` finds the partner of the RGB frame
+the daemon takes. Either way the image work (warp, fusion, the mode) is `vigil.fusion.compose`'s,
+so rgb/thermal/fused/auto behave the same in replay and live. Unmatched frames are counted.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Iterable, Iterator
 
 import cv2
 import numpy as np
 
 from vigil.config.fusion import ThermalConfig
-from vigil.config.site import CameraConfig
 from vigil.errors import ConfigError, SourceError
-from vigil.fusion.fuse import fuse, resolve_method
+from vigil.fusion.compose import Estimator, ThermalComposer, registration_estimator
 from vigil.fusion.pairs import IMAGE_SUFFIXES, natural_key, read_image
 from vigil.types import Frame
 
 log = logging.getLogger(__name__)
-
-# (visible BGR, thermal gray) -> 3x3 thermal->visible homography, or raise SourceError.
-Estimator = Callable[[np.ndarray, np.ndarray], np.ndarray]
-ESTIMATE_ATTEMPTS = 5  # pairs tried before automatic registration gives up
-_DARK_HYSTERESIS = 5.0  # brightness levels: stops auto mode flickering at the threshold
 
 
 @dataclass
@@ -49,9 +37,6 @@ class PairingStats:
     matched: int = 0
     unmatched_rgb: int = 0  # RGB frames with no thermal frame within max_time_delta
     unmatched_thermal: int = 0  # thermal frames never paired with an RGB frame
-    dropped: int = 0  # RGB frames not passed on (fused/thermal mode without a partner)
-    shown_thermal: int = 0  # auto mode: dark RGB frames replaced by thermal
-    shown_rgb: int = 0  # auto mode: RGB frames passed on without a partner
 
 
 def _seconds(frame: Frame) -> float:
@@ -89,56 +74,6 @@ def match_by_time(rgb: Iterable[Frame], thermal: Iterable[Frame], tolerance: flo
     stats.unmatched_thermal += sum(not w[2] for w in window)
 
 
-def to_gray(img: np.ndarray) -> np.ndarray:
-    return img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
-
-
-def brightness(img: np.ndarray) -> float:
-    """Mean luma (0-255), on a quarter-size copy: it only has to tell night from day."""
-    small = img[::4, ::4]
-    if small.ndim == 2:
-        return float(small.mean())
-    b, g, r = cv2.mean(small)[:3]
-    return 0.114 * b + 0.587 * g + 0.299 * r
-
-
-class ThermalWarp:
-    """Thermal frame -> RGB view with a fixed homography; where the thermal camera does not
-    see, the RGB luminance fills in, so fusion there leaves the RGB picture as it is."""
-
-    def __init__(self, thermal_to_visible: np.ndarray) -> None:
-        self.H = np.asarray(thermal_to_visible, np.float64)
-        self._coverage: dict[tuple, np.ndarray | None] = {}
-
-    def _mask(self, thermal_shape: tuple[int, int], size: tuple[int, int]) -> np.ndarray | None:
-        key = (thermal_shape, size)
-        if key not in self._coverage:
-            ones = np.full(thermal_shape, 255, np.uint8)
-            m = cv2.warpPerspective(ones, self.H, size, flags=cv2.INTER_NEAREST, borderValue=0)
-            self._coverage[key] = None if m.min() == 255 else m == 0
-        return self._coverage[key]
-
-    def __call__(self, thermal_gray: np.ndarray, visible: np.ndarray) -> np.ndarray:
-        h, w = visible.shape[:2]
-        if thermal_gray.shape == (h, w) and np.allclose(self.H, np.eye(3)):
-            return thermal_gray
-        warped = cv2.warpPerspective(thermal_gray, self.H, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
-        uncovered = self._mask(thermal_gray.shape, (w, h))
-        if uncovered is not None:
-            warped[uncovered] = to_gray(visible)[uncovered]
-        return warped
-
-
-def registration_estimator(visible: np.ndarray, thermal_gray: np.ndarray) -> np.ndarray:
-    """Thermal -> visible homography from the registration stage (vigil.fusion.register)."""
-    from vigil.fusion.register import register_images
-
-    reg = register_images(visible, thermal_gray)
-    if not reg.ok or reg.thermal_to_visible is None:
-        raise SourceError(f"automatic registration refused: {reg.reason}")
-    return np.asarray(reg.thermal_to_visible, np.float64)
-
-
 class PairedSource:
     """Iterable of `Frame`: the RGB stream's timing and ids, the image chosen by `cfg.mode`."""
 
@@ -148,60 +83,8 @@ class PairedSource:
             raise ConfigError(f"camera '{camera_id}': thermal mode '{cfg.mode}' needs a thermal source")
         self.rgb, self.thermal, self.cfg = rgb, thermal, cfg
         self.camera_id = camera_id
-        self.method = resolve_method(cfg.method)
-        self.estimator = estimator
-        self.warp: ThermalWarp | None = None
-        if cfg.homography is not None:
-            from vigil.fusion.register import as_homography
-
-            self.warp = ThermalWarp(as_homography(cfg.homography, f"camera '{camera_id}' thermal.homography"))
+        self.composer = ThermalComposer(cfg, camera_id, estimator)
         self.stats = PairingStats()
-        self._estimate_failures: list[str] = []
-        self._dark = False
-
-    def _warp_for(self, visible: np.ndarray, thermal_gray: np.ndarray) -> ThermalWarp | None:
-        if self.warp is not None:
-            return self.warp
-        if self.estimator is None:
-            raise ConfigError(f"camera '{self.camera_id}': thermal.homography is not set; "
-                              "add it (vigil register VIS IR prints one)")
-        try:
-            self.warp = ThermalWarp(self.estimator(visible, thermal_gray))
-            log.info("camera %s: thermal registered automatically", self.camera_id)
-            return self.warp
-        except SourceError as exc:
-            self._estimate_failures.append(str(exc))
-            if len(self._estimate_failures) >= ESTIMATE_ATTEMPTS:
-                raise SourceError(
-                    f"camera '{self.camera_id}': could not register the thermal stream to the RGB one "
-                    f"on {ESTIMATE_ATTEMPTS} frame pairs ({self._estimate_failures[-1]}); set thermal.homography "
-                    "in the site config (vigil register VIS IR prints one)") from None
-            return None
-
-    def _is_dark(self, visible: np.ndarray) -> bool:
-        level = brightness(visible)
-        limit = self.cfg.dark_threshold + (_DARK_HYSTERESIS if self._dark else 0.0)
-        self._dark = level < limit
-        return self._dark
-
-    def compose(self, visible: np.ndarray, thermal: np.ndarray | None) -> np.ndarray | None:
-        """What the detector sees for one RGB image and its thermal partner (or None)."""
-        mode = self.cfg.mode
-        if mode == "rgb":
-            return visible
-        ir = None if thermal is None else to_gray(thermal)
-        warp = None if ir is None else self._warp_for(visible, ir)
-        if warp is None:  # no partner in time, or registration not there yet
-            if mode == "auto":
-                self.stats.shown_rgb += 1
-                return visible
-            self.stats.dropped += 1
-            return None
-        ir = warp(ir, visible)
-        if mode == "thermal" or (mode == "auto" and self._is_dark(visible)):
-            self.stats.shown_thermal += mode == "auto"
-            return cv2.cvtColor(ir, cv2.COLOR_GRAY2BGR) if visible.ndim == 3 else ir
-        return fuse(visible, ir, self.method)
 
     def __iter__(self) -> Iterator[Frame]:
         if self.cfg.mode == "rgb":
@@ -211,14 +94,71 @@ class PairedSource:
             return
         assert self.thermal is not None
         for frame, partner in match_by_time(self.rgb, self.thermal, self.cfg.max_time_delta, self.stats):
-            image = self.compose(frame.image, None if partner is None else partner.image)
-            if image is not None:
-                yield Frame(image=image, index=frame.index, pts=frame.pts, time=frame.time,
-                            camera_id=frame.camera_id)
+            composed = with_image(frame, self.composer(frame.image, None if partner is None else partner.image))
+            if composed is not None:
+                yield composed
         if self.stats.unmatched_rgb or self.stats.unmatched_thermal:
             log.info("camera %s: %d RGB and %d thermal frames had no partner within %.3f s",
                      self.camera_id, self.stats.unmatched_rgb, self.stats.unmatched_thermal,
                      self.cfg.max_time_delta)
+
+
+def with_image(frame: Frame, image: np.ndarray | None) -> Frame | None:
+    """`frame` with the composed image (None when the composer dropped it)."""
+    if image is None:
+        return None
+    if image is frame.image:
+        return frame
+    return Frame(image=image, index=frame.index, pts=frame.pts, time=frame.time, camera_id=frame.camera_id)
+
+
+class ThermalBuffer:
+    """The thermal reader's hand-off slot in live mode: the last few seconds of frames, so the
+    RGB frame the daemon takes can find its partner by time. Old frames fall off the end."""
+
+    keeps_all = False  # a StreamReader behind the camera skips ahead, as for RGB
+
+    def __init__(self, seconds: float = 2.0, maxlen: int = 256) -> None:
+        self.seconds = seconds
+        self._frames: deque[Frame] = deque(maxlen=maxlen)
+        self._lock = threading.Lock()
+
+    def put(self, frame: Frame, stop: threading.Event | None = None) -> None:
+        with self._lock:
+            self._frames.append(frame)
+            newest = _seconds(frame)
+            while self._frames and newest - _seconds(self._frames[0]) > self.seconds:
+                self._frames.popleft()
+
+    def nearest(self, t: float, tolerance: float) -> Frame | None:
+        with self._lock:
+            best = min(self._frames, key=lambda f: abs(_seconds(f) - t), default=None)
+        return best if best is not None and abs(_seconds(best) - t) <= tolerance else None
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+
+class LivePairing:
+    """Frame -> Frame for the daemon: the RGB frame it took, composed with the nearest
+    buffered thermal frame (or dropped, per the mode). Counts like `PairingStats`."""
+
+    def __init__(self, buffer: ThermalBuffer, cfg: ThermalConfig, camera_id: str = "",
+                 estimator: Estimator | None = registration_estimator) -> None:
+        self.buffer, self.cfg = buffer, cfg
+        self.composer = ThermalComposer(cfg, camera_id, estimator)
+        self.stats = PairingStats()
+
+    def __call__(self, frame: Frame) -> Frame | None:
+        self.stats.rgb_frames += 1
+        partner = None
+        if self.cfg.mode != "rgb":
+            partner = self.buffer.nearest(_seconds(frame), self.cfg.max_time_delta)
+            if partner is None:
+                self.stats.unmatched_rgb += 1
+            else:
+                self.stats.matched += 1
+        return with_image(frame, self.composer(frame.image, None if partner is None else partner.image))
 
 
 class ImageFolderSource:
@@ -241,33 +181,3 @@ class ImageFolderSource:
             pts = i / self.fps
             yield Frame(image=img if img.ndim == 3 else cv2.cvtColor(img, cv2.COLOR_GRAY2BGR), index=i,
                         pts=pts, time=self.start_time + timedelta(seconds=pts), camera_id=self.camera_id)
-
-
-def open_camera_source(camera: CameraConfig, rgb_path: str | Path, stride: int = 1,
-                       base_dir: str | Path | None = None, estimator: Estimator | None = registration_estimator,
-                       threads: int = 0):
-    """The frame source of a recorded camera: its RGB file, paired with its thermal source
-    when the camera has a `thermal:` section (thermal paths relative to `base_dir`, the site
-    config's folder)."""
-    from vigil.sources.file import FileSource
-
-    rgb = FileSource(rgb_path, camera.id, camera.start_time, stride, threads)
-    cfg = camera.thermal
-    if cfg is None:
-        return rgb
-    if cfg.mode == "rgb":
-        return PairedSource(rgb, None, cfg, camera.id, estimator)
-    if "://" in cfg.source:
-        raise ConfigError(f"camera '{camera.id}': thermal source '{cfg.source}' is a URL; recorded RGB "
-                          "video pairs with a recorded thermal file or image folder")
-    path = Path(cfg.source).expanduser()
-    if not path.is_absolute():
-        path = (Path(base_dir) if base_dir is not None else Path.cwd()) / path
-    start = cfg.start_time or rgb.start_time
-    if path.is_dir():
-        thermal = ImageFolderSource(path, camera.id, cfg.fps or rgb.fps, start)
-    elif path.is_file():
-        thermal = FileSource(path, camera.id, start, 1, threads)  # every frame: pairing needs them all
-    else:
-        raise SourceError(f"camera '{camera.id}': thermal source '{path}' does not exist; check thermal.source")
-    return PairedSource(rgb, thermal, cfg, camera.id, estimator)

@@ -1,0 +1,169 @@
+"""What the detector sees for one RGB frame and its thermal partner, per the camera's mode:
+
+- ``rgb``: the RGB frame (the thermal source is never opened);
+- ``thermal``: the thermal frame warped into the RGB view (so lines and zones still apply);
+- ``fused``: the fusion of both;
+- ``auto``: per frame, with hysteresis: the plain RGB frame while it is bright (mean luma at or
+  above ``bright_threshold``), the thermal frame while it is dark (below ``dark_threshold``),
+  the fusion in between; the RGB frame when no thermal frame is close enough in time.
+
+In ``fused``/``thermal`` modes an RGB frame without a thermal partner (or before registration
+succeeded) is dropped. The same composer serves replay (recorded pairs) and live (two RTSP
+streams), so a mode behaves the same in both.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from vigil.config.fusion import ThermalConfig
+from vigil.errors import ConfigError, SourceError
+from vigil.fusion.fuse import fuse, resolve_method
+
+log = logging.getLogger(__name__)
+
+# (visible BGR, thermal gray) -> 3x3 thermal->visible homography, or raise SourceError.
+Estimator = Callable[[np.ndarray, np.ndarray], np.ndarray]
+ESTIMATE_ATTEMPTS = 5  # pairs tried before automatic registration gives up
+_HYSTERESIS = 5.0  # brightness levels: stops auto mode flickering at a threshold
+
+
+@dataclass
+class CompositionStats:
+    matched: int = 0  # RGB frames that had a thermal partner
+    dropped: int = 0  # RGB frames not passed on (fused/thermal mode without a partner)
+    shown_rgb: int = 0  # auto mode: RGB frames passed on (bright, or no partner)
+    shown_thermal: int = 0  # auto mode: dark RGB frames replaced by thermal
+    shown_fused: int = 0  # fused frames passed on (fused mode, or auto in between)
+
+
+def gray(img: np.ndarray) -> np.ndarray:
+    return img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+
+
+def brightness(img: np.ndarray) -> float:
+    """Mean luma (0-255), on a quarter-size copy: it only has to tell night from day."""
+    small = img[::4, ::4]
+    if small.ndim == 2:
+        return float(small.mean())
+    b, g, r = cv2.mean(small)[:3]
+    return 0.114 * b + 0.587 * g + 0.299 * r
+
+
+class ThermalWarp:
+    """Thermal frame -> RGB view with a fixed homography; where the thermal camera does not
+    see, the RGB luminance fills in, so fusion there leaves the RGB picture as it is."""
+
+    def __init__(self, thermal_to_visible: np.ndarray) -> None:
+        self.H = np.asarray(thermal_to_visible, np.float64)
+        self._coverage: dict[tuple, np.ndarray | None] = {}
+
+    def _mask(self, thermal_shape: tuple[int, int], size: tuple[int, int]) -> np.ndarray | None:
+        key = (thermal_shape, size)
+        if key not in self._coverage:
+            ones = np.full(thermal_shape, 255, np.uint8)
+            m = cv2.warpPerspective(ones, self.H, size, flags=cv2.INTER_NEAREST, borderValue=0)
+            self._coverage[key] = None if m.min() == 255 else m == 0
+        return self._coverage[key]
+
+    def __call__(self, thermal_gray: np.ndarray, visible: np.ndarray) -> np.ndarray:
+        h, w = visible.shape[:2]
+        if thermal_gray.shape == (h, w) and np.allclose(self.H, np.eye(3)):
+            return thermal_gray
+        warped = cv2.warpPerspective(thermal_gray, self.H, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
+        uncovered = self._mask(thermal_gray.shape, (w, h))
+        if uncovered is not None:
+            warped[uncovered] = gray(visible)[uncovered]
+        return warped
+
+
+def registration_estimator(visible: np.ndarray, thermal_gray: np.ndarray) -> np.ndarray:
+    """Thermal -> visible homography from the registration stage (vigil.fusion.register)."""
+    from vigil.fusion.register import register_images
+
+    reg = register_images(visible, thermal_gray)
+    if not reg.ok or reg.thermal_to_visible is None:
+        raise SourceError(f"automatic registration refused: {reg.reason}")
+    return np.asarray(reg.thermal_to_visible, np.float64)
+
+
+class ThermalComposer:
+    """One camera's RGB + thermal -> detector image, holding its registration and auto state."""
+
+    def __init__(self, cfg: ThermalConfig, camera_id: str = "",
+                 estimator: Estimator | None = registration_estimator) -> None:
+        self.cfg, self.camera_id, self.estimator = cfg, camera_id, estimator
+        self.method = resolve_method(cfg.method)
+        self.warp: ThermalWarp | None = None
+        if cfg.homography is not None:
+            from vigil.fusion.register import as_homography
+
+            self.warp = ThermalWarp(as_homography(cfg.homography, f"camera '{camera_id}' thermal.homography"))
+        self.stats = CompositionStats()
+        self._estimate_failures: list[str] = []
+        self._band = "rgb"  # auto mode's current choice: rgb, fused or thermal
+
+    def _warp_for(self, visible: np.ndarray, thermal_gray: np.ndarray) -> ThermalWarp | None:
+        if self.warp is not None:
+            return self.warp
+        if self.estimator is None:
+            raise ConfigError(f"camera '{self.camera_id}': thermal.homography is not set; "
+                              "add it (vigil register VIS IR prints one)")
+        try:
+            self.warp = ThermalWarp(self.estimator(visible, thermal_gray))
+            log.info("camera %s: thermal registered automatically", self.camera_id)
+            return self.warp
+        except SourceError as exc:
+            self._estimate_failures.append(str(exc))
+            if len(self._estimate_failures) >= ESTIMATE_ATTEMPTS:
+                raise SourceError(
+                    f"camera '{self.camera_id}': could not register the thermal stream to the RGB one "
+                    f"on {ESTIMATE_ATTEMPTS} frame pairs ({self._estimate_failures[-1]}); set thermal.homography "
+                    "in the site config (vigil register VIS IR prints one)") from None
+            return None
+
+    def auto_choice(self, visible: np.ndarray) -> str:
+        """rgb / fused / thermal for one RGB frame; a band is left only HYSTERESIS levels past
+        its threshold, so a scene at the threshold does not flicker between inputs."""
+        level, cfg = brightness(visible), self.cfg
+        dark, bright = cfg.dark_threshold, max(cfg.bright_threshold, cfg.dark_threshold)
+        if self._band == "rgb":
+            band = "rgb" if level >= bright - _HYSTERESIS else ("thermal" if level < dark else "fused")
+        elif self._band == "thermal":
+            band = "thermal" if level < dark + _HYSTERESIS else ("rgb" if level >= bright else "fused")
+        else:
+            band = "thermal" if level < dark else ("rgb" if level >= bright else "fused")
+        self._band = band
+        return band
+
+    def __call__(self, visible: np.ndarray, thermal: np.ndarray | None) -> np.ndarray | None:
+        """The detector's image for one RGB image and its thermal partner (None: no partner);
+        None when the frame is to be dropped."""
+        mode = self.cfg.mode
+        if mode == "rgb":
+            return visible
+        choice = mode if mode != "auto" else self.auto_choice(visible)
+        if thermal is not None:
+            self.stats.matched += 1
+        if choice == "rgb":
+            self.stats.shown_rgb += 1
+            return visible
+        ir = None if thermal is None else gray(thermal)
+        warp = None if ir is None else self._warp_for(visible, ir)
+        if warp is None:  # no partner in time, or registration not there yet
+            if mode == "auto":
+                self.stats.shown_rgb += 1
+                return visible
+            self.stats.dropped += 1
+            return None
+        ir = warp(ir, visible)
+        if choice == "thermal":
+            self.stats.shown_thermal += 1
+            return cv2.cvtColor(ir, cv2.COLOR_GRAY2BGR) if visible.ndim == 3 else ir
+        self.stats.shown_fused += 1
+        return fuse(visible, ir, self.method)

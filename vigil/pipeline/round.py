@@ -1,0 +1,90 @@
+"""One analysis round, the only path a frame takes after it is decoded, in replay and live alike:
+
+    detect (one batch for every camera) -> choose crops -> embed (one batch) -> track -> count
+
+The drivers differ only in how frames arrive (replay: every frame of every file; live: the
+newest frame of every camera) and when they stop; both hand a round a list of
+(CameraPipeline, Frame) and get back, per camera, its events or the error that camera raised.
+One camera's failure (a bad crop, a tracker fault) never stops the others; a detector failure
+fails the whole round, because no camera has results then.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from vigil.pipeline.camera import CameraPipeline
+from vigil.timing import NullClock, StageClock
+from vigil.count.events import CountEvent
+from vigil.types import Detections, Frame
+
+log = logging.getLogger("vigil.pipeline")
+
+
+@dataclass
+class CameraResult:
+    pipeline: CameraPipeline
+    frame: Frame
+    detections: Detections | None = None
+    events: list[CountEvent] = field(default_factory=list)
+    error: str | None = None  # set when this camera's frame failed; its events are then empty
+
+
+class AnalysisRound:
+    """Shared, batched stages (detector, optional re-ID embedder) applied to a batch of frames
+    of several cameras; each camera's own tracker and counter live in its CameraPipeline."""
+
+    def __init__(self, detector, embedder=None, clock: StageClock | None = None) -> None:
+        self.detector = detector
+        self.embedder = embedder
+        self.clock = clock or NullClock()
+        self.rounds = 0
+        self.frames = 0
+
+    def __call__(self, batch: list[tuple[CameraPipeline, Frame]]) -> list[CameraResult]:
+        if not batch:
+            return []
+        results = [CameraResult(pipe, frame) for pipe, frame in batch]
+        images = [frame.image for _, frame in batch]
+        with self.clock.time("detect", frames=len(batch)):
+            dets = self.detector.detect(images)
+        if self.embedder is not None:
+            dets = self._embed(results, images, dets)
+        for res, d in zip(results, dets):
+            if res.error is not None:
+                continue
+            res.detections = d
+            try:
+                res.events = res.pipeline.process(res.frame, d, self.clock)
+            except Exception as exc:  # one camera's fault must not stop the others
+                res.error = f"{type(exc).__name__}: {exc}"
+                log.exception("%s: pipeline error on frame %d", res.pipeline.camera.id, res.frame.index,
+                              extra={"camera": res.pipeline.camera.id, "event": "pipeline_error"})
+        self.rounds += 1
+        self.frames += len(batch)
+        return results
+
+    def _embed(self, results: list[CameraResult], images, dets: list[Detections]) -> list[Detections]:
+        """The crops each camera's tracker wants, in shared forward passes. If the shared pass
+        fails, each camera is embedded on its own so that only the faulty one is lost."""
+        with self.clock.time("reid", frames=len(results)):
+            wanted = []
+            for res, d in zip(results, dets):
+                try:
+                    wanted.append(res.pipeline.embedding_wanted(res.frame, d))
+                except Exception as exc:
+                    res.error = f"{type(exc).__name__}: {exc}"
+                    wanted.append(None)
+            try:
+                return self.embedder.embed_batch(images, dets, wanted)
+            except Exception:
+                log.warning("re-ID batch failed; embedding each camera on its own", exc_info=True)
+            out = []
+            for res, image, d, w in zip(results, images, dets, wanted):
+                try:
+                    out.append(self.embedder.embed(image, d, w) if res.error is None else d)
+                except Exception as exc:
+                    res.error = f"{type(exc).__name__}: {exc}"
+                    out.append(d)
+            return out

@@ -1,0 +1,57 @@
+"""What a run is made of, from a loaded site config: the shared expensive stages (detector,
+optional re-ID embedder) and, for replay, which file goes to which camera."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vigil.config.load import LoadedConfig, resolve_file
+from vigil.errors import ConfigError, SourceError
+from vigil.pipeline.replay import ReplayJob
+from vigil.sources.rtsp import is_stream_url
+
+
+def build_stages(config: LoadedConfig):
+    """The shared, expensive stages: detector and (optional) re-ID embedder."""
+    from vigil.detect.yolo import YoloDetector
+
+    detector = YoloDetector.from_config(config.pipeline.detector, config.weights_base())
+    embedder = None
+    if config.pipeline.reid is not None:
+        from vigil.reid import Embedder
+
+        embedder = Embedder.from_config(config.pipeline.reid, config.weights_base())
+    return detector, embedder
+
+
+def plan_jobs(config: LoadedConfig, videos: list[str], camera: str | None) -> list[ReplayJob]:
+    """Which file goes to which camera: `CAM=path`, or --camera for all, or the only camera,
+    or, with no videos given, each camera's configured file source."""
+    site = config.site
+    ids = [c.id for c in site.cameras]
+    if camera is not None and camera not in ids:
+        raise ConfigError(f"camera '{camera}' is not in {config.site_path}; cameras there: {', '.join(ids)}")
+    jobs = []
+    if not videos:
+        chosen = [site.camera(camera)] if camera else site.cameras
+        for cam in chosen:
+            src = config.source_of(cam)
+            if is_stream_url(src):
+                raise ConfigError(f"camera '{cam.id}' streams from a URL; replay takes files "
+                                  "(pass VIDEO paths) and `vigil run` watches live streams")
+            jobs.append(ReplayJob(cam, Path(src)))
+        return jobs
+    for v in videos:
+        cam_id, sep, path = v.partition("=")
+        if sep and cam_id in ids:
+            cam = site.camera(cam_id)
+        elif camera or len(ids) == 1:
+            cam, path = site.camera(camera or ids[0]), v
+        else:
+            raise ConfigError(f"which camera is '{v}'? {config.site_path} has several cameras; "
+                              "write CAMERA=path or pass --camera ID")
+        p = resolve_file(path, Path.cwd())
+        if not p.is_file():
+            raise SourceError(f"video file '{path}' does not exist; check the path")
+        jobs.append(ReplayJob(cam, p))
+    return jobs

@@ -90,7 +90,7 @@ def test_registered_fused_stream_is_detected_tracked_and_counted(streams, detect
     # registration found the 2x magnification between the cameras: corners within 10 thermal px
     # (registration's own acceptance bar; the rest of the error is registration's business)
     corners = np.array([[0, 0, 1], [WIDTH - 1, 0, 1], [WIDTH - 1, 323, 1], [0, 323, 1]], float).T
-    mapped = source.warp.H @ corners
+    mapped = source.composer.warp.H @ corners
     mapped = (mapped[:2] / mapped[2]).T
     assert np.abs(mapped - corners[:2].T * SCALE).max() < 10 * SCALE, mapped
 

@@ -214,7 +214,7 @@ class EveryFramePipeline:
 
     def __init__(self, cam, fail_on=()):
         self.cam, self.fail_on, self.finished = cam, set(fail_on), False
-        self.camera = SimpleNamespace(id=cam)
+        self.camera, self.warnings = SimpleNamespace(id=cam), []
 
     def process(self, frame, dets, clock=None):
         if frame.index in self.fail_on:

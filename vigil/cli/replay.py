@@ -76,6 +76,9 @@ def replay(
     print(f"{runner.frames} frames analysed in {elapsed:.1f} s ({runner.frames / max(elapsed, 1e-9):.1f} fps); "
           f"database: {store.url}",  # Store.url has the password masked
           file=sys.stderr)
+    for r in results:
+        for w in r.warnings:
+            print(f"warning: camera {r.job.camera.id} ({r.job.path.name}): {w}", file=sys.stderr)
     errors = [r for r in results if r.error]
     for r in errors:
         print(f"error: {r.error}", file=sys.stderr)

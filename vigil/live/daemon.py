@@ -46,6 +46,8 @@ class LiveCamera:
 
     def health(self, now: float) -> dict:
         h = camera_health(self.camera_id, self.feed.source, self.feed.stats, self.feed.slot, self.proc, now)
+        if self.pipeline.warnings:
+            h["warnings"] = list(self.pipeline.warnings)
         pairing = self.feed.pairing
         if pairing is not None:
             th = self.feed.thermal_stats

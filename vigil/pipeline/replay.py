@@ -40,6 +40,7 @@ class JobResult:
     counts: Counter = field(default_factory=Counter)  # (kind, name, class, direction) -> n
     error: str | None = None
     status: str = "running"
+    warnings: list[str] = field(default_factory=list)  # e.g. lines that lie outside the picture
 
 
 @dataclass
@@ -186,5 +187,6 @@ class Replay:
             res.counts.update((e.kind, e.name, e.class_name, e.direction) for e in events)
             writer.put(res.run_id, events)
         writer.flush()  # the run's events are durable before the run is marked finished
+        res.warnings = list(pipe.warnings)
         res.status, res.error = status, error
         self.store.finish_run(res.run_id, status, res.frames, error)

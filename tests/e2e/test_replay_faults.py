@@ -1,0 +1,130 @@
+"""Replays under faults, as users run them (`python -m vigil replay` processes), on SQLite and a
+real PostgreSQL: the same file replayed twice at once, a replay killed with SIGKILL at a random
+moment and run again, a PostgreSQL restart in the middle of a replay. Each ends with the counts
+of one clean run and no run left `running`."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.test_replay import AWAY, site
+from tests.pg_fixture import PgServer, _unavailable_reason
+from tests.support.data import VIDEO, cut_video, need
+
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parents[2]
+ENV = {**os.environ, "YOLO_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+
+
+def vigil(*args: str, **kw) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "vigil", *args], cwd=REPO, env=ENV, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kw)
+
+
+def finish(proc: subprocess.Popen, timeout: float = 600) -> tuple[int, str]:
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, err
+
+
+def counts(db: str) -> dict:
+    done = subprocess.run([sys.executable, "-m", "vigil", "counts", "--db", db, "--format", "json"], cwd=REPO,
+                          env=ENV, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return {(r["camera"], r.get("line") or r.get("zone"), r["class"], r["direction"]): r["count"]
+            for r in json.loads(done.stdout)}
+
+
+def runs(db: str) -> list[dict]:
+    from vigil.store import Store
+
+    with Store(db) as s:
+        return s.runs()
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    """A 3 s clip, its site config, and the counts of one clean replay (SQLite)."""
+    tmp = tmp_path_factory.mktemp("faults")
+    clip = cut_video(need(VIDEO / "saoyan_test.mp4"), tmp / "cut.mp4", 120)
+    cfg = site(tmp, clip, AWAY)
+    db = f"sqlite:///{tmp / 'clean.db'}"
+    code, err = finish(vigil("replay", str(cfg), "--db", db, "--no-progress"))
+    assert code == 0, err
+    clean = counts(db)
+    assert sum(clean.values()) >= 1, clean
+    return cfg, clean
+
+
+@pytest.fixture
+def own_pg():
+    reason, bindir, run_as = _unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    server = PgServer(bindir, run_as)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'v.db'}"
+    return request.getfixturevalue("pg_server").create_database()
+
+
+def test_the_same_file_replayed_twice_at_once_counts_once(setup, db_url):
+    cfg, clean = setup
+    procs = [vigil("replay", str(cfg), "--db", db_url, "--no-progress") for _ in range(2)]
+    results = [finish(p) for p in procs]
+    assert all(code in (0, 2) for code, _ in results), results
+    assert counts(db_url) == clean
+    statuses = sorted(r["status"] for r in runs(db_url))
+    assert "running" not in statuses and statuses.count("done") == 1, statuses
+
+
+def test_a_replay_killed_at_a_random_moment_and_run_again_counts_once(setup, db_url):
+    cfg, clean = setup
+    rng = random.Random(f"kill-{db_url[:8]}")
+    for _ in range(2):
+        proc = vigil("replay", str(cfg), "--db", db_url, "--no-progress")
+        time.sleep(rng.uniform(4.0, 14.0))  # model loading, the first frames, or mid-run
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    code, err = finish(vigil("replay", str(cfg), "--db", db_url, "--no-progress"))
+    assert code == 0, err
+    assert counts(db_url) == clean
+    statuses = [r["status"] for r in runs(db_url)]
+    assert statuses[-1] == "done" and "running" not in statuses, statuses
+
+
+def pg_restart(server: PgServer, down_seconds: float) -> None:
+    r = server._run("pg_ctl", "-D", str(server.data), "-m", "fast", "-w", "stop", timeout=60)
+    assert r.returncode == 0, r.stderr
+    time.sleep(down_seconds)
+    opts = f"-h 127.0.0.1 -p {server.port} -k {server.root} -F -c max_connections=200"
+    r = server._run("pg_ctl", "-D", str(server.data), "-l", str(server.log), "-w", "-t", "60", "-o", opts, "start")
+    assert r.returncode == 0, r.stderr
+
+
+def test_a_replay_rides_out_a_postgres_restart(setup, own_pg):
+    cfg, clean = setup
+    db = own_pg.url()
+    proc = vigil("replay", str(cfg), "--db", db, "--progress")
+    # wait until frames are flowing (the progress bar on stderr shows them), then restart
+    time.sleep(12)
+    pg_restart(own_pg, 4.0)
+    code, err = finish(proc)
+    assert code == 0, err[-2000:]
+    assert "Traceback" not in err
+    assert counts(db) == clean
+    assert [r["status"] for r in runs(db)] == ["done"]

@@ -1,4 +1,4 @@
-"""The currency types passed between stages: `Frame` and `Detections`.
+"""The currency types passed between stages: `Frame`, `Detections` and `CountEvent`.
 
 `Detections` is a struct of numpy arrays (like supervision's `Detections` or
 ultralytics' `Boxes`): every stage takes and returns one, rows stay aligned
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterator
+from typing import Iterator, Literal, get_args
 
 import numpy as np
 
@@ -19,6 +19,13 @@ CLASS_IDS: dict[str, int] = {name: i for i, name in enumerate(CLASS_NAMES)}
 VEHICLE_CLASSES: frozenset[str] = frozenset({"bicycle", "car", "motorcycle", "bus", "truck"})
 # COCO class id -> Vigil class id (person, bicycle, car, motorcycle, bus, truck).
 COCO_TO_VIGIL: dict[int, int] = {0: 0, 1: 1, 2: 2, 3: 3, 5: 4, 7: 5}
+
+
+# What a CountEvent can say; the store, the queries, the CLI and the API read these.
+EventKind = Literal["line", "zone"]
+Direction = Literal["in", "out"]
+EVENT_KINDS: tuple[str, ...] = get_args(EventKind)
+DIRECTIONS: tuple[str, ...] = get_args(Direction)
 
 
 def class_group(name: str) -> str:
@@ -149,3 +156,31 @@ class Detections:
     @property
     def area(self) -> np.ndarray:
         return (self.xyxy[:, 2] - self.xyxy[:, 0]).clip(0) * (self.xyxy[:, 3] - self.xyxy[:, 1]).clip(0)
+
+
+@dataclass(frozen=True)
+class CountEvent:
+    """One counted event, what the counting stage emits and the store persists.
+
+    kind 'line': a track crossed line `name`; direction 'in' or 'out' per the line's in_side.
+    kind 'zone': a track entered (direction 'in') or left (direction 'out') zone `name`;
+    exits carry the seconds spent inside in `dwell_s`.
+    time: tz-aware UTC time of the frame on which the event was decided.
+    """
+
+    camera_id: str
+    kind: EventKind
+    name: str
+    track_id: int
+    class_name: str
+    direction: Direction
+    time: datetime
+    dwell_s: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in EVENT_KINDS:
+            raise ValueError(f"CountEvent.kind must be one of {', '.join(EVENT_KINDS)}, got {self.kind!r}")
+        if self.direction not in DIRECTIONS:
+            raise ValueError(f"CountEvent.direction must be one of {', '.join(DIRECTIONS)}, got {self.direction!r}")
+        if not isinstance(self.time, datetime) or self.time.tzinfo is None or self.time.utcoffset() is None:
+            raise ValueError(f"CountEvent.time must be a timezone-aware datetime (UTC), got {self.time!r}")

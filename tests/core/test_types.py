@@ -1,7 +1,9 @@
+from datetime import UTC, datetime, timedelta, timezone
+
 import numpy as np
 import pytest
 
-from vigil.types import CLASS_IDS, COCO_TO_VIGIL, Detections, class_group
+from vigil.types import CLASS_IDS, COCO_TO_VIGIL, DIRECTIONS, EVENT_KINDS, CountEvent, Detections, class_group
 
 
 def dets(n=3, emb=False):
@@ -78,3 +80,20 @@ def test_class_map():
     assert COCO_TO_VIGIL[7] == CLASS_IDS["truck"] and COCO_TO_VIGIL[5] == CLASS_IDS["bus"]
     assert 4 not in COCO_TO_VIGIL  # airplane is not a Vigil class
     assert class_group("car") == "vehicle" and class_group("pedestrian") == "pedestrian"
+
+
+def test_count_event_is_checked_where_it_is_made():
+    """Kinds, directions and tz-aware times are checked in one place: CountEvent itself."""
+    t = datetime(2026, 11, 1, 8, tzinfo=UTC)
+    ok = CountEvent("cam", "zone", "Z", 3, "car", "out", t, dwell_s=2.5)
+    assert (ok.kind, ok.direction, ok.dwell_s) == ("zone", "out", 2.5)
+    assert CountEvent("cam", "line", "L", 1, "car", "in", t.astimezone(timezone(timedelta(hours=2)))).time == t
+    assert EVENT_KINDS == ("line", "zone") and DIRECTIONS == ("in", "out")
+    with pytest.raises(ValueError, match="kind must be one of line, zone, got 'area'"):
+        CountEvent("cam", "area", "L", 1, "car", "in", t)
+    with pytest.raises(ValueError, match="direction must be one of in, out, got 'up'"):
+        CountEvent("cam", "line", "L", 1, "car", "up", t)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        CountEvent("cam", "line", "L", 1, "car", "in", datetime(2026, 11, 1, 8))
+    with pytest.raises(ValueError, match="timezone-aware"):
+        CountEvent("cam", "line", "L", 1, "car", "in", 1762000000.0)

@@ -27,11 +27,10 @@ import numpy as np
 
 from vigil.config.geometry import CountingConfig, LineConfig, ZoneConfig
 from vigil.count.dedup import match_lost, normalise
-from vigil.count.events import CountEvent
 from vigil.count.geometry import crossing_within_segment, points_in_polygon, signed_distance
 from vigil.count.state import TrackTable
 from vigil.errors import ConfigError
-from vigil.types import CLASS_NAMES, Detections, class_group
+from vigil.types import CLASS_NAMES, CountEvent, Detections, class_group
 
 _N_CLASSES = len(CLASS_NAMES)
 _GROUP_OF_CLASS = np.array([0 if class_group(c) == "vehicle" else 1 + i for i, c in enumerate(CLASS_NAMES)])

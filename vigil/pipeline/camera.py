@@ -12,9 +12,8 @@ from datetime import datetime
 from vigil.config.pipeline import PipelineConfig
 from vigil.config.site import CameraConfig
 from vigil.count import CameraCounter
-from vigil.count.events import CountEvent
 from vigil.track import Tracker
-from vigil.types import Detections, Frame
+from vigil.types import CountEvent, Detections, Frame
 
 
 class CameraPipeline:

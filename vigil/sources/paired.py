@@ -31,7 +31,8 @@ from vigil.config.fusion import ThermalConfig
 from vigil.config.site import CameraConfig
 from vigil.errors import ConfigError, SourceError
 from vigil.fusion.fuse import fuse, resolve_method
-from vigil.fusion.pairs import IMAGE_SUFFIXES, natural_key, read_image
+from vigil.fusion.images import to_gray
+from vigil.fusion.pairs import IMAGE_SUFFIXES, natural_key, read_pair_image
 from vigil.types import Frame
 
 log = logging.getLogger(__name__)
@@ -87,10 +88,6 @@ def match_by_time(rgb: Iterable[Frame], thermal: Iterable[Frame], tolerance: flo
             stats.matched += 1
             yield frame, best[0]
     stats.unmatched_thermal += sum(not w[2] for w in window)
-
-
-def to_gray(img: np.ndarray) -> np.ndarray:
-    return img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
 
 
 def brightness(img: np.ndarray) -> float:
@@ -237,7 +234,7 @@ class ImageFolderSource:
 
     def __iter__(self) -> Iterator[Frame]:
         for i, path in enumerate(self.files):
-            img = read_image(path)
+            img = read_pair_image(path)
             pts = i / self.fps
             yield Frame(image=img if img.ndim == 3 else cv2.cvtColor(img, cv2.COLOR_GRAY2BGR), index=i,
                         pts=pts, time=self.start_time + timedelta(seconds=pts), camera_id=self.camera_id)

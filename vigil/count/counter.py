@@ -28,7 +28,7 @@ import numpy as np
 from vigil.config.geometry import CountingConfig, LineConfig, ZoneConfig
 from vigil.count.dedup import match_lost, normalise
 from vigil.count.geometry import crossing_within_segment, points_in_polygon, signed_distance
-from vigil.count.state import TrackTable
+from vigil.count.state import SlotTable
 from vigil.errors import ConfigError
 from vigil.types import CLASS_NAMES, CountEvent, Detections, class_group
 
@@ -117,7 +117,7 @@ class CameraCounter:
 
     def _reset(self) -> None:
         L, Z = len(self.lines), len(self.zones)
-        self._table = TrackTable({
+        self._table = SlotTable({
             "track_id": ((), np.int64, -1),
             "last_seen": ((), np.float64, 0.0),      # seconds since _t0
             "center": ((2,), np.float64, 0.0),

@@ -76,6 +76,9 @@ class Detections:
     class_id: (N,) int32 Vigil class ids (see CLASS_NAMES).
     tracker_id: (N,) int64, -1 where no track has been assigned.
     embedding: optional (N, D) float32 appearance features (L2-normalised).
+    embedded: optional (N,) bool, the rows of `embedding` that are real; the embedder leaves out
+        crops too small to embed and rows nobody wanted (their vectors are zeros, never to be read).
+        None with an embedding: every row is real. Read it through `has_embedding`.
     """
 
     xyxy: np.ndarray
@@ -83,6 +86,7 @@ class Detections:
     class_id: np.ndarray = field(default=None)  # type: ignore[assignment]
     tracker_id: np.ndarray = field(default=None)  # type: ignore[assignment]
     embedding: np.ndarray | None = None
+    embedded: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.xyxy = _as(self.xyxy, np.float32, (4,), "xyxy", None)
@@ -98,6 +102,17 @@ class Detections:
             if e.ndim != 2 or e.shape[0] != n:
                 raise ValueError(f"Detections.embedding must have shape (N, D) with N={n} but has {e.shape}")
             self.embedding = e
+        if self.embedded is not None:
+            if self.embedding is None:
+                raise ValueError("Detections.embedded marks rows of an embedding, but embedding is None")
+            self.embedded = _as(self.embedded, bool, (), "embedded", n)
+
+    @property
+    def has_embedding(self) -> np.ndarray:
+        """(N,) bool: the rows that carry a real appearance embedding."""
+        if self.embedding is None:
+            return np.zeros(len(self), bool)
+        return np.ones(len(self), bool) if self.embedded is None else self.embedded
 
     @classmethod
     def empty(cls, embedding_dim: int | None = None) -> "Detections":
@@ -117,6 +132,7 @@ class Detections:
             class_id=self.class_id[index],
             tracker_id=self.tracker_id[index],
             embedding=None if self.embedding is None else self.embedding[index],
+            embedded=None if self.embedded is None else self.embedded[index],
         )
 
     def __iter__(self) -> Iterator["Detections"]:
@@ -130,12 +146,14 @@ class Detections:
         if not parts:
             return cls.empty()
         with_emb = all(p.embedding is not None for p in parts)
+        marked = with_emb and any(p.embedded is not None for p in parts)
         return cls(
             xyxy=np.concatenate([p.xyxy for p in parts]),
             confidence=np.concatenate([p.confidence for p in parts]),
             class_id=np.concatenate([p.class_id for p in parts]),
             tracker_id=np.concatenate([p.tracker_id for p in parts]),
             embedding=np.concatenate([p.embedding for p in parts]) if with_emb else None,
+            embedded=np.concatenate([p.has_embedding for p in parts]) if marked else None,
         )
 
     def anchors(self, anchor: str = "bottom_center") -> np.ndarray:

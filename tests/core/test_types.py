@@ -97,3 +97,19 @@ def test_count_event_is_checked_where_it_is_made():
         CountEvent("cam", "line", "L", 1, "car", "in", datetime(2026, 11, 1, 8))
     with pytest.raises(ValueError, match="timezone-aware"):
         CountEvent("cam", "line", "L", 1, "car", "in", 1762000000.0)
+
+
+def test_embedded_mask_says_which_embeddings_are_real_and_travels_with_the_rows():
+    d = dets(3, emb=True)
+    assert d.embedded is None and d.has_embedding.tolist() == [True, True, True]  # no mask: every row
+    assert dets(2).has_embedding.tolist() == [False, False]                       # no embedding: none
+    m = Detections(xyxy=d.xyxy, embedding=d.embedding, embedded=[True, False, True])
+    assert m.embedded.dtype == bool
+    assert m[[2, 1]].embedded.tolist() == [True, False] and m[0].has_embedding.tolist() == [True]
+    merged = Detections.merge([m, d[:1]])
+    assert merged.has_embedding.tolist() == [True, False, True, True]
+    assert Detections.merge([d, d]).embedded is None
+    with pytest.raises(ValueError, match="embedded has 2 rows, xyxy has 3"):
+        Detections(xyxy=d.xyxy, embedding=d.embedding, embedded=[True, False])
+    with pytest.raises(ValueError, match="embedding is None"):
+        Detections(xyxy=d.xyxy, embedded=[True, True, True])

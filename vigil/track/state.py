@@ -27,7 +27,7 @@ class TrackArrays:
     last_box: np.ndarray    # (N, 4) xyxy of the last matched detection
     obs_mean: np.ndarray    # (N, 8) Kalman state right after the last match (for re-update)
     obs_cov: np.ndarray     # (N, 3, 4)
-    t_emb: np.ndarray       # (N,) float64, time of the last real embedding (-inf: none yet)
+    t_emb: np.ndarray       # (N,) float64, time of the last real embedding (-inf: never embedded)
     embedding: np.ndarray | None = None  # (N, D) L2-normalised EMA of matched embeddings
 
     @classmethod
@@ -39,6 +39,11 @@ class TrackArrays:
 
     def __len__(self) -> int:
         return len(self.id)
+
+    @property
+    def has_embedding(self) -> np.ndarray:
+        """(N,) bool: tracks with an appearance (embedded at least once); the others' rows are unused."""
+        return np.isfinite(self.t_emb)
 
     def select(self, index: np.ndarray) -> TrackArrays:
         """A new table with the rows in `index` (mask or indices); the arrays are copies."""

@@ -103,8 +103,8 @@ class Tracker:
         keep = np.flatnonzero((wh[:, 0] > 0) & (wh[:, 1] > 0) & (dets.confidence >= cfg.low_threshold))
         xyxy = dets.xyxy[keep].astype(np.float64)
         conf = dets.confidence[keep]
-        emb = None if dets.embedding is None else dets.embedding[keep]
-        return _Candidates(keep, xyxy, xyxy_to_xywh(xyxy), conf, dets.class_id[keep], emb,
+        emb, has_emb = (None, None) if dets.embedding is None else (dets.embedding[keep], dets.has_embedding[keep])
+        return _Candidates(keep, xyxy, xyxy_to_xywh(xyxy), conf, dets.class_id[keep], emb, has_emb,
                            xywh_to_xyxy(self.tracks.mean[:, :4]), conf >= cfg.high_threshold)
 
     def _match_confident(self, ctx: _Candidates, m: _Matching, pool: np.ndarray) -> None:
@@ -154,7 +154,8 @@ class Tracker:
         hi_left = m.free(ctx.hi)
         if len(lost) and len(hi_left):
             cost = cosine_distance(tr.embedding[lost], ctx.emb[hi_left])
-            cost[np.linalg.norm(tr.embedding[lost], axis=1) == 0] = INFEASIBLE
+            cost[~tr.has_embedding[lost]] = INFEASIBLE
+            cost[:, ~ctx.has_emb[hi_left]] = INFEASIBLE
             gate = self.kf.gating_distance(tr.mean[lost], tr.cov[lost], ctx.xywh[hi_left], 2)
             cost[gate > CHI2_999_2DOF] = INFEASIBLE
             m.assign(lost, hi_left, self._forbid(cost, ctx, lost, hi_left), self.cfg.appearance_recovery)
@@ -165,9 +166,9 @@ class Tracker:
         visible = tr.state[rows] == TRACKED
         reported, det = rows[visible], cols[visible]
         box = ctx.xyxy[det] if self.cfg.output_box == "detection" else xywh_to_xyxy(tr.mean[reported, :4])
+        src = dets[ctx.keep[det]]
         return Detections(xyxy=box, confidence=ctx.conf[det], class_id=ctx.cls[det],
-                          tracker_id=tr.id[reported].copy(),
-                          embedding=None if dets.embedding is None else dets.embedding[ctx.keep[det]])
+                          tracker_id=tr.id[reported].copy(), embedding=src.embedding, embedded=src.embedded)
 
     def _retire(self, unmatched: np.ndarray) -> None:
         """Unmatched visible tracks become lost; unmatched tentative ones are dropped."""
@@ -191,14 +192,15 @@ class Tracker:
         if not confirmed.any():
             return out
         now = fresh[confirmed]
+        src = dets[ctx.keep[now]]
         return Detections.merge([out, Detections(
             xyxy=ctx.xyxy[now], confidence=ctx.conf[now], class_id=ctx.cls[now], tracker_id=born.id[confirmed],
-            embedding=None if dets.embedding is None else dets.embedding[ctx.keep[now]])])
+            embedding=src.embedding, embedded=src.embedded)])
 
     def embedding_wanted(self, dets: Detections, t: float, refresh_seconds: float,
                          min_iou: float = 0.5, near_iou: float = 0.3) -> np.ndarray:
         """Which of this frame's detections need an appearance embedding (bool mask); the rest
-        can go without, as a zero embedding, which the tracker reads as motion only.
+        can go without (marked not embedded), which the tracker reads as motion only.
 
         A detection is skipped only when it plainly continues one visible track: IoU at least
         `min_iou` with that track's predicted box, no other track or detection within
@@ -251,10 +253,9 @@ class Tracker:
         cost = 1.0 - sim
         if appearance and ctx.emb is not None and tr.embedding is not None and cfg.appearance_weight > 0:
             emb_cost = cosine_distance(tr.embedding[rows], ctx.emb[cols])
-            # tracks born without embeddings, and detections whose embedding is all zero (a degenerate
-            # crop), have no appearance to compare: motion-only cost for those pairs
-            has = ((np.linalg.norm(tr.embedding[rows], axis=1) > 0)[:, None]
-                   & (np.linalg.norm(ctx.emb[cols], axis=1) > 0)[None, :])
+            # tracks never embedded, and detections not embedded (a degenerate crop, or not wanted),
+            # have no appearance to compare: motion-only cost for those pairs
+            has = tr.has_embedding[rows][:, None] & ctx.has_emb[cols][None, :]
             w = cfg.appearance_weight
             fused = (1 - w) * cost + w * emb_cost
             fused[emb_cost > cfg.appearance_gate] = INFEASIBLE
@@ -292,7 +293,8 @@ class Tracker:
         confirm = (tr.state[rows] == LOST) | ((tr.state[rows] == TENTATIVE) & (tr.hits[rows] >= cfg.min_hits))
         tr.state[rows[confirm]] = TRACKED
         if ctx.emb is not None:
-            self._update_embeddings(rows, ctx.emb[cols])
+            real = ctx.has_emb[cols]  # rows not embedded leave the track's appearance as it was
+            self._update_embeddings(rows[real], ctx.emb[cols[real]])
 
     def _reupdate(self, rows: np.ndarray, z: np.ndarray, gap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """OC-SORT's ORU for tracks found again after `gap` frames: from the state at the last
@@ -315,11 +317,8 @@ class Tracker:
         tr, m = self.tracks, self.cfg.embedding_momentum
         if tr.embedding is None:
             tr.embedding = np.zeros((len(tr), emb.shape[1]), np.float32)
-        real = np.linalg.norm(emb, axis=1) > 0  # a zero row means "not embedded": the EMA stays as it was
-        rows, emb = rows[real], emb[real]
         old = tr.embedding[rows]
-        has = np.linalg.norm(old, axis=1, keepdims=True) > 0
-        new = np.where(has, m * old + (1 - m) * emb, emb)
+        new = np.where(tr.has_embedding[rows][:, None], m * old + (1 - m) * emb, emb)
         tr.embedding[rows] = new / np.maximum(np.linalg.norm(new, axis=1, keepdims=True), 1e-12)
         tr.t_emb[rows] = self._t
 
@@ -331,9 +330,10 @@ class Tracker:
         emb = None
         t_emb = np.full(n, -np.inf)
         if ctx.emb is not None:
-            norm = np.linalg.norm(ctx.emb[cols], axis=1, keepdims=True)
-            emb = ctx.emb[cols] / np.maximum(norm, 1e-12)
-            t_emb[norm[:, 0] > 0] = self._t
+            real = ctx.has_emb[cols]
+            emb = np.where(real[:, None], ctx.emb[cols], 0.0)
+            emb /= np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
+            t_emb[real] = self._t
         return TrackArrays(id=ids, class_id=ctx.cls[cols].copy(), confidence=ctx.conf[cols].copy(),
                           state=np.where(confirmed, TRACKED, TENTATIVE).astype(np.int8),
                           hits=np.ones(n, np.int32), t_last=np.full(n, self._t), mean=mean, cov=cov,
@@ -344,11 +344,12 @@ class Tracker:
 class _Candidates:
     """This frame's detections that may be matched (tracker-space arrays), and the tracks' predicted boxes."""
 
-    __slots__ = ("keep", "xyxy", "xywh", "conf", "cls", "emb", "pred_xyxy", "high", "hi", "lo")
+    __slots__ = ("keep", "xyxy", "xywh", "conf", "cls", "emb", "has_emb", "pred_xyxy", "high", "hi", "lo")
 
-    def __init__(self, keep, xyxy, xywh, conf, cls, emb, pred_xyxy, high):
+    def __init__(self, keep, xyxy, xywh, conf, cls, emb, has_emb, pred_xyxy, high):
         self.keep = keep  # row of each candidate in the Detections given
-        self.xyxy, self.xywh, self.conf, self.cls, self.emb, self.pred_xyxy = xyxy, xywh, conf, cls, emb, pred_xyxy
+        self.xyxy, self.xywh, self.conf, self.cls, self.pred_xyxy = xyxy, xywh, conf, cls, pred_xyxy
+        self.emb, self.has_emb = emb, has_emb  # embeddings and which are real (None: no embeddings)
         self.high = high  # confident (>= high_threshold)
         self.hi, self.lo = np.flatnonzero(high), np.flatnonzero(~high)
 

@@ -1,4 +1,4 @@
-"""Per-track counting state as a struct of arrays with reusable slots.
+"""Per-track-id state as a struct of arrays with reusable slots (the counter's rules, the stitcher's identities).
 
 Every live track owns one row (slot) in each array; a forgotten track's slot goes back to the
 free list, so memory is bounded by the most tracks alive (or recently lost) at once, not by how

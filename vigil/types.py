@@ -1,4 +1,4 @@
-"""The currency types passed between stages: `Frame` and `Detections`.
+"""The currency types passed between stages: `Frame`, `Detections` and `CountEvent`.
 
 `Detections` is a struct of numpy arrays (like supervision's `Detections` or
 ultralytics' `Boxes`): every stage takes and returns one, rows stay aligned
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterator
+from typing import Iterator, Literal, get_args
 
 import numpy as np
 
@@ -19,6 +19,13 @@ CLASS_IDS: dict[str, int] = {name: i for i, name in enumerate(CLASS_NAMES)}
 VEHICLE_CLASSES: frozenset[str] = frozenset({"bicycle", "car", "motorcycle", "bus", "truck"})
 # COCO class id -> Vigil class id (person, bicycle, car, motorcycle, bus, truck).
 COCO_TO_VIGIL: dict[int, int] = {0: 0, 1: 1, 2: 2, 3: 3, 5: 4, 7: 5}
+
+
+# What a CountEvent can say; the store, the queries, the CLI and the API read these.
+EventKind = Literal["line", "zone"]
+Direction = Literal["in", "out"]
+EVENT_KINDS: tuple[str, ...] = get_args(EventKind)
+DIRECTIONS: tuple[str, ...] = get_args(Direction)
 
 
 def class_group(name: str) -> str:
@@ -69,6 +76,9 @@ class Detections:
     class_id: (N,) int32 Vigil class ids (see CLASS_NAMES).
     tracker_id: (N,) int64, -1 where no track has been assigned.
     embedding: optional (N, D) float32 appearance features (L2-normalised).
+    embedded: optional (N,) bool, the rows of `embedding` that are real; the embedder leaves out
+        crops too small to embed and rows nobody wanted (their vectors are zeros, never to be read).
+        None with an embedding: every row is real. Read it through `has_embedding`.
     """
 
     xyxy: np.ndarray
@@ -76,6 +86,7 @@ class Detections:
     class_id: np.ndarray = field(default=None)  # type: ignore[assignment]
     tracker_id: np.ndarray = field(default=None)  # type: ignore[assignment]
     embedding: np.ndarray | None = None
+    embedded: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.xyxy = _as(self.xyxy, np.float32, (4,), "xyxy", None)
@@ -91,6 +102,17 @@ class Detections:
             if e.ndim != 2 or e.shape[0] != n:
                 raise ValueError(f"Detections.embedding must have shape (N, D) with N={n} but has {e.shape}")
             self.embedding = e
+        if self.embedded is not None:
+            if self.embedding is None:
+                raise ValueError("Detections.embedded marks rows of an embedding, but embedding is None")
+            self.embedded = _as(self.embedded, bool, (), "embedded", n)
+
+    @property
+    def has_embedding(self) -> np.ndarray:
+        """(N,) bool: the rows that carry a real appearance embedding."""
+        if self.embedding is None:
+            return np.zeros(len(self), bool)
+        return np.ones(len(self), bool) if self.embedded is None else self.embedded
 
     @classmethod
     def empty(cls, embedding_dim: int | None = None) -> "Detections":
@@ -110,6 +132,7 @@ class Detections:
             class_id=self.class_id[index],
             tracker_id=self.tracker_id[index],
             embedding=None if self.embedding is None else self.embedding[index],
+            embedded=None if self.embedded is None else self.embedded[index],
         )
 
     def __iter__(self) -> Iterator["Detections"]:
@@ -123,12 +146,14 @@ class Detections:
         if not parts:
             return cls.empty()
         with_emb = all(p.embedding is not None for p in parts)
+        marked = with_emb and any(p.embedded is not None for p in parts)
         return cls(
             xyxy=np.concatenate([p.xyxy for p in parts]),
             confidence=np.concatenate([p.confidence for p in parts]),
             class_id=np.concatenate([p.class_id for p in parts]),
             tracker_id=np.concatenate([p.tracker_id for p in parts]),
             embedding=np.concatenate([p.embedding for p in parts]) if with_emb else None,
+            embedded=np.concatenate([p.has_embedding for p in parts]) if marked else None,
         )
 
     def anchors(self, anchor: str = "bottom_center") -> np.ndarray:
@@ -149,3 +174,31 @@ class Detections:
     @property
     def area(self) -> np.ndarray:
         return (self.xyxy[:, 2] - self.xyxy[:, 0]).clip(0) * (self.xyxy[:, 3] - self.xyxy[:, 1]).clip(0)
+
+
+@dataclass(frozen=True)
+class CountEvent:
+    """One counted event, what the counting stage emits and the store persists.
+
+    kind 'line': a track crossed line `name`; direction 'in' or 'out' per the line's in_side.
+    kind 'zone': a track entered (direction 'in') or left (direction 'out') zone `name`;
+    exits carry the seconds spent inside in `dwell_s`.
+    time: tz-aware UTC time of the frame on which the event was decided.
+    """
+
+    camera_id: str
+    kind: EventKind
+    name: str
+    track_id: int
+    class_name: str
+    direction: Direction
+    time: datetime
+    dwell_s: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in EVENT_KINDS:
+            raise ValueError(f"CountEvent.kind must be one of {', '.join(EVENT_KINDS)}, got {self.kind!r}")
+        if self.direction not in DIRECTIONS:
+            raise ValueError(f"CountEvent.direction must be one of {', '.join(DIRECTIONS)}, got {self.direction!r}")
+        if not isinstance(self.time, datetime) or self.time.tzinfo is None or self.time.utcoffset() is None:
+            raise ValueError(f"CountEvent.time must be a timezone-aware datetime (UTC), got {self.time!r}")

@@ -1,7 +1,9 @@
+from datetime import UTC, datetime, timedelta, timezone
+
 import numpy as np
 import pytest
 
-from vigil.types import CLASS_IDS, COCO_TO_VIGIL, Detections, class_group
+from vigil.types import CLASS_IDS, COCO_TO_VIGIL, DIRECTIONS, EVENT_KINDS, CountEvent, Detections, class_group
 
 
 def dets(n=3, emb=False):
@@ -78,3 +80,36 @@ def test_class_map():
     assert COCO_TO_VIGIL[7] == CLASS_IDS["truck"] and COCO_TO_VIGIL[5] == CLASS_IDS["bus"]
     assert 4 not in COCO_TO_VIGIL  # airplane is not a Vigil class
     assert class_group("car") == "vehicle" and class_group("pedestrian") == "pedestrian"
+
+
+def test_count_event_is_checked_where_it_is_made():
+    """Kinds, directions and tz-aware times are checked in one place: CountEvent itself."""
+    t = datetime(2026, 11, 1, 8, tzinfo=UTC)
+    ok = CountEvent("cam", "zone", "Z", 3, "car", "out", t, dwell_s=2.5)
+    assert (ok.kind, ok.direction, ok.dwell_s) == ("zone", "out", 2.5)
+    assert CountEvent("cam", "line", "L", 1, "car", "in", t.astimezone(timezone(timedelta(hours=2)))).time == t
+    assert EVENT_KINDS == ("line", "zone") and DIRECTIONS == ("in", "out")
+    with pytest.raises(ValueError, match="kind must be one of line, zone, got 'area'"):
+        CountEvent("cam", "area", "L", 1, "car", "in", t)
+    with pytest.raises(ValueError, match="direction must be one of in, out, got 'up'"):
+        CountEvent("cam", "line", "L", 1, "car", "up", t)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        CountEvent("cam", "line", "L", 1, "car", "in", datetime(2026, 11, 1, 8))
+    with pytest.raises(ValueError, match="timezone-aware"):
+        CountEvent("cam", "line", "L", 1, "car", "in", 1762000000.0)
+
+
+def test_embedded_mask_says_which_embeddings_are_real_and_travels_with_the_rows():
+    d = dets(3, emb=True)
+    assert d.embedded is None and d.has_embedding.tolist() == [True, True, True]  # no mask: every row
+    assert dets(2).has_embedding.tolist() == [False, False]                       # no embedding: none
+    m = Detections(xyxy=d.xyxy, embedding=d.embedding, embedded=[True, False, True])
+    assert m.embedded.dtype == bool
+    assert m[[2, 1]].embedded.tolist() == [True, False] and m[0].has_embedding.tolist() == [True]
+    merged = Detections.merge([m, d[:1]])
+    assert merged.has_embedding.tolist() == [True, False, True, True]
+    assert Detections.merge([d, d]).embedded is None
+    with pytest.raises(ValueError, match="embedded has 2 rows, xyxy has 3"):
+        Detections(xyxy=d.xyxy, embedding=d.embedding, embedded=[True, False])
+    with pytest.raises(ValueError, match="embedding is None"):
+        Detections(xyxy=d.xyxy, embedded=[True, True, True])

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 
-from vigil.count import CameraCounter, CountEvent
-from vigil.types import CLASS_IDS, Detections
+from vigil.count import CameraCounter
+from vigil.types import CLASS_IDS, CountEvent, Detections
 
 T0 = datetime(2024, 3, 31, 0, 30, tzinfo=timezone.utc)
 FPS = 10.0

@@ -36,6 +36,7 @@ def test_long_stream_keeps_state_bounded_and_counts_every_track():
     assert max(sizes) <= alive * 2
     assert c.tracked == 0 and len(c._table.slot_of) == 0
     assert c._table.capacity <= 64
+    assert len(c._ids) == 0 and c._ids._table.capacity <= 64  # the stitcher forgets with the counter
     assert c.occupancy()["bay"]["car"] == 0
 
 
@@ -56,3 +57,4 @@ def test_finish_frees_everything():
     assert c.tracked == 200
     c.finish(at(1))
     assert c.tracked == 0 and np.all(c._table.track_id == -1)
+    assert len(c._ids) == 0

@@ -6,7 +6,7 @@ import pytest
 
 from tests.fusion.data import ROADSCENE, ROADSCENE_REG, TNO, VIFB_INPUT, need
 from vigil.errors import VigilError
-from vigil.fusion.pairs import PairsError, discover_pairs, read_image
+from vigil.fusion.pairs import PairsError, discover_pairs, read_pair_image
 
 
 def _img(path, shape=(8, 8), dtype=np.uint8):
@@ -52,11 +52,11 @@ def test_missing_folders_and_pairless_folders_name_the_fix(tmp_path):
 def test_sixteen_bit_thermal_is_read_as_eight_bit_and_bad_files_are_refused(tmp_path):
     ramp = np.tile(np.arange(0, 4000, 40, dtype=np.uint16), (10, 1))
     cv2.imwrite(str(tmp_path / "t.png"), ramp)
-    img = read_image(tmp_path / "t.png")
+    img = read_pair_image(tmp_path / "t.png")
     assert img.dtype == np.uint8 and img.min() == 0 and img.max() == 255
     (tmp_path / "bad.jpg").write_bytes(b"not a jpeg")
     with pytest.raises(PairsError, match="cannot read image"):
-        read_image(tmp_path / "bad.jpg")
+        read_pair_image(tmp_path / "bad.jpg")
 
 
 @pytest.mark.parametrize("folder,count", [(VIFB_INPUT, 21), (TNO, 10), (ROADSCENE, 10), (ROADSCENE_REG, 20)])

@@ -9,7 +9,7 @@ import pytest
 
 from tests.fusion.data import ROADSCENE_REG, VIFB_INPUT, need
 from vigil.config.fusion import ThermalConfig
-from vigil.fusion.pairs import read_image
+from vigil.fusion.pairs import read_pair_image
 from vigil.fusion.register import (Registration, RegistrationError, as_homography, calibrate, calibrate_file,
                                    corner_error_px, invert_homography, register_images,
                                    warp_thermal_to_visible)
@@ -109,8 +109,8 @@ def test_warp_thermal_to_visible_puts_a_thermal_spot_where_the_homography_says()
 # ------------------------------------------------------------------ automatic registration (real pairs)
 
 def _roadscene(name):
-    vis = read_image(need(ROADSCENE_REG / "visible" / f"{name}.jpg"))
-    ir = read_image(need(ROADSCENE_REG / "infrared" / f"{name}.png"))
+    vis = read_pair_image(need(ROADSCENE_REG / "visible" / f"{name}.jpg"))
+    ir = read_pair_image(need(ROADSCENE_REG / "infrared" / f"{name}.png"))
     return vis, ir
 
 
@@ -149,8 +149,8 @@ def test_a_featureless_thermal_frame_is_refused():
 def test_recovers_a_synthetic_zoom_and_offset_on_another_dataset():
     """VIFB pairs are pixel-aligned; cropping and zooming the visible image gives a known answer
     in a different scene, size and scale from the RoadScene pairs."""
-    vis = read_image(need(VIFB_INPUT / "VI" / "snow.jpg"))
-    ir = read_image(need(VIFB_INPUT / "IR" / "snow.jpg"))
+    vis = read_pair_image(need(VIFB_INPUT / "VI" / "snow.jpg"))
+    ir = read_pair_image(need(VIFB_INPUT / "IR" / "snow.jpg"))
     h, w = vis.shape[:2]
     crop = np.array([[1.7, 0.03, -0.15 * w * 1.7], [-0.02, 1.7, -0.1 * h * 1.7], [0, 0, 1.0]])
     zoomed = cv2.warpPerspective(vis, crop, (int(w * 1.7 * 0.7), int(h * 1.7 * 0.75)))

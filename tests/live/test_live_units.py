@@ -19,7 +19,6 @@ import pytest
 
 from vigil.config.live import LiveConfig
 from vigil.config.site import CameraConfig, SiteConfig
-from vigil.count.events import CountEvent
 from vigil.errors import ConfigError
 from vigil.live.daemon import LiveCamera, LiveDaemon
 from vigil.pipeline.round import AnalysisRound
@@ -29,7 +28,7 @@ from vigil.live.logs import setup_logging
 from vigil.live.metrics import serve_metrics
 from vigil.sources.nvr import nvr_url, stream_target
 from vigil.sources.rtsp import Backoff, FrameQueue, LatestFrameSlot, ReaderStats, mask_url, scrub, with_credentials
-from vigil.types import Detections, Frame
+from vigil.types import CountEvent, Detections, Frame
 
 
 # ---------------------------------------------------------------- URLs and credentials

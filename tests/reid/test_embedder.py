@@ -121,6 +121,7 @@ def test_embed_batch_equals_frame_by_frame(embedder, frame):
     for image, dets, got in zip([frame, small], [a, b], together):
         np.testing.assert_allclose(got.embedding, embedder.embed(image, dets).embedding, atol=1e-5)
     assert not together[1].embedding[0].any()  # zero-width box
+    assert together[1].embedded.tolist() == [False, True, True] and together[0].embedded.all()
 
 
 def test_half_precision_path_keeps_the_embeddings(embedder, frame, monkeypatch):
@@ -152,3 +153,4 @@ def test_rows_not_wanted_get_zero_vectors_without_a_crop(embedder, frame):
     out = embedder.embed_batch([frame, frame], [dets, dets], [None, np.zeros(3, bool)])
     np.testing.assert_allclose(out[0].embedding, full, atol=1e-5)  # None: every row
     np.testing.assert_array_equal(out[1].embedding, 0.0)
+    assert out[0].embedded.all() and not out[1].embedded.any()  # the mask, not the zeros, says so

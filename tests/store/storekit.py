@@ -7,7 +7,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from vigil.count.events import CountEvent
+from vigil.types import CountEvent
 
 T0 = datetime(2026, 3, 28, 12, tzinfo=UTC)
 

@@ -13,8 +13,8 @@ import pytest
 
 from tests.store.storekit import T0, random_events, reference_counts
 from vigil.cli import main
-from vigil.count.events import CountEvent
 from vigil.store import Store
+from vigil.types import CountEvent
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.store.storekit import as_counter, random_events, reference_counts
-from vigil.count.events import CountEvent
 from vigil.store import QueryError
+from vigil.types import CountEvent
 
 BERLIN = ZoneInfo("Europe/Berlin")
 # Europe/Berlin 2026: clocks go forward on 29 March 01:00 UTC, back on 25 October 01:00 UTC.

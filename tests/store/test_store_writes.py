@@ -10,10 +10,10 @@ import pytest
 import sqlalchemy as sa
 
 from tests.store.storekit import T0, as_counter, random_events, reference_counts
-from vigil.count.events import CountEvent
 from vigil.errors import VigilError
 from vigil.store import Store
 from vigil.store.schema import LEVELS, aggregates
+from vigil.types import CountEvent
 
 
 def aggregate_snapshot(store: Store) -> dict[int, set]:

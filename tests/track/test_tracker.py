@@ -13,10 +13,10 @@ from vigil.track.synthetic import SyntheticScene
 from vigil.types import Detections
 
 
-def dets(boxes, conf=None, cls=None, emb=None) -> Detections:
+def dets(boxes, conf=None, cls=None, emb=None, embedded=None) -> Detections:
     boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
     return Detections(xyxy=boxes, confidence=None if conf is None else np.asarray(conf),
-                      class_id=None if cls is None else np.asarray(cls), embedding=emb)
+                      class_id=None if cls is None else np.asarray(cls), embedding=emb, embedded=embedded)
 
 
 def person(cx: float, cy: float = 200.0, w: float = 40.0, h: float = 100.0):
@@ -268,18 +268,21 @@ def test_lost_track_whose_prediction_drifted_gets_a_looser_second_chance(lost_ma
     assert (int(out.tracker_id[0]) == walker) == keeps
 
 
-def test_detection_with_an_all_zero_embedding_is_matched_by_motion():
-    """A degenerate crop embeds to zeros: it has no appearance to compare, so the track must still
-    take it by motion (cosine distance 1 to everything would leave it unmatchable, and a new id)."""
+def test_detection_marked_not_embedded_is_matched_by_motion():
+    """A degenerate crop (or a row nobody wanted) is marked not embedded: it has no appearance to
+    compare, so the track must still take it by motion, whatever its vector holds (read as an
+    appearance, this one is orthogonal to the track's: unmatchable, and a new id)."""
     e = np.zeros((1, 16), np.float32)
     e[0, 3] = 1.0
+    other = np.roll(e, 5, axis=1)
     trk = Tracker()
     for f in range(10):
         out = trk.update(dets([person(100 + 3 * f)], emb=e), f / 30)
     walker = int(out.tracker_id[0])
     for f in range(10, 13):
-        out = trk.update(dets([person(100 + 3 * f)], emb=np.zeros_like(e)), f / 30)
+        out = trk.update(dets([person(100 + 3 * f)], emb=other, embedded=[False]), f / 30)
         assert list(out.tracker_id) == [walker]
+        assert out.embedded.tolist() == [False]  # the mask travels with the reported row
     out = trk.update(dets([person(139)], emb=e), 13 / 30)
     assert list(out.tracker_id) == [walker]
 
@@ -319,14 +322,14 @@ def test_embedding_wanted_counts_tracks_without_fresh_appearance_as_rivals():
     trk = Tracker()
     for f in range(4):  # A has a fresh appearance; B, close beside it, was never embedded
         both = dets([person(100 + 3 * f), person(115 + 3 * f)], conf=[0.9, 0.9],
-                    emb=np.concatenate([look, np.zeros_like(look)]))
+                    emb=np.concatenate([look, look]), embedded=[True, False])
         trk.update(both, f / 30)
     assert np.isfinite(trk.tracks.t_emb).sum() == 1
     # a detection on A, which B's predicted box also overlaps: ambiguous, embedded
     assert trk.embedding_wanted(dets([person(112)]), 4 / 30, 1.0).tolist() == [True]
 
 
-def test_zero_embeddings_leave_the_track_appearance_and_refresh_time_alone():
+def test_rows_not_embedded_leave_the_track_appearance_and_refresh_time_alone():
     rng = np.random.default_rng(6)
     look = _unit(rng, 1)
     trk = Tracker()
@@ -334,7 +337,7 @@ def test_zero_embeddings_leave_the_track_appearance_and_refresh_time_alone():
         trk.update(dets([person(100 + 3 * f)], conf=[0.9], emb=look), f / 30)
     before, t_emb = trk.tracks.embedding.copy(), trk.tracks.t_emb.copy()
     np.testing.assert_allclose(t_emb, [3 / 30])
-    out = trk.update(dets([person(112)], conf=[0.9], emb=np.zeros_like(look)), 4 / 30)
+    out = trk.update(dets([person(112)], conf=[0.9], emb=-look, embedded=[False]), 4 / 30)
     assert len(out) == 1  # matched by motion
     np.testing.assert_array_equal(trk.tracks.embedding, before)
     np.testing.assert_array_equal(trk.tracks.t_emb, t_emb)
@@ -342,6 +345,6 @@ def test_zero_embeddings_leave_the_track_appearance_and_refresh_time_alone():
     np.testing.assert_allclose(trk.tracks.t_emb, [5 / 30])
     # a track born without any embedding has never been refreshed
     fresh = Tracker()
-    fresh.update(dets([person(100)], conf=[0.9], emb=np.zeros_like(look)), 0.0)
+    fresh.update(dets([person(100)], conf=[0.9], emb=look, embedded=[False]), 0.0)
     assert np.isneginf(fresh.tracks.t_emb).all()
     assert fresh.embedding_wanted(dets([person(101)]), 1 / 30, 1.0).tolist() == [True]

@@ -60,7 +60,7 @@ def fuse_cmd(
 ) -> None:
     """Fuse a visible and a thermal image into one, or every pair in a folder (with metrics)."""
     from vigil.fusion.fuse import fuse, resolve_method
-    from vigil.fusion.pairs import discover_pairs, read_image
+    from vigil.fusion.pairs import discover_pairs, read_pair_image
 
     _check_format(fmt)
     name = resolve_method(method)
@@ -86,7 +86,7 @@ def fuse_cmd(
         return
     if visible is None or thermal is None:
         raise VigilError("give VISIBLE and THERMAL images (or --pairs DIR); see vigil fuse --help")
-    vis, ir = read_image(visible), read_image(thermal)
+    vis, ir = read_pair_image(visible), read_pair_image(thermal)
     t0 = time.perf_counter()
     fused = fuse(vis, ir, name)
     ms = (time.perf_counter() - t0) * 1000
@@ -167,7 +167,7 @@ def bench_fusion(
     import numpy as np
 
     from vigil.fusion.fuse import DEFAULT_METHOD, fuse, method_names, resolve_method
-    from vigil.fusion.pairs import read_image
+    from vigil.fusion.pairs import read_pair_image
 
     _check_format(fmt)
     try:
@@ -177,8 +177,8 @@ def bench_fusion(
     if (visible is None) != (thermal is None):
         raise VigilError("give both --visible and --thermal, or neither (synthetic pair)")
     if visible is not None:
-        vis = cv2.resize(read_image(visible), (w, h))
-        ir = cv2.resize(read_image(thermal), (w, h))
+        vis = cv2.resize(read_pair_image(visible), (w, h))
+        ir = cv2.resize(read_pair_image(thermal), (w, h))
     else:  # textured scene with a few warm blobs: timing does not depend on content
         rng = np.random.default_rng(0)
         vis = cv2.GaussianBlur(rng.integers(0, 255, (h, w, 3), dtype=np.uint8), (5, 5), 0)

@@ -15,13 +15,13 @@ _FORMATS = ("text", "json")
 
 
 def _read(path: Path, what: str):
-    from vigil.fusion.pairs import read_image
+    from vigil.fusion.pairs import read_pair_image
 
     if not path.exists():
         raise VigilError(f"{what} image '{path}' does not exist")
     if path.is_dir():
         raise VigilError(f"{what} image '{path}' is a folder; give an image file")
-    return read_image(path)
+    return read_pair_image(path)
 
 
 def _matrix(m) -> str:

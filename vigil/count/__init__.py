@@ -1,6 +1,5 @@
-"""Counting: line crossings and polygon zones, with hysteresis, pruning and re-ID de-duplication."""
+"""Counting: line crossings and polygon zones, with hysteresis and pruning (events: vigil.types.CountEvent)."""
 
 from vigil.count.counter import CameraCounter
-from vigil.count.events import CountEvent
 
-__all__ = ["CameraCounter", "CountEvent"]
+__all__ = ["CameraCounter"]

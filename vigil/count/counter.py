@@ -12,8 +12,9 @@ Rules (see LineConfig / ZoneConfig / CountingConfig for the knobs):
   and exits are events, exits carry the dwell (first frame inside to first frame outside).
 - Lost tracks. A track not reported for `lost_after_s` is forgotten: a zone visit still open ends
   with an exit stamped at the track's last sighting; its slot is reused, so state stays bounded.
-- Re-ID. A new track with an embedding may take over a recently lost track's whole state
-  (vigil.count.dedup), so an id switch neither counts a line twice nor splits a zone visit.
+- Re-ID. A new track that continues a recently lost one (vigil.track.stitch decides, from
+  embeddings, motion and class) takes over its whole counting state, so an id switch neither
+  counts a line twice nor splits a zone visit. The class of a track is the stitcher's vote.
 
 Everything per frame is vectorised over the tracks; Python loops run only per line, per zone
 and per emitted event.
@@ -26,19 +27,14 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from vigil.config.geometry import CountingConfig, LineConfig, ZoneConfig
-from vigil.count.dedup import match_lost, normalise
-from vigil.count.events import CountEvent
 from vigil.count.geometry import crossing_within_segment, points_in_polygon, signed_distance
-from vigil.count.state import TrackTable
 from vigil.errors import ConfigError
-from vigil.types import CLASS_NAMES, Detections, class_group
+from vigil.track.slots import SlotTable
+from vigil.track.stitch import IdentityStitcher
+from vigil.types import CLASS_NAMES, CountEvent, Detections
 
 _N_CLASSES = len(CLASS_NAMES)
-_GROUP_OF_CLASS = np.array([0 if class_group(c) == "vehicle" else 1 + i for i, c in enumerate(CLASS_NAMES)])
-_EMB_MOMENTUM = 0.8      # weight of the track's running embedding against the newest one
-_VEL_MOMENTUM = 0.5
-_INHERITED = ("last_seen", "center", "height", "velocity", "votes", "has_emb",
-              "line_side", "line_sign", "line_pt", "line_cross_ok", "line_run", "line_counted",
+_INHERITED = ("line_side", "line_sign", "line_pt", "line_cross_ok", "line_run", "line_counted",
               "zone_inside", "zone_entered", "zone_run", "zone_run_start")
 
 
@@ -59,6 +55,8 @@ class CameraCounter:
         self._b = np.array([ln.points[1] for ln in self.lines], np.float64).reshape(-1, 2)
         self._in_sign = np.array([1 if ln.in_side == "right" else -1 for ln in self.lines], np.int8)
         self._polygons = [np.asarray(z.polygon, np.float64) for z in self.zones]
+        self._ids = IdentityStitcher(self.cfg.reid_max_gap_s, self.cfg.reid_max_distance,
+                                     self.cfg.reid_min_similarity, enabled=self.cfg.reid_dedup)
         self._reset()
 
     # ------------------------------------------------------------------ public API
@@ -71,11 +69,12 @@ class CameraCounter:
         tracks = self._clean(tracks)
         events = self._prune(t)
         ids = tracks.tracker_id
-        slots, new = self._slots_for(ids)
-        if new.any() and tracks.embedding is not None and self.cfg.reid_dedup:
-            self._inherit(tracks, slots, new, t)
-        self._observe(tracks, slots, new, t)
-        classes = self._table.votes[slots].argmax(axis=1)
+        slots = self._slots_for(ids)
+        continues = self._ids.update(tracks, t)  # an id switch: the lost id each new row continues
+        for row in np.flatnonzero(continues >= 0).tolist():
+            self._inherit(int(slots[row]), int(continues[row]))
+        self._table.last_seen[slots] = t
+        classes = self._ids.classes(ids)
         anchors: dict[str, np.ndarray] = {}
         for li, line in enumerate(self.lines):
             if line.anchor not in anchors:
@@ -102,7 +101,7 @@ class CameraCounter:
         lost but not yet forgotten still count: occupancy equals entries minus exits."""
         tab = self._table
         live = np.flatnonzero(tab.track_id >= 0)
-        classes = tab.votes[live].argmax(axis=1) if len(live) else np.zeros(0, np.int64)
+        classes = self._ids.classes(tab.track_id[live])
         out = {}
         for zi, zone in enumerate(self.zones):
             counts = np.bincount(classes[tab.zone_inside[live, zi]], minlength=_N_CLASSES)
@@ -118,14 +117,10 @@ class CameraCounter:
 
     def _reset(self) -> None:
         L, Z = len(self.lines), len(self.zones)
-        self._table = TrackTable({
+        self._ids.reset()
+        self._table = SlotTable({
             "track_id": ((), np.int64, -1),
             "last_seen": ((), np.float64, 0.0),      # seconds since _t0
-            "center": ((2,), np.float64, 0.0),
-            "height": ((), np.float64, 0.0),
-            "velocity": ((2,), np.float64, 0.0),     # px/s of the box center
-            "votes": ((_N_CLASSES,), np.int32, 0),   # class observations; argmax is the track's class
-            "has_emb": ((), bool, False),
             "line_side": ((L,), np.int8, 0),         # confirmed side: -1, +1, 0 = not known yet
             "line_sign": ((L,), np.int8, 0),         # sign of the last off-line anchor position
             "line_pt": ((L, 2), np.float64, 0.0),    # that position
@@ -162,14 +157,13 @@ class CameraCounter:
             tracks = tracks[np.sort(first)]
         return tracks
 
-    def _slots_for(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _slots_for(self, ids: np.ndarray) -> np.ndarray:
         tab = self._table
         slots = np.array([tab.slot_of.get(i, -1) for i in ids.tolist()], dtype=np.int64)
-        new = slots < 0
-        for i in np.flatnonzero(new):
+        for i in np.flatnonzero(slots < 0):
             slots[i] = tab.allocate(int(ids[i]))
             tab.track_id[slots[i]] = ids[i]
-        return slots, new
+        return slots
 
     def _prune(self, t: float) -> list[CountEvent]:
         tab = self._table
@@ -178,8 +172,10 @@ class CameraCounter:
         if not len(stale):
             return []
         events = self._close_visits(stale)
-        tab.release(stale, tab.track_id[stale].tolist())
+        gone = tab.track_id[stale].tolist()
+        tab.release(stale, gone)
         tab.track_id[stale] = -1
+        self._ids.forget(gone)
         return events
 
     def _close_visits(self, slots: np.ndarray) -> list[CountEvent]:
@@ -192,67 +188,20 @@ class CameraCounter:
             pending = tab.zone_run[inside, zi] > 0
             left = np.where(pending, tab.zone_run_start[inside, zi], tab.last_seen[inside])
             dwell = left - tab.zone_entered[inside, zi]
-            classes = tab.votes[inside].argmax(axis=1)
+            classes = self._ids.classes(tab.track_id[inside])
             for s, c, at, dw in zip(inside.tolist(), classes.tolist(), left.tolist(), dwell.tolist()):
                 events.append(CountEvent(self.camera_id, "zone", zone.name, int(tab.track_id[s]),
                                          CLASS_NAMES[c], "out", self._at(at), dwell_s=float(dw)))
             tab.zone_inside[inside, zi] = False
         return events
 
-    def _inherit(self, tracks: Detections, slots: np.ndarray, new: np.ndarray, t: float) -> None:
+    def _inherit(self, dst: int, old_id: int) -> None:
+        """The track in slot `dst` continues `old_id` (an id switch): it takes over its counting state."""
         tab = self._table
-        emb = normalise(tracks.embedding)
-        self._ensure_embedding_field(emb.shape[1])
-        new_rows = np.flatnonzero(new & (np.abs(emb).sum(axis=1) > 0))
-        live = np.flatnonzero(tab.track_id >= 0)
-        old = live[tab.has_emb[live] & (tab.last_seen[live] < t)
-                   & (t - tab.last_seen[live] <= self.cfg.reid_max_gap_s)]
-        old = np.setdiff1d(old, slots)
-        if not len(new_rows) or not len(old):
-            return
-        centers = tracks.anchors("center").astype(np.float64)[new_rows]
-        pairs = match_lost(
-            self.cfg, new_emb=emb[new_rows], new_center=centers,
-            new_group=_GROUP_OF_CLASS[tracks.class_id[new_rows]],
-            old_emb=tab.emb[old], old_center=tab.center[old], old_velocity=tab.velocity[old],
-            old_height=tab.height[old], old_gap_s=t - tab.last_seen[old],
-            old_group=_GROUP_OF_CLASS[tab.votes[old].argmax(axis=1)])
-        for r, c in pairs:
-            dst, src = int(slots[new_rows[r]]), int(old[c])
-            tab.copy_rows(dst, src, [*_INHERITED, "emb"])
-            tab.release([src], [int(tab.track_id[src])])
-            tab.track_id[src] = -1
-            new[new_rows[r]] = False
-
-    def _ensure_embedding_field(self, dim: int) -> None:
-        tab = self._table
-        if not tab.has_field("emb") or tab.emb.shape[1] != dim:
-            tab.add_field("emb", (dim,), np.float32, 0.0)
-            tab.has_emb[:] = False
-
-    def _observe(self, tracks: Detections, slots: np.ndarray, new: np.ndarray, t: float) -> None:
-        tab = self._table
-        center = tracks.anchors("center").astype(np.float64)
-        old = ~new
-        if old.any():
-            so = slots[old]
-            dt = t - tab.last_seen[so]
-            moving = dt > 0
-            v = (center[old] - tab.center[so]) / np.where(moving, dt, 1.0)[:, None]
-            blended = _VEL_MOMENTUM * tab.velocity[so] + (1 - _VEL_MOMENTUM) * v
-            tab.velocity[so] = np.where(moving[:, None], blended, tab.velocity[so])
-        tab.center[slots] = center
-        tab.height[slots] = tracks.xyxy[:, 3] - tracks.xyxy[:, 1]
-        tab.last_seen[slots] = t
-        tab.votes[slots, tracks.class_id] += 1
-        if tracks.embedding is not None and len(tracks):
-            emb = normalise(tracks.embedding)
-            self._ensure_embedding_field(emb.shape[1])
-            valid = np.abs(emb).sum(axis=1) > 0
-            s, e = slots[valid], emb[valid]
-            had = tab.has_emb[s][:, None]
-            tab.emb[s] = normalise(np.where(had, _EMB_MOMENTUM * tab.emb[s] + (1 - _EMB_MOMENTUM) * e, e))
-            tab.has_emb[s] = True
+        src = tab.slot_of[old_id]
+        tab.copy_rows(dst, src, list(_INHERITED))
+        tab.release([src], [old_id])
+        tab.track_id[src] = -1
 
     # ------------------------------------------------------------------ rules
 
@@ -311,7 +260,7 @@ class CameraCounter:
         start = np.where(differs & (prev_run == 0), t, tab.zone_run_start[slots, zi])
         flip = differs & (run >= zone.min_frames)
         entered = tab.zone_entered[slots, zi]
-        entering, leaving = flip & raw, flip & ~raw
+        entering = flip & raw
         dwell = start - entered
         entered = np.where(entering, start, entered)
         run[flip] = 0

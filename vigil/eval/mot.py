@@ -168,7 +168,7 @@ def run_sequence(seq: MotSequence, dets: list[Detections], tracker: FrameTracker
             seen += len(frame_dets)
             if reid_refresh is not None and hasattr(tracker, "embedding_wanted"):
                 wanted = tracker.embedding_wanted(frame_dets, i / seq.frame_rate, reid_refresh)
-                frame_dets = dataclasses.replace(frame_dets, embedding=np.where(
+                frame_dets = dataclasses.replace(frame_dets, embedded=wanted, embedding=np.where(
                     wanted[:, None], frame_dets.embedding, 0.0).astype(np.float32))
                 embedded += int(wanted.sum())
             else:

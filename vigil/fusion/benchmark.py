@@ -20,7 +20,7 @@ from scipy.stats import rankdata
 from vigil.errors import VigilError
 from vigil.fusion.fuse import fuse, resolve_method
 from vigil.fusion.metrics import METRICS, VIFB_NAMES, evaluate
-from vigil.fusion.pairs import ImagePair, read_image
+from vigil.fusion.pairs import ImagePair, read_pair_image
 
 # The seven metrics VIFB's overall ranking uses (all higher-is-better).
 RANK_METRICS = ("EN", "SD", "SF", "AG", "MI", "SSIM", "Qabf")
@@ -54,7 +54,7 @@ def score_pairs(pairs: list[ImagePair], method: str = "default", metrics: list[s
     name = resolve_method(method)
     out = MethodScore(name)
     for pair in pairs:
-        vis, ir = read_image(pair.visible), read_image(pair.thermal)
+        vis, ir = read_pair_image(pair.visible), read_pair_image(pair.thermal)
         t0 = time.perf_counter()
         fused = fuse(vis, ir, name)
         out.ms_per_pair.append((time.perf_counter() - t0) * 1000)

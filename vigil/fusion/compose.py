@@ -24,6 +24,7 @@ import numpy as np
 from vigil.config.fusion import ThermalConfig
 from vigil.errors import ConfigError, SourceError
 from vigil.fusion.fuse import fuse, resolve_method
+from vigil.fusion.images import to_gray
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +41,6 @@ class CompositionStats:
     shown_rgb: int = 0  # auto mode: RGB frames passed on (bright, or no partner)
     shown_thermal: int = 0  # auto mode: dark RGB frames replaced by thermal
     shown_fused: int = 0  # fused frames passed on (fused mode, or auto in between)
-
-
-def gray(img: np.ndarray) -> np.ndarray:
-    return img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
 
 
 def brightness(img: np.ndarray) -> float:
@@ -78,7 +75,7 @@ class ThermalWarp:
         warped = cv2.warpPerspective(thermal_gray, self.H, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
         uncovered = self._mask(thermal_gray.shape, (w, h))
         if uncovered is not None:
-            warped[uncovered] = gray(visible)[uncovered]
+            warped[uncovered] = to_gray(visible)[uncovered]
         return warped
 
 
@@ -153,7 +150,7 @@ class ThermalComposer:
         if choice == "rgb":
             self.stats.shown_rgb += 1
             return visible
-        ir = None if thermal is None else gray(thermal)
+        ir = None if thermal is None else to_gray(thermal)
         warp = None if ir is None else self._warp_for(visible, ir)
         if warp is None:  # no partner in time, or registration not there yet
             if mode == "auto":

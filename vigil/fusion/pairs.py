@@ -82,7 +82,7 @@ def discover_pairs(root: str | Path) -> tuple[list[ImagePair], list[str]]:
     return pairs, unpaired
 
 
-def read_image(path: str | Path) -> np.ndarray:
+def read_pair_image(path: str | Path) -> np.ndarray:
     """An image as uint8, gray or BGR, keeping a gray file gray (metrics depend on it);
     16-bit thermal images are stretched to 8 bits, alpha is dropped."""
     img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)

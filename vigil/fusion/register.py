@@ -4,7 +4,7 @@ Conventions: pixel coordinates with (0, 0) at the centre of the top-left pixel. 
 `Registration` holds the homography mapping *visible* pixels to *thermal* pixels (the direction
 a calibration target is usually clicked in); the site config stores the other direction
 (`ThermalConfig.homography`: thermal -> RGB), which `Registration.thermal_to_visible` and
-`Registration.config_homography()` give. `warp_thermal_to_visible` does the per-frame warp.
+`Registration.config_homography()` give. The per-frame warp is vigil.sources.paired.ThermalWarp.
 
 Points file (YAML), at least 4 pairs for a homography, 3 for an affine map:
 
@@ -107,19 +107,6 @@ def warp_thermal_to_visible(thermal: np.ndarray, thermal_to_visible: np.ndarray,
     """The thermal image resampled into the visible view; `visible_size` is (width, height)."""
     return cv2.warpPerspective(thermal, np.asarray(thermal_to_visible, np.float64), tuple(visible_size),
                                flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=border)
-
-
-def warp_visible_to_thermal(visible: np.ndarray, visible_to_thermal: np.ndarray,
-                            thermal_size: tuple[int, int]) -> np.ndarray:
-    """The visible image resampled into the thermal view (shrunk first, so it does not alias)."""
-    H = np.asarray(visible_to_thermal, np.float64)
-    k = float(np.sqrt(abs(np.linalg.det(H[:2, :2]))))
-    if k < 0.9:
-        small = cv2.resize(visible, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
-        sx, sy = small.shape[1] / visible.shape[1], small.shape[0] / visible.shape[0]
-        K = np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5], [0, 0, 1.0]])
-        visible, H = small, H @ np.linalg.inv(K)
-    return cv2.warpPerspective(visible, H, tuple(thermal_size), flags=cv2.INTER_LINEAR)
 
 
 # ---------------------------------------------------------------- calibration from points
@@ -233,4 +220,4 @@ def corner_error_px(H: np.ndarray, H_ref: np.ndarray, visible_shape: tuple[int, 
 
 __all__ = ["AutoParams", "MODELS", "Registration", "RegistrationError", "as_homography", "calibrate",
            "calibrate_file", "corner_error_px", "invert_homography", "load_points", "register_images",
-           "warp_thermal_to_visible", "warp_visible_to_thermal"]
+           "warp_thermal_to_visible"]

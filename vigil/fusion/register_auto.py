@@ -30,6 +30,8 @@ import cv2
 import numpy as np
 from scipy import fft as sfft
 
+from vigil.fusion.images import to_gray
+
 
 @dataclass(frozen=True)
 class AutoParams:
@@ -68,15 +70,6 @@ class AutoResult:
     confidence: float
     reason: str
     stats: dict = field(default_factory=dict)
-
-
-def to_gray(img: np.ndarray) -> np.ndarray:
-    """float32 single-channel image; any bit depth (16-bit radiometric thermal included)."""
-    if img.ndim == 3:
-        if img.shape[2] == 4:
-            img = img[:, :, :3]
-        img = img.mean(axis=2) if img.dtype != np.uint8 else cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
-    return np.asarray(img, dtype=np.float32)
 
 
 def orientation_field(gray: np.ndarray, sigma: float = 1.0) -> np.ndarray:
@@ -314,7 +307,7 @@ def perspective_spread(H: np.ndarray, vis_shape: tuple[int, int]) -> float:
 def register_auto(visible: np.ndarray, thermal: np.ndarray, params: AutoParams | None = None) -> AutoResult:
     """Estimate the visible -> thermal homography of one frame pair, or refuse with a reason."""
     p = params or AutoParams()
-    vis, ir = to_gray(visible), to_gray(thermal)
+    vis, ir = to_gray(visible).astype(np.float32), to_gray(thermal).astype(np.float32)
     peak = coarse_search(vis, ir, p)
     stats: dict = {"coarse_score": peak.score, "rival_score": peak.rival,
                    "peak_ratio": peak.score / max(peak.rival, 1e-3), "coarse_scale": peak.scale}

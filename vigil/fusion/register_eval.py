@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vigil.fusion.pairs import ImagePair, discover_pairs, read_image
+from vigil.fusion.pairs import ImagePair, discover_pairs, read_pair_image
 from vigil.fusion.register import RegistrationError, corner_error_px, register_images
 from vigil.fusion.register_auto import AutoParams
 
@@ -50,7 +50,7 @@ def evaluate_pairs(pairs: list[ImagePair], references: dict[str, np.ndarray],
     for pair in pairs:
         if pair.name not in references:
             continue
-        vis, ir = read_image(pair.visible), read_image(pair.thermal)
+        vis, ir = read_pair_image(pair.visible), read_pair_image(pair.thermal)
         t0, c0 = time.perf_counter(), time.process_time()
         reg = register_images(vis, ir, params)
         seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -90,7 +90,7 @@ def evaluate_mismatched(pairs: list[ImagePair], params: AutoParams | None = None
     rows = []
     for i, pair in enumerate(pairs):
         other = pairs[(i + max(1, n // 3)) % n]
-        reg = register_images(read_image(pair.visible), read_image(other.thermal), params)
+        reg = register_images(read_pair_image(pair.visible), read_pair_image(other.thermal), params)
         rows.append({"visible": pair.name, "thermal": other.name, "refused": not reg.ok,
                      "confidence": round(reg.confidence, 3), "reason": reg.reason})
     return {"mismatched_pairs": n, "mismatched_refused": sum(r["refused"] for r in rows), "mismatched": rows}

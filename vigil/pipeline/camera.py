@@ -11,10 +11,9 @@ from datetime import datetime
 from vigil.config.pipeline import PipelineConfig
 from vigil.config.site import CameraConfig
 from vigil.count import CameraCounter
-from vigil.count.events import CountEvent
 from vigil.timing import NullClock, StageClock
 from vigil.track import Tracker
-from vigil.types import Detections, Frame
+from vigil.types import CountEvent, Detections, Frame
 
 log = logging.getLogger("vigil.pipeline")
 _NULL = NullClock()

@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 
 from vigil.pipeline.camera import CameraPipeline
 from vigil.timing import NullClock, StageClock
-from vigil.count.events import CountEvent
-from vigil.types import Detections, Frame
+from vigil.types import CountEvent, Detections, Frame
 
 log = logging.getLogger("vigil.pipeline")
 

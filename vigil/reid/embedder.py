@@ -45,11 +45,10 @@ class Embedder:
     """OSNet appearance embeddings for detections, batched, on GPU (fp16) when there is one.
 
     `embed(image_bgr, dets)` returns the same rows with `embedding` set to float32 (N, D),
-    D = 512, each row L2-normalised. Rows whose box, clipped to the frame, is narrower or
-    shorter than `min_crop_size` pixels (or not finite) get an all-zero vector: "no
-    appearance", which has cosine similarity 0 with everything (a consumer should treat it as
-    missing, not as a mismatch). `embed_batch` does the same for several frames in shared
-    forward passes; `embed_crops` embeds ready-cut crops.
+    D = 512, each row L2-normalised, and `embedded` set: False for rows whose box, clipped to
+    the frame, is narrower or shorter than `min_crop_size` pixels (or not finite), and for
+    rows not wanted; those have no appearance (their vectors are zeros). `embed_batch` does
+    the same for several frames in shared forward passes; `embed_crops` embeds ready-cut crops.
     """
 
     def __init__(self, model: OSNet, device: str = "auto", half: bool | str = "auto", batch_size: int = 64,
@@ -82,7 +81,7 @@ class Embedder:
 
     def embed(self, image_bgr: np.ndarray, dets: Detections, wanted: np.ndarray | None = None) -> Detections:
         """`dets` with `embedding` filled from crops of `image_bgr` (HxWx3 uint8 BGR); rows
-        not in the `wanted` mask (when given) get zero vectors without a crop."""
+        not in the `wanted` mask (when given) are not cropped and are marked not embedded."""
         return self.embed_batch([image_bgr], [dets], None if wanted is None else [wanted])[0]
 
     def embed_batch(self, images_bgr: Sequence[np.ndarray], dets: Sequence[Detections],
@@ -108,7 +107,7 @@ class Embedder:
             n = int(valid.sum())
             emb[valid] = features[start:start + n]
             start += n
-            out.append(dataclasses.replace(d, embedding=emb))
+            out.append(dataclasses.replace(d, embedding=emb, embedded=valid))
         return out
 
     def embed_crops(self, crops: Sequence[np.ndarray]) -> np.ndarray:

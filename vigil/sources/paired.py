@@ -24,7 +24,7 @@ import numpy as np
 from vigil.config.fusion import ThermalConfig
 from vigil.errors import ConfigError, SourceError
 from vigil.fusion.compose import Estimator, ThermalComposer, registration_estimator
-from vigil.fusion.pairs import IMAGE_SUFFIXES, natural_key, read_image
+from vigil.fusion.pairs import IMAGE_SUFFIXES, natural_key, read_pair_image
 from vigil.types import Frame
 
 log = logging.getLogger(__name__)
@@ -177,7 +177,7 @@ class ImageFolderSource:
 
     def __iter__(self) -> Iterator[Frame]:
         for i, path in enumerate(self.files):
-            img = read_image(path)
+            img = read_pair_image(path)
             pts = i / self.fps
             yield Frame(image=img if img.ndim == 3 else cv2.cvtColor(img, cv2.COLOR_GRAY2BGR), index=i,
                         pts=pts, time=self.start_time + timedelta(seconds=pts), camera_id=self.camera_id)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from vigil.count.events import CountEvent
 from vigil.store import aggregates as agg
 from vigil.store import queries
 from vigil.store.aggregates import insert_ignore
 from vigil.store.engine import StoreError, masked, open_engine
 from vigil.store.schema import cameras, runs
 from vigil.store.writer import EventWriter, SeriesIds, check_event, to_us_now, write_events
+from vigil.types import CountEvent
 
 RUN_KINDS = ("replay", "live")
 

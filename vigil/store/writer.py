@@ -12,10 +12,10 @@ from collections.abc import Iterable
 
 import sqlalchemy as sa
 
-from vigil.count.events import CountEvent
 from vigil.store.aggregates import add_minute_counts, insert_ignore
 from vigil.store.schema import cameras, events, series
 from vigil.store.timebuckets import to_us
+from vigil.types import CountEvent
 
 SeriesKey = tuple[str, str, str, str, str]  # camera, kind, name, class, direction
 _KINDS = ("line", "zone")

@@ -15,7 +15,7 @@ TENTATIVE, TRACKED, LOST = 0, 1, 2
 
 
 @dataclass
-class TrackTable:
+class TrackArrays:
     id: np.ndarray          # (N,) int64
     class_id: np.ndarray    # (N,) int32
     confidence: np.ndarray  # (N,) float32, of the last matched detection
@@ -27,11 +27,11 @@ class TrackTable:
     last_box: np.ndarray    # (N, 4) xyxy of the last matched detection
     obs_mean: np.ndarray    # (N, 8) Kalman state right after the last match (for re-update)
     obs_cov: np.ndarray     # (N, 3, 4)
-    t_emb: np.ndarray       # (N,) float64, time of the last real embedding (-inf: none yet)
+    t_emb: np.ndarray       # (N,) float64, time of the last real embedding (-inf: never embedded)
     embedding: np.ndarray | None = None  # (N, D) L2-normalised EMA of matched embeddings
 
     @classmethod
-    def empty(cls) -> "TrackTable":
+    def empty(cls) -> TrackArrays:
         return cls(id=np.zeros(0, np.int64), class_id=np.zeros(0, np.int32), confidence=np.zeros(0, np.float32),
                    state=np.zeros(0, np.int8), hits=np.zeros(0, np.int32), t_last=np.zeros(0),
                    mean=np.zeros((0, 8)), cov=np.zeros((0, 3, 4)), last_box=np.zeros((0, 4)),
@@ -40,12 +40,17 @@ class TrackTable:
     def __len__(self) -> int:
         return len(self.id)
 
-    def select(self, index: np.ndarray) -> "TrackTable":
+    @property
+    def has_embedding(self) -> np.ndarray:
+        """(N,) bool: tracks with an appearance (embedded at least once); the others' rows are unused."""
+        return np.isfinite(self.t_emb)
+
+    def select(self, index: np.ndarray) -> TrackArrays:
         """A new table with the rows in `index` (mask or indices); the arrays are copies."""
-        return TrackTable(**{f.name: None if getattr(self, f.name) is None else getattr(self, f.name)[index]
+        return TrackArrays(**{f.name: None if getattr(self, f.name) is None else getattr(self, f.name)[index]
                              for f in fields(self)})
 
-    def append(self, other: "TrackTable") -> "TrackTable":
+    def append(self, other: TrackArrays) -> TrackArrays:
         if len(other) == 0:
             return self
         if len(self) == 0:
@@ -61,4 +66,4 @@ class TrackTable:
                 a = np.zeros((len(self), dim), np.float32) if a is None else a
                 b = np.zeros((len(other), dim), np.float32) if b is None else b
             out[f.name] = np.concatenate([a, b])
-        return TrackTable(**out)
+        return TrackArrays(**out)

@@ -26,7 +26,7 @@ import numpy as np
 from vigil.config.tracker import TrackerConfig
 from vigil.track.kalman import CHI2_95_2DOF, CHI2_95_4DOF, CHI2_999_2DOF, PP, BoxKalman, xywh_to_xyxy, xyxy_to_xywh
 from vigil.track.matching import INFEASIBLE, cosine_distance, expand_boxes, iou_matrix, linear_assignment
-from vigil.track.state import LOST, TENTATIVE, TRACKED, TrackTable
+from vigil.track.state import LOST, TENTATIVE, TRACKED, TrackArrays
 from vigil.types import Detections
 
 MAX_VIRTUAL_STEPS = 60  # cap on the re-update path after a long occlusion
@@ -48,7 +48,7 @@ class Tracker:
 
     def reset(self) -> None:
         """Forget every track and restart ids at 1."""
-        self.tracks = TrackTable.empty()
+        self.tracks = TrackArrays.empty()
         self._next_id = 1
         self._t: float | None = None
         self._frames = 0
@@ -59,14 +59,33 @@ class Tracker:
     # -- the frame step -------------------------------------------------------------------------------
 
     def update(self, dets: Detections, t: float, image: np.ndarray | None = None) -> Detections:
-        cfg = self.cfg
+        self._advance(t, image)
+        ctx = self._candidates(dets)
+        m = _Matching(len(self.tracks), len(ctx.keep))
+        pool = np.flatnonzero(self.tracks.state != TENTATIVE)  # confirmed and lost tracks
+        self._match_confident(ctx, m, pool)
+        self._match_lost_loosely(ctx, m, pool)
+        self._match_low_confidence(ctx, m, pool)
+        self._match_tentative(ctx, m)
+        self._recover_by_last_box(ctx, m, pool)
+        self._recover_by_appearance(ctx, m, pool)
+        matched = np.flatnonzero(m.det_of >= 0)
+        self._correct(matched, m.det_of[matched], ctx)
+        out = self._report(ctx, matched, m.det_of[matched], dets)
+        self._retire(m.det_of < 0)
+        return self._births(ctx, m, out, dets)
+
+    # -- the stages of a frame, in order -------------------------------------------------------------
+
+    def _advance(self, t: float, image: np.ndarray | None) -> None:
+        """Move the clock to `t`: drop expired tracks, predict the rest, compensate camera motion."""
         dt = 0.0 if self._t is None else max(float(t) - self._t, 0.0)
         if dt > 0:
             self._frame_dt = dt if self._frame_dt is None else 0.9 * self._frame_dt + 0.1 * dt
         self._t = float(t)
         self._frames += 1
         tr = self.tracks
-        expired = self._t - tr.t_last > cfg.max_lost_seconds  # also after a long gap between frames
+        expired = self._t - tr.t_last > self.cfg.max_lost_seconds  # also after a long gap between frames
         if expired.any():
             tr = self.tracks = tr.select(~expired)
         if len(tr) and dt > 0:
@@ -77,98 +96,111 @@ class Tracker:
             if warp is not None and len(tr):
                 tr.mean, tr.cov, tr.last_box = self._cmc.apply(warp, tr.mean, tr.cov, tr.last_box)
 
-        # Detections worth considering, in the tracker's own arrays.
+    def _candidates(self, dets: Detections) -> _Candidates:
+        """The detections worth considering (a real box, at least `low_threshold`), in the tracker's arrays."""
+        cfg = self.cfg
         wh = dets.xyxy[:, 2:] - dets.xyxy[:, :2]
         keep = np.flatnonzero((wh[:, 0] > 0) & (wh[:, 1] > 0) & (dets.confidence >= cfg.low_threshold))
-        d_xyxy = dets.xyxy[keep].astype(np.float64)
-        d_xywh = xyxy_to_xywh(d_xyxy)
-        d_conf = dets.confidence[keep]
-        d_cls = dets.class_id[keep]
-        d_emb = None if dets.embedding is None else dets.embedding[keep]
-        high = d_conf >= cfg.high_threshold
-        ctx = _Frame(d_xyxy, d_xywh, d_conf, d_cls, d_emb, xywh_to_xyxy(tr.mean[:, :4]))
-        match_det = np.full(len(tr), -1, np.int64)
-        used = np.zeros(len(keep), bool)
+        xyxy = dets.xyxy[keep].astype(np.float64)
+        conf = dets.confidence[keep]
+        emb, has_emb = (None, None) if dets.embedding is None else (dets.embedding[keep], dets.has_embedding[keep])
+        return _Candidates(keep, xyxy, xyxy_to_xywh(xyxy), conf, dets.class_id[keep], emb, has_emb,
+                           xywh_to_xyxy(self.tracks.mean[:, :4]), conf >= cfg.high_threshold)
 
-        def assign(rows: np.ndarray, cols: np.ndarray, cost: np.ndarray, limit: float) -> np.ndarray:
-            m, u_rows, _ = linear_assignment(cost, limit)
-            match_det[rows[m[:, 0]]] = cols[m[:, 1]]
-            used[cols[m[:, 1]]] = True
-            return rows[u_rows]
+    def _match_confident(self, ctx: _Candidates, m: _Matching, pool: np.ndarray) -> None:
+        """1. confirmed and lost tracks vs confident detections."""
+        m.assign(pool, ctx.hi, self._cost(ctx, pool, ctx.hi, fuse=self.cfg.fuse_score), 1 - self.cfg.match_iou)
 
-        # 1. confirmed + lost tracks vs confident detections
-        pool = np.flatnonzero(tr.state != TENTATIVE)
-        hi = np.flatnonzero(high)
-        left = assign(pool, hi, self._cost(ctx, pool, hi, fuse=cfg.fuse_score), 1 - cfg.match_iou)
+    def _match_lost_loosely(self, ctx: _Candidates, m: _Matching, pool: np.ndarray) -> None:
+        """1b. lost tracks' predictions drift while unseen: a second, looser chance at the confident
+        detections nobody took."""
+        cfg = self.cfg
         if 0 <= cfg.lost_match_iou < cfg.match_iou:
-            # lost tracks' predictions drift while unseen: a second, looser chance at what nobody took
-            lost = left[tr.state[left] == LOST]
-            hi_left = hi[~used[hi]]
-            assign(lost, hi_left, self._cost(ctx, lost, hi_left, fuse=cfg.fuse_score), 1 - cfg.lost_match_iou)
-            left = left[match_det[left] < 0]
-        # 2. confirmed tracks still unmatched vs low-confidence detections (IoU only)
-        left_tracked = left[tr.state[left] == TRACKED]
-        lo = np.flatnonzero(~high)
-        assign(left_tracked, lo, self._cost(ctx, left_tracked, lo, fuse=False, appearance=False),
-               1 - cfg.low_match_iou)
-        # 3. tentative tracks vs confident detections left
-        tent = np.flatnonzero(tr.state == TENTATIVE)
-        hi_left = hi[~used[hi]]
-        assign(tent, hi_left, self._cost(ctx, tent, hi_left, fuse=cfg.fuse_score), 1 - cfg.match_iou)
-        # 4. observation-centric recovery: unmatched tracks by their last observed box
-        if cfg.observation_recovery:
-            orphans = pool[match_det[pool] < 0]
-            hi_left = hi[~used[hi]]
-            if len(orphans) and len(hi_left):
-                cost = 1.0 - iou_matrix(tr.last_box[orphans], d_xyxy[hi_left])
-                cost = self._forbid(cost, ctx, orphans, hi_left)
-                assign(orphans, hi_left, cost, 1 - cfg.match_iou)
+            left = m.unmatched(pool)
+            lost = left[self.tracks.state[left] == LOST]
+            hi_left = m.free(ctx.hi)
+            m.assign(lost, hi_left, self._cost(ctx, lost, hi_left, fuse=cfg.fuse_score), 1 - cfg.lost_match_iou)
 
-        # 5. re-identification: unmatched tracks vs confident detections left, by appearance within a
-        #    wide motion window (the track's own uncertainty, which grows while it is out of sight)
-        if cfg.appearance_recovery > 0 and ctx.emb is not None and tr.embedding is not None:
-            lost = pool[match_det[pool] < 0]
-            hi_left = hi[~used[hi]]
-            if len(lost) and len(hi_left):
-                cost = cosine_distance(tr.embedding[lost], ctx.emb[hi_left])
-                cost[np.linalg.norm(tr.embedding[lost], axis=1) == 0] = INFEASIBLE
-                gate = self.kf.gating_distance(tr.mean[lost], tr.cov[lost], ctx.xywh[hi_left], 2)
-                cost[gate > CHI2_999_2DOF] = INFEASIBLE
-                assign(lost, hi_left, self._forbid(cost, ctx, lost, hi_left), cfg.appearance_recovery)
+    def _match_low_confidence(self, ctx: _Candidates, m: _Matching, pool: np.ndarray) -> None:
+        """2. confirmed tracks still unmatched vs low-confidence detections (IoU only; ByteTrack)."""
+        left = m.unmatched(pool)
+        left_tracked = left[self.tracks.state[left] == TRACKED]
+        m.assign(left_tracked, ctx.lo, self._cost(ctx, left_tracked, ctx.lo, fuse=False, appearance=False),
+                 1 - self.cfg.low_match_iou)
 
-        matched = np.flatnonzero(match_det >= 0)
-        self._correct(matched, match_det[matched], ctx)
-        reported = matched[tr.state[matched] == TRACKED]
-        out_det = match_det[reported]
-        out_box = d_xyxy[out_det] if cfg.output_box == "detection" else xywh_to_xyxy(tr.mean[reported, :4])
-        out = Detections(xyxy=out_box, confidence=d_conf[out_det], class_id=d_cls[out_det],
-                         tracker_id=tr.id[reported].copy(),
-                         embedding=None if dets.embedding is None else dets.embedding[keep[out_det]])
+    def _match_tentative(self, ctx: _Candidates, m: _Matching) -> None:
+        """3. tentative tracks vs the confident detections left."""
+        tent = np.flatnonzero(self.tracks.state == TENTATIVE)
+        hi_left = m.free(ctx.hi)
+        m.assign(tent, hi_left, self._cost(ctx, tent, hi_left, fuse=self.cfg.fuse_score), 1 - self.cfg.match_iou)
 
-        # Lifecycle: lost tracks, dropped tracks, new tracks.
-        unmatched = match_det < 0
+    def _recover_by_last_box(self, ctx: _Candidates, m: _Matching, pool: np.ndarray) -> None:
+        """4. observation-centric recovery (OC-SORT's OCR): unmatched tracks by their last observed box."""
+        if not self.cfg.observation_recovery:
+            return
+        orphans = m.unmatched(pool)
+        hi_left = m.free(ctx.hi)
+        if len(orphans) and len(hi_left):
+            cost = 1.0 - iou_matrix(self.tracks.last_box[orphans], ctx.xyxy[hi_left])
+            m.assign(orphans, hi_left, self._forbid(cost, ctx, orphans, hi_left), 1 - self.cfg.match_iou)
+
+    def _recover_by_appearance(self, ctx: _Candidates, m: _Matching, pool: np.ndarray) -> None:
+        """5. re-identification: unmatched tracks vs the confident detections left, by appearance within a
+        wide motion window (the track's own uncertainty, which grows while it is out of sight)."""
+        tr = self.tracks
+        if self.cfg.appearance_recovery <= 0 or ctx.emb is None or tr.embedding is None:
+            return
+        lost = m.unmatched(pool)
+        hi_left = m.free(ctx.hi)
+        if len(lost) and len(hi_left):
+            cost = cosine_distance(tr.embedding[lost], ctx.emb[hi_left])
+            cost[~tr.has_embedding[lost]] = INFEASIBLE
+            cost[:, ~ctx.has_emb[hi_left]] = INFEASIBLE
+            gate = self.kf.gating_distance(tr.mean[lost], tr.cov[lost], ctx.xywh[hi_left], 2)
+            cost[gate > CHI2_999_2DOF] = INFEASIBLE
+            m.assign(lost, hi_left, self._forbid(cost, ctx, lost, hi_left), self.cfg.appearance_recovery)
+
+    def _report(self, ctx: _Candidates, rows: np.ndarray, cols: np.ndarray, dets: Detections) -> Detections:
+        """The matched tracks that are confirmed, with their detection's confidence, class and embedding."""
+        tr = self.tracks
+        visible = tr.state[rows] == TRACKED
+        reported, det = rows[visible], cols[visible]
+        box = ctx.xyxy[det] if self.cfg.output_box == "detection" else xywh_to_xyxy(tr.mean[reported, :4])
+        src = dets[ctx.keep[det]]
+        return Detections(xyxy=box, confidence=ctx.conf[det], class_id=ctx.cls[det],
+                          tracker_id=tr.id[reported].copy(), embedding=src.embedding, embedded=src.embedded)
+
+    def _retire(self, unmatched: np.ndarray) -> None:
+        """Unmatched visible tracks become lost; unmatched tentative ones are dropped."""
+        tr = self.tracks
         tr.state[unmatched & (tr.state == TRACKED)] = LOST
         drop = unmatched & (tr.state == TENTATIVE)
         if drop.any():
-            tr = self.tracks = tr.select(~drop)
-        fresh = np.flatnonzero(high & ~used & (d_conf >= cfg.new_track_threshold))
-        if len(fresh):
-            # ByteTrack reports the first frame's tracks at once; confident births need no confirmation
-            confirmed = ((cfg.min_hits <= 1) | (self._frames == 1)
-                         | (d_conf[fresh] >= cfg.instant_confirm_threshold))
-            self.tracks = tr.append(self._new_tracks(ctx, fresh, confirmed=confirmed))
-            if confirmed.any():
-                born = self.tracks.select(slice(len(tr), None)).id[confirmed]
-                now = fresh[confirmed]
-                out = Detections.merge([out, Detections(
-                    xyxy=d_xyxy[now], confidence=d_conf[now], class_id=d_cls[now], tracker_id=born,
-                    embedding=None if dets.embedding is None else dets.embedding[keep[now]])])
-        return out
+            self.tracks = tr.select(~drop)
+
+    def _births(self, ctx: _Candidates, m: _Matching, out: Detections, dets: Detections) -> Detections:
+        """Unmatched confident detections start tracks; `out` plus the ones reported at once."""
+        cfg = self.cfg
+        fresh = np.flatnonzero(ctx.high & ~m.used & (ctx.conf >= cfg.new_track_threshold))
+        if not len(fresh):
+            return out
+        # ByteTrack reports the first frame's tracks at once; confident births need no confirmation
+        confirmed = ((cfg.min_hits <= 1) | (self._frames == 1)
+                     | (ctx.conf[fresh] >= cfg.instant_confirm_threshold))
+        born = self._new_tracks(ctx, fresh, confirmed=confirmed)
+        self.tracks = self.tracks.append(born)
+        if not confirmed.any():
+            return out
+        now = fresh[confirmed]
+        src = dets[ctx.keep[now]]
+        return Detections.merge([out, Detections(
+            xyxy=ctx.xyxy[now], confidence=ctx.conf[now], class_id=ctx.cls[now], tracker_id=born.id[confirmed],
+            embedding=src.embedding, embedded=src.embedded)])
 
     def embedding_wanted(self, dets: Detections, t: float, refresh_seconds: float,
                          min_iou: float = 0.5, near_iou: float = 0.3) -> np.ndarray:
         """Which of this frame's detections need an appearance embedding (bool mask); the rest
-        can go without, as a zero embedding, which the tracker reads as motion only.
+        can go without (marked not embedded), which the tracker reads as motion only.
 
         A detection is skipped only when it plainly continues one visible track: IoU at least
         `min_iou` with that track's predicted box, no other track or detection within
@@ -199,7 +231,7 @@ class Tracker:
 
     # -- pieces ---------------------------------------------------------------------------------------
 
-    def _cost(self, ctx: "_Frame", rows: np.ndarray, cols: np.ndarray, fuse: bool,
+    def _cost(self, ctx: _Candidates, rows: np.ndarray, cols: np.ndarray, fuse: bool,
               appearance: bool = True) -> np.ndarray:
         """Association cost (tracks rows x detections cols): 1 - IoU(xconf), gated, fused with appearance."""
         if len(rows) == 0 or len(cols) == 0:
@@ -221,10 +253,9 @@ class Tracker:
         cost = 1.0 - sim
         if appearance and ctx.emb is not None and tr.embedding is not None and cfg.appearance_weight > 0:
             emb_cost = cosine_distance(tr.embedding[rows], ctx.emb[cols])
-            # tracks born without embeddings, and detections whose embedding is all zero (a degenerate
-            # crop), have no appearance to compare: motion-only cost for those pairs
-            has = ((np.linalg.norm(tr.embedding[rows], axis=1) > 0)[:, None]
-                   & (np.linalg.norm(ctx.emb[cols], axis=1) > 0)[None, :])
+            # tracks never embedded, and detections not embedded (a degenerate crop, or not wanted),
+            # have no appearance to compare: motion-only cost for those pairs
+            has = tr.has_embedding[rows][:, None] & ctx.has_emb[cols][None, :]
             w = cfg.appearance_weight
             fused = (1 - w) * cost + w * emb_cost
             fused[emb_cost > cfg.appearance_gate] = INFEASIBLE
@@ -236,12 +267,12 @@ class Tracker:
             cost[gate > (CHI2_95_2DOF if dims == 2 else CHI2_95_4DOF)] = INFEASIBLE
         return self._forbid(cost, ctx, rows, cols)
 
-    def _forbid(self, cost: np.ndarray, ctx: "_Frame", rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    def _forbid(self, cost: np.ndarray, ctx: _Candidates, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         if self.cfg.per_class:
             cost[self.tracks.class_id[rows][:, None] != ctx.cls[cols][None, :]] = INFEASIBLE
         return cost
 
-    def _correct(self, rows: np.ndarray, cols: np.ndarray, ctx: "_Frame") -> None:
+    def _correct(self, rows: np.ndarray, cols: np.ndarray, ctx: _Candidates) -> None:
         """Kalman-correct matched tracks and update their bookkeeping."""
         if len(rows) == 0:
             return
@@ -262,7 +293,8 @@ class Tracker:
         confirm = (tr.state[rows] == LOST) | ((tr.state[rows] == TENTATIVE) & (tr.hits[rows] >= cfg.min_hits))
         tr.state[rows[confirm]] = TRACKED
         if ctx.emb is not None:
-            self._update_embeddings(rows, ctx.emb[cols])
+            real = ctx.has_emb[cols]  # rows not embedded leave the track's appearance as it was
+            self._update_embeddings(rows[real], ctx.emb[cols[real]])
 
     def _reupdate(self, rows: np.ndarray, z: np.ndarray, gap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """OC-SORT's ORU for tracks found again after `gap` frames: from the state at the last
@@ -285,15 +317,12 @@ class Tracker:
         tr, m = self.tracks, self.cfg.embedding_momentum
         if tr.embedding is None:
             tr.embedding = np.zeros((len(tr), emb.shape[1]), np.float32)
-        real = np.linalg.norm(emb, axis=1) > 0  # a zero row means "not embedded": the EMA stays as it was
-        rows, emb = rows[real], emb[real]
         old = tr.embedding[rows]
-        has = np.linalg.norm(old, axis=1, keepdims=True) > 0
-        new = np.where(has, m * old + (1 - m) * emb, emb)
+        new = np.where(tr.has_embedding[rows][:, None], m * old + (1 - m) * emb, emb)
         tr.embedding[rows] = new / np.maximum(np.linalg.norm(new, axis=1, keepdims=True), 1e-12)
         tr.t_emb[rows] = self._t
 
-    def _new_tracks(self, ctx: "_Frame", cols: np.ndarray, confirmed: np.ndarray) -> TrackTable:
+    def _new_tracks(self, ctx: _Candidates, cols: np.ndarray, confirmed: np.ndarray) -> TrackArrays:
         n = len(cols)
         mean, cov = self.kf.initiate(ctx.xywh[cols])
         ids = np.arange(self._next_id, self._next_id + n, dtype=np.int64)
@@ -301,20 +330,45 @@ class Tracker:
         emb = None
         t_emb = np.full(n, -np.inf)
         if ctx.emb is not None:
-            norm = np.linalg.norm(ctx.emb[cols], axis=1, keepdims=True)
-            emb = ctx.emb[cols] / np.maximum(norm, 1e-12)
-            t_emb[norm[:, 0] > 0] = self._t
-        return TrackTable(id=ids, class_id=ctx.cls[cols].copy(), confidence=ctx.conf[cols].copy(),
+            real = ctx.has_emb[cols]
+            emb = np.where(real[:, None], ctx.emb[cols], 0.0)
+            emb /= np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
+            t_emb[real] = self._t
+        return TrackArrays(id=ids, class_id=ctx.cls[cols].copy(), confidence=ctx.conf[cols].copy(),
                           state=np.where(confirmed, TRACKED, TENTATIVE).astype(np.int8),
                           hits=np.ones(n, np.int32), t_last=np.full(n, self._t), mean=mean, cov=cov,
                           last_box=ctx.xyxy[cols].copy(), obs_mean=mean.copy(), obs_cov=cov.copy(), t_emb=t_emb,
                           embedding=None if emb is None else emb.astype(np.float32))
 
 
-class _Frame:
-    """This frame's usable detections (tracker-space arrays) and the tracks' predicted boxes."""
+class _Candidates:
+    """This frame's detections that may be matched (tracker-space arrays), and the tracks' predicted boxes."""
 
-    __slots__ = ("xyxy", "xywh", "conf", "cls", "emb", "pred_xyxy")
+    __slots__ = ("keep", "xyxy", "xywh", "conf", "cls", "emb", "has_emb", "pred_xyxy", "high", "hi", "lo")
 
-    def __init__(self, xyxy, xywh, conf, cls, emb, pred_xyxy):
-        self.xyxy, self.xywh, self.conf, self.cls, self.emb, self.pred_xyxy = xyxy, xywh, conf, cls, emb, pred_xyxy
+    def __init__(self, keep, xyxy, xywh, conf, cls, emb, has_emb, pred_xyxy, high):
+        self.keep = keep  # row of each candidate in the Detections given
+        self.xyxy, self.xywh, self.conf, self.cls, self.pred_xyxy = xyxy, xywh, conf, cls, pred_xyxy
+        self.emb, self.has_emb = emb, has_emb  # embeddings and which are real (None: no embeddings)
+        self.high = high  # confident (>= high_threshold)
+        self.hi, self.lo = np.flatnonzero(high), np.flatnonzero(~high)
+
+
+class _Matching:
+    """The association so far on this frame: the candidate each track took (-1: none yet) and the
+    candidates taken. Each stage matches what the earlier ones left."""
+
+    def __init__(self, n_tracks: int, n_candidates: int):
+        self.det_of = np.full(n_tracks, -1, np.int64)
+        self.used = np.zeros(n_candidates, bool)
+
+    def assign(self, rows: np.ndarray, cols: np.ndarray, cost: np.ndarray, limit: float) -> None:
+        m, _, _ = linear_assignment(cost, limit)
+        self.det_of[rows[m[:, 0]]] = cols[m[:, 1]]
+        self.used[cols[m[:, 1]]] = True
+
+    def unmatched(self, rows: np.ndarray) -> np.ndarray:
+        return rows[self.det_of[rows] < 0]
+
+    def free(self, cols: np.ndarray) -> np.ndarray:
+        return cols[~self.used[cols]]

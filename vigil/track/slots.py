@@ -1,4 +1,4 @@
-"""Per-track counting state as a struct of arrays with reusable slots.
+"""Per-track-id state as a struct of arrays with reusable slots (the counter's rules, the stitcher's identities).
 
 Every live track owns one row (slot) in each array; a forgotten track's slot goes back to the
 free list, so memory is bounded by the most tracks alive (or recently lost) at once, not by how
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 
-class TrackTable:
+class SlotTable:
     """Struct-of-arrays state; `spec` maps a field name to (row shape, dtype, fill value)."""
 
     def __init__(self, spec: dict[str, tuple[tuple[int, ...], type, object]], capacity: int = 64):
@@ -67,6 +67,3 @@ class TrackTable:
     def copy_rows(self, dst: int, src: int, names: list[str]) -> None:
         for name in names:
             self.arrays[name][dst] = self.arrays[name][src]
-
-    def live_slots(self) -> np.ndarray:
-        return np.fromiter(self.slot_of.values(), dtype=np.int64, count=len(self.slot_of))

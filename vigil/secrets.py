@@ -90,14 +90,14 @@ def mask_url(url: str) -> str:
 
 
 def url_secrets(url: str) -> list[str]:
-    """The secret strings of `url` (password and secret query values), as written and URL-decoded."""
+    """The secret strings of `url` (password and secret query values): as written, URL-decoded and quoted."""
     parts = split_url(str(url))
     found: list[str] = []
     if parts is not None and parts.password:
         found.append(parts.password)
     tail = parts.tail if parts is not None else str(url)
     found += [m.group(3).strip("'\"") for m in _SECRET_PARAM.finditer(tail)]
-    out = {s for f in found for s in (f, unquote(f)) if s}
+    out = {s for f in found for s in (f, unquote(f), quote(unquote(f), safe="")) if s}
     return sorted(out, key=len, reverse=True)  # longest first: a decoded form may contain a shorter one
 
 

@@ -123,22 +123,26 @@ class CountingConfig(Strict):
 
 
 def outside_frame(camera: CameraConfig, width: int, height: int) -> list[str]:
-    """One message per line or zone of `camera` that lies partly or wholly outside a `width` x
-    `height` frame (pixels), e.g. drawn for 640x360 but run on 320x180 video, which counts
-    nothing without any error. Call it with the size of the camera's first decoded frame."""
-    from shapely.geometry import LineString, MultiPoint, box  # loaded here: loading a config needs no shapely
+    """One message per line or zone of `camera` that lies wholly, or mostly (less than half of its
+    length or area inside), outside a `width` x `height` frame: e.g. drawn for 640x360 but run on
+    320x180 video, which counts nothing without any error. A line that reaches a little past the
+    edge (to catch objects cut off by it) is fine. Call it with the camera's first decoded frame."""
+    from shapely import make_valid  # loaded here: loading a config needs no shapely
+    from shapely.geometry import LineString, Polygon, box
 
     frame = box(0, 0, width, height)
-    fix = f"redraw it in pixels of the {width}x{height} video"
     out = []
     shapes = [("line", ln.name, LineString(ln.points)) for ln in camera.lines]
-    # a zone's convex hull: the frame covers it iff it covers every corner, and a hull is always valid
-    shapes += [("zone", z.name, MultiPoint(z.polygon).convex_hull) for z in camera.zones]
+    shapes += [("zone", z.name, make_valid(Polygon(z.polygon))) for z in camera.zones]
     for kind, name, shape in shapes:
-        if frame.covers(shape):
+        size = shape.length if kind == "line" else shape.area
+        inside = frame.intersection(shape)
+        inside = inside.length if kind == "line" else inside.area
+        if size > 0 and inside >= 0.5 * size:
             continue
-        where = "wholly" if not frame.intersects(shape) else "partly"
+        where = "wholly" if inside == 0 else f"mostly ({100 * (1 - inside / size):.0f}%)"
         minx, miny, maxx, maxy = (round(c, 1) for c in shape.bounds)
         out.append(f"camera {camera.id!r}: {kind} {name!r} lies {where} outside the {width}x{height} frame "
-                   f"(it spans x {minx}-{maxx}, y {miny}-{maxy}); {fix}")
+                   f"(it spans x {minx}-{maxx}, y {miny}-{maxy}); redraw it in pixels of the {width}x{height} "
+                   "video")
     return out

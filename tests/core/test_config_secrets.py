@@ -62,3 +62,13 @@ def test_counts_and_events_read_vigil_db_before_the_config(tmp_path):
         one_error_line(vigil(cmd, "--config", str(site), env={"VIGIL_DB": ""}), "from_config.db")
         one_error_line(vigil(cmd, "--config", str(site), "--db", f"sqlite:///{tmp_path}/flag.db", env=env),
                        "flag.db")
+
+
+def test_vigil_db_may_reference_a_secret_file(tmp_path, monkeypatch):
+    """How deploy/compose.yaml passes the database password: a docker secret, never argv or env."""
+    (tmp_path / "db_password").write_text("s3cr@t\n")
+    monkeypatch.setenv("VIGIL_DB", f"postgresql+psycopg://vigil:${{file:{tmp_path}/db_password}}@db/vigil")
+    assert resolve_db_url(None, "sqlite:///site.db") == "postgresql+psycopg://vigil:s3cr%40t@db/vigil"
+    monkeypatch.setenv("VIGIL_DB", "postgresql://vigil:${file:/nonexistent/pw}@db/vigil")
+    with pytest.raises(ConfigError, match=r"\$VIGIL_DB: cannot read secret file '/nonexistent/pw'"):
+        resolve_db_url()

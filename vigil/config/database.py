@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 
+from vigil.config.refs import substitute
 from vigil.secrets import quote_credentials
 
 DEFAULT_DB_URL = "sqlite:///vigil.db"
@@ -15,6 +16,14 @@ DB_ENV = "VIGIL_DB"
 
 def resolve_db_url(cli: str | None = None, configured: str | None = None) -> str:
     """The database URL to open. `configured` is the site config's `database` (None without a
-    config); credentials are URL-quoted, so a password typed with a raw '@' or '#' stays whole."""
-    url = cli or os.environ.get(DB_ENV) or configured or DEFAULT_DB_URL
+    config, references already substituted). --db and $VIGIL_DB may reference secrets too, e.g.
+    VIGIL_DB='postgresql+psycopg://vigil:${file:/run/secrets/db_password}@db/vigil', so no password
+    sits on a command line or in the environment. Credentials are URL-quoted, so a password with a
+    raw '@' or '#' stays whole."""
+    if cli:
+        url = substitute(cli, "--db")
+    elif os.environ.get(DB_ENV):
+        url = substitute(os.environ[DB_ENV], f"${DB_ENV}")
+    else:
+        url = configured or DEFAULT_DB_URL
     return quote_credentials(url)

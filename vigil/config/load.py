@@ -1,17 +1,12 @@
 """Load site and pipeline YAML into validated models; every failure is one ConfigError line.
 
-String values may reference secrets kept out of the file (docker-compose style):
-  ${NAME}        the environment variable NAME (an error if it is not set)
-  ${file:PATH}   the contents of a file, e.g. a docker secret: ${file:/run/secrets/db_password}
-                 (a relative PATH is relative to the config file; one trailing newline is dropped)
-  $${            a literal "${"
-Values are substituted after YAML parsing, so a secret can never change the file's structure.
+String values may reference secrets kept out of the file, ${NAME} and ${file:PATH} (see
+vigil.config.refs), substituted after YAML parsing, so a secret can never change the file's structure.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -20,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from vigil.config.pipeline import PipelineConfig
+from vigil.config.refs import resolve_file, substitute
 from vigil.config.site import CameraConfig, SiteConfig
 from vigil.errors import ConfigError
 
@@ -71,34 +67,6 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 
 MAX_DEPTH = 32  # Vigil's configs nest 5 levels; deeper input is a mistake (or an attack on the parser)
-_SUBST = re.compile(r"\$\$\{|\$\{([^}]*)\}")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def _substitute(text: str, where: str, base: Path) -> str:
-    def one(m: re.Match) -> str:
-        if m.group(0) == "$${":
-            return "${"
-        ref = m.group(1).strip()
-        if ref.startswith("file:"):
-            p = resolve_file(ref[5:].strip(), base)
-            try:
-                value = p.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError, ValueError) as exc:
-                why = getattr(exc, "strerror", None) or type(exc).__name__
-                raise ConfigError(f"{where}: cannot read secret file '{p}' ({why}); check the path and "
-                                  "its permissions") from None
-            return value[:-1] if value.endswith("\n") else value
-        if not _ENV_NAME.match(ref):
-            raise ConfigError(f"{where}: '${{{ref[:40]}}}' is not a variable; use ${{NAME}} or ${{file:/path}} "
-                              "(write $${ for a literal ${)")
-        value = os.environ.get(ref)
-        if value is None:
-            raise ConfigError(f"{where}: environment variable {ref} is not set; export it, or set it in the "
-                              "service's EnvironmentFile")
-        return value
-
-    return _SUBST.sub(one, text)
 
 
 def _resolve_values(data, where: str, base: Path, depth: int = 0):
@@ -106,7 +74,7 @@ def _resolve_values(data, where: str, base: Path, depth: int = 0):
     if depth > MAX_DEPTH:
         raise ConfigError(f"{where}: nested more than {MAX_DEPTH} levels deep; a Vigil config is a few levels")
     if isinstance(data, str):
-        return _substitute(data, where, base) if "${" in data else data
+        return substitute(data, where, base)
     if isinstance(data, dict):
         return {k: _resolve_values(v, f"{where}.{k}", base, depth + 1) for k, v in data.items()}
     if isinstance(data, list):
@@ -207,14 +175,6 @@ class LoadedConfig:
 
     def weights_base(self) -> Path:
         return self.pipeline_path.parent
-
-
-def resolve_file(name: str, base: Path) -> Path:
-    try:
-        p = Path(name).expanduser()
-    except RuntimeError:  # "~user" that does not exist: leave it, opening it names the problem
-        p = Path(name)
-    return p if p.is_absolute() else (base / p).resolve()
 
 
 def load_site(path: str | os.PathLike) -> LoadedConfig:

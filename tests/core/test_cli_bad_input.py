@@ -18,7 +18,7 @@ PIPELINE = "detector:\n  weights: {weights}\n"
 
 def vigil(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     full = {**os.environ, "PYTHONPATH": str(REPO), "YOLO_OFFLINE": "1", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "vigil", *args], capture_output=True, text=True, timeout=120,
+    return subprocess.run([sys.executable, "-m", "vigil", *args], capture_output=True, text=True, timeout=120, check=False,
                           cwd=REPO, env=full)
 
 

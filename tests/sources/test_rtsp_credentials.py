@@ -9,7 +9,12 @@ import threading
 import pytest
 
 from tests.support.data import VIDEO, need
-from tests.support.rtsp_harness import RtspServer, gst_unavailable_reason, prepare_clip, wait_for
+from tests.support.rtsp_harness import (
+    RtspServer,
+    gst_unavailable_reason,
+    prepare_clip,
+    wait_for,
+)
 from vigil.config.live import LiveConfig
 from vigil.config.site import CameraConfig
 from vigil.sources.nvr import stream_target

@@ -57,8 +57,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
             if not isinstance(key, (str, int, float, bool)) and key is not None:
-                raise yaml.constructor.ConstructorError(None, None, "a key must be a plain name, not a list "
-                                                        "or mapping", key_node.start_mark)
+                raise yaml.constructor.ConstructorError(None, None, "a key must be a plain name (text or a "
+                                                        "number), not a list, mapping or date", key_node.start_mark)
             if key in seen:
                 raise yaml.constructor.ConstructorError(None, None, f"key '{key}' is given twice",
                                                         key_node.start_mark)
@@ -85,7 +85,7 @@ def _resolve_values(data, where: str, base: Path, depth: int = 0):
 def parse_yaml(text: str, path: Path):
     """The YAML document as Python data; every parser failure is one ConfigError line."""
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506  (a SafeLoader)
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -38,7 +38,7 @@ def substitute(text: str, where: str, base: Path | None = None) -> str:
                 why = getattr(exc, "strerror", None) or type(exc).__name__
                 raise ConfigError(f"{where}: cannot read secret file '{p}' ({why}); check the path and "
                                   "its permissions") from None
-            return value[:-1] if value.endswith("\n") else value
+            return value.removesuffix("\n")
         if not _ENV_NAME.match(ref):
             raise ConfigError(f"{where}: '${{{ref[:40]}}}' is not a variable; use ${{NAME}} or ${{file:/path}} "
                               "(write $${ for a literal ${)")

@@ -8,7 +8,11 @@ class VigilError(Exception):
 
 
 class ConfigError(VigilError):
-    pass
+    """A config file or option is wrong. The message is kept to one line (YAML keys and values
+    quoted in it may hold newlines)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(str(message).split()))
 
 
 class WeightsNotFound(VigilError):

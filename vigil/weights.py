@@ -14,7 +14,10 @@ CACHE_DIR = Path("~/.cache/vigil")
 
 
 def candidate_paths(name: str | os.PathLike, base_dir: Path | None = None) -> list[Path]:
-    p = Path(name).expanduser()
+    try:
+        p = Path(name).expanduser()
+    except RuntimeError:  # "~user" that does not exist
+        p = Path(name)
     cands: list[Path] = []
     if p.is_absolute():
         cands.append(p)
@@ -35,8 +38,14 @@ def candidate_paths(name: str | os.PathLike, base_dir: Path | None = None) -> li
 def resolve_weights(name: str | os.PathLike, base_dir: Path | None = None, what: str = "weights") -> Path:
     cands = candidate_paths(name, base_dir)
     for c in cands:
-        if c.exists():
-            return c.resolve()
+        try:
+            if c.is_file() or (c.is_dir() and c.name.endswith("_model")):  # ultralytics exports some formats
+                return c.resolve()                                           # as a folder: yolov8n_openvino_model/
+            if c.exists():  # any other folder: loading it would fail with a traceback
+                raise WeightsNotFound(f"{what} path '{c}' is a directory, not a weights file; give the file itself "
+                                      "(or an exported *_model folder)")
+        except (OSError, ValueError):  # a name too long for the file system, a NUL byte
+            continue
     looked = ", ".join(str(c) for c in cands)
     raise WeightsNotFound(
         f"{what} file '{name}' not found; looked in: {looked}. "

@@ -50,7 +50,7 @@ def test_valid_config_loads_and_resolves_relative_paths(tmp_path):
     (SITE.replace("    source: clip.mp4", "    source: clip.mp4\n    sorce: x"), PIPELINE,
      "unknown key 'sorce' at cameras.0"),
     (SITE.replace("[[0, 10], [100, 10]]", "[[0, 10], [0, 10]]"), PIPELINE, "are the same"),
-    (SITE.replace("[[0, 10], [100, 10]]", "[[-5, 10], [100, 10]]"), PIPELINE, "negative coordinate"),
+    (SITE.replace("[[0, 10], [100, 10]]", "[[-5, 10], [100, 10]]"), PIPELINE, "negative coordinate -5"),
     (SITE.replace("[[0, 10], [100, 10]]", "[[0, 10]]"), PIPELINE, "cameras.0.lines.0.points"),
     (SITE.replace("cameras:", "cameras: []\nx:").split("\n  - id")[0], PIPELINE, "cameras"),
     (SITE + "  - id: cam1\n    source: b.mp4\n", PIPELINE, "camera id 'cam1' is used twice"),

@@ -100,3 +100,21 @@ def test_decode_threads_can_be_capped_for_side_by_side_replays(short_clip):
     assert len(list(capped)) == 60  # same frames, one decode thread
     free = FileSource(short_clip)
     assert free.stream.codec_context.thread_count == 0  # 0: FFmpeg picks, by the cores
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".h264"])
+def test_mkv_and_raw_h264_decode_to_the_end_without_error(short_clip, tmp_path, suffix):
+    """MKV and raw H.264 store no frame count: the truncation check must not read the closed container."""
+    clip = cut_video(short_clip, tmp_path / f"clip{suffix}", 60)
+    src = FileSource(clip, "cam")
+    frames = list(src)
+    assert len(frames) == 60 == src.frames_decoded
+    assert [f.index for f in frames] == list(range(60))
+
+
+def test_decode_time_goes_to_the_clock_passed_in(short_clip):
+    from vigil.timing import StageClock
+
+    clock = StageClock()
+    frames = list(FileSource(short_clip, stride=2, clock=clock))
+    assert clock.frames["decode"] == len(frames) == 30 and clock.seconds["decode"] > 0

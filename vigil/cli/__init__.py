@@ -1,5 +1,5 @@
 """Command-line entry point. Each module in COMMAND_MODULES registers its commands on
-`vigil.cli.app`; user mistakes (VigilError) become one line on stderr and exit 2."""
+`vigil.cli.app`; user mistakes (VigilError) become one line on stderr, secrets masked, and exit 2."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 
 from vigil.cli.app import app, bench_app, eval_app
 from vigil.errors import VigilError
+from vigil.secrets import mask_text
 
 COMMAND_MODULES = [
     "vigil.cli.replay",
@@ -34,7 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, prog_name="vigil")  # standalone: usage errors and --help exit via SystemExit
     except VigilError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        # One line, and never a password: messages may quote a URL the user gave (--db, a source).
+        line = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"error: {mask_text(line)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

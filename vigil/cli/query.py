@@ -11,12 +11,12 @@ import typer
 from vigil.cli.app import app, bench_app
 from vigil.errors import VigilError
 
-DEFAULT_DB = "sqlite:///vigil.db"
 FORMATS = ("table", "csv", "json")
+MAX_LIMIT = 2**63 - 1  # SQLite and PostgreSQL LIMIT are 64-bit
 
-DbOpt = Annotated[str | None, typer.Option("--db", envvar="VIGIL_DB", show_default=False,
+DbOpt = Annotated[str | None, typer.Option("--db", show_default=False,
     help="Database URL (sqlite:///vigil.db, postgresql+psycopg://user:pw@host/db) or SQLite file path. "
-         "Default: the site config's `database` with --config, else sqlite:///vigil.db.")]
+         "Default: $VIGIL_DB, else the site config's `database` with --config, else sqlite:///vigil.db.")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Site YAML whose `database` to use.")]
 CameraOpt = Annotated[str | None, typer.Option("--camera", help="Only this camera id.")]
 LineOpt = Annotated[str | None, typer.Option("--line", help="Only this counting line (and no zones).")]
@@ -33,14 +33,16 @@ FormatOpt = Annotated[str, typer.Option("--format", help="table, csv or json.")]
 
 
 def resolve_db(db: str | None, config: Path | None) -> str:
-    if db:
-        return db
-    if config is not None:
+    """--db > $VIGIL_DB > the --config site's `database` > the default (vigil.config.database)."""
+    from vigil.config.database import resolve_db_url
+
+    configured = None
+    if config is not None and not db:
         from vigil.config.load import read_yaml_model
         from vigil.config.site import SiteConfig
 
-        return read_yaml_model(config, SiteConfig).database
-    return DEFAULT_DB
+        configured = read_yaml_model(config, SiteConfig).database
+    return resolve_db_url(db, configured)
 
 
 def _check_format(fmt: str) -> None:
@@ -110,8 +112,8 @@ def events_cmd(db: DbOpt = None, config: ConfigOpt = None, camera: CameraOpt = N
 
     _check_format(fmt)
     _check_direction(direction)
-    if limit < 0:
-        raise VigilError(f"--limit must be >= 0, got {limit}")
+    if not 0 <= limit <= MAX_LIMIT:
+        raise VigilError(f"--limit must be from 0 (all) to {MAX_LIMIT}, got {limit}")
     name, kind = name_filter(line, zone)
     store = Store(resolve_db(db, config), create=False)
     try:

@@ -1,11 +1,26 @@
 """RGB-thermal section of a camera (owned by the fusion stage)."""
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 
 from vigil.config.base import Strict
+
+# The names vigil.fusion.fuse.METHODS implements, plus "default" (a test keeps the two in step):
+# config checks names without importing the fusion code.
+FUSION_METHODS = ("default", "average", "laplacian", "gff", "msd")
+
+
+def _plausible_time(t: datetime) -> datetime:
+    # Frame times are start_time + pts: a year near 9999 overflows datetime part-way through a file.
+    if not 1970 <= t.year < 3000:
+        raise ValueError(f"start_time {t.isoformat()} is not a plausible recording time; "
+                         "give an ISO 8601 time between 1970 and 2999")
+    return t
+
+
+StartTime = Annotated[datetime, AfterValidator(_plausible_time)]
 
 
 class ThermalConfig(Strict):
@@ -21,7 +36,7 @@ class ThermalConfig(Strict):
                                   "(`vigil register VIS IR` prints one)")
     max_time_delta: float = Field(default=0.05, gt=0, description="seconds; RGB/thermal frames further apart "
                                                                   "are not paired (and are counted)")
-    start_time: datetime | None = Field(
+    start_time: StartTime | None = Field(
         default=None, description="absolute time of the thermal file's first frame (ISO 8601); "
                                   "default: the RGB source's start time (both recordings start together)")
     fps: float | None = Field(default=None, gt=0, description="frame rate of an image-folder thermal source; "
@@ -43,10 +58,6 @@ class ThermalConfig(Strict):
     @field_validator("method")
     @classmethod
     def _known_method(cls, v):
-        from vigil.fusion.fuse import FusionError, resolve_method
-
-        try:
-            resolve_method(v)
-        except FusionError as exc:
-            raise ValueError(str(exc)) from None
+        if v.lower() not in FUSION_METHODS and v != "":
+            raise ValueError(f"unknown fusion method {v!r}; use one of: {', '.join(FUSION_METHODS)}")
         return v

@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from vigil.config.base import Strict
 
-Point = tuple[float, float]
+if TYPE_CHECKING:
+    from vigil.config.site import CameraConfig
+
+# No camera is 100k pixels wide: a bigger coordinate is a typo (or 1e308), and would count nothing.
+MAX_COORD = 100_000.0
+
+
+def _pixel(v: float) -> float:
+    if v < 0:
+        raise ValueError(f"negative coordinate {v:g}; use pixel coordinates >= 0 (x right, y down)")
+    if v > MAX_COORD:
+        raise ValueError(f"coordinate {v:g} is beyond {MAX_COORD:g} pixels; use pixels of the camera's video")
+    return v
+
+
+Coord = Annotated[float, Field(allow_inf_nan=False), AfterValidator(_pixel)]
+Point = tuple[Coord, Coord]
 Anchor = Literal["bottom_center", "center", "top_center", "top_left", "top_right", "bottom_left", "bottom_right"]
 
 ANCHOR_HELP = ("point of the box that is tested: bottom_center (where feet/wheels touch the ground), "
                "center, top_center or a corner (top_left, top_right, bottom_left, bottom_right)")
-
-
-def _check_point(p: Point) -> Point:
-    x, y = p
-    if x < 0 or y < 0:
-        raise ValueError(f"point {list(p)} has a negative coordinate; use pixel coordinates >= 0")
-    return p
 
 
 class LineConfig(Strict):
@@ -54,7 +63,7 @@ class LineConfig(Strict):
     @field_validator("points")
     @classmethod
     def _points(cls, v):
-        a, b = (_check_point(p) for p in v)
+        a, b = v
         if a == b:
             raise ValueError(f"line points {list(a)} and {list(b)} are the same; give two distinct points")
         return (a, b)
@@ -77,8 +86,6 @@ class ZoneConfig(Strict):
     def _polygon(cls, v):
         if len(v) < 3:
             raise ValueError(f"a zone polygon needs at least 3 points, got {len(v)}")
-        for p in v:
-            _check_point(p)
         xs, ys = [p[0] for p in v], [p[1] for p in v]
         area = 0.5 * abs(sum(xs[i] * ys[i - 1] - xs[i - 1] * ys[i] for i in range(len(v))))
         if area <= 0:
@@ -113,3 +120,29 @@ class CountingConfig(Strict):
                              f"({self.lost_after_s}); a lost track is forgotten before re-ID could bridge it, "
                              "so raise lost_after_s or lower reid_max_gap_s")
         return self
+
+
+def outside_frame(camera: CameraConfig, width: int, height: int) -> list[str]:
+    """One message per line or zone of `camera` that lies wholly, or mostly (less than half of its
+    length or area inside), outside a `width` x `height` frame: e.g. drawn for 640x360 but run on
+    320x180 video, which counts nothing without any error. A line that reaches a little past the
+    edge (to catch objects cut off by it) is fine. Call it with the camera's first decoded frame."""
+    from shapely import make_valid  # loaded here: loading a config needs no shapely
+    from shapely.geometry import LineString, Polygon, box
+
+    frame = box(0, 0, width, height)
+    out = []
+    shapes = [("line", ln.name, LineString(ln.points)) for ln in camera.lines]
+    shapes += [("zone", z.name, make_valid(Polygon(z.polygon))) for z in camera.zones]
+    for kind, name, shape in shapes:
+        size = shape.length if kind == "line" else shape.area
+        inside = frame.intersection(shape)
+        inside = inside.length if kind == "line" else inside.area
+        if size > 0 and inside >= 0.5 * size:
+            continue
+        where = "wholly" if inside == 0 else f"mostly ({100 * (1 - inside / size):.0f}%)"
+        minx, miny, maxx, maxy = (round(c, 1) for c in shape.bounds)
+        out.append(f"camera {camera.id!r}: {kind} {name!r} lies {where} outside the {width}x{height} frame "
+                   f"(it spans x {minx}-{maxx}, y {miny}-{maxy}); redraw it in pixels of the {width}x{height} "
+                   "video")
+    return out

@@ -1,4 +1,8 @@
-"""Load site and pipeline YAML into validated models; every failure is one ConfigError line."""
+"""Load site and pipeline YAML into validated models; every failure is one ConfigError line.
+
+String values may reference secrets kept out of the file, ${NAME} and ${file:PATH} (see
+vigil.config.refs), substituted after YAML parsing, so a secret can never change the file's structure.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +15,19 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from vigil.config.pipeline import PipelineConfig
+from vigil.config.refs import resolve_file, substitute
 from vigil.config.site import CameraConfig, SiteConfig
 from vigil.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
+
+
+_BOUND_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal", "finite_number"}
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:30] + f"... ({len(text)} characters)"
 
 
 def _describe(err: ValidationError, model: type[BaseModel]) -> str:
@@ -27,6 +40,8 @@ def _describe(err: ValidationError, model: type[BaseModel]) -> str:
     if e["type"] == "missing":
         return f"missing required key '{loc}'"
     msg = e["msg"].removeprefix("Value error, ")
+    if e["type"] in _BOUND_ERRORS:
+        msg += f" (got {_shown(e.get('input'))})"
     more = f" (+{len(err.errors()) - 1} more)" if len(err.errors()) > 1 else ""
     return f"{loc or 'top level'}: {msg}{more}"
 
@@ -35,9 +50,15 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     """SafeLoader that rejects a key given twice in one mapping (PyYAML keeps the last silently)."""
 
     def construct_mapping(self, node, deep=False):
+        if not isinstance(node, yaml.MappingNode):  # e.g. `!!set [a, b]`: SafeLoader would crash on it
+            raise yaml.constructor.ConstructorError(None, None, f"expected a mapping, found {node.id}",
+                                                    node.start_mark)
         seen = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, (str, int, float, bool)) and key is not None:
+                raise yaml.constructor.ConstructorError(None, None, "a key must be a plain name (text or a "
+                                                        "number), not a list, mapping or date", key_node.start_mark)
             if key in seen:
                 raise yaml.constructor.ConstructorError(None, None, f"key '{key}' is given twice",
                                                         key_node.start_mark)
@@ -45,31 +66,67 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
-def read_yaml_model(path: Path, model: type[M]) -> M:
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file '{path}' does not exist; give the path of a YAML file")
+MAX_DEPTH = 32  # Vigil's configs nest 5 levels; deeper input is a mistake (or an attack on the parser)
+
+
+def _resolve_values(data, where: str, base: Path, depth: int = 0):
+    """`data` with ${...} substituted in every string value, checked for depth on the way."""
+    if depth > MAX_DEPTH:
+        raise ConfigError(f"{where}: nested more than {MAX_DEPTH} levels deep; a Vigil config is a few levels")
+    if isinstance(data, str):
+        return substitute(data, where, base)
+    if isinstance(data, dict):
+        return {k: _resolve_values(v, f"{where}.{k}", base, depth + 1) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_resolve_values(v, f"{where}.{i}", base, depth + 1) for i, v in enumerate(data)]
+    return data
+
+
+def parse_yaml(text: str, path: Path):
+    """The YAML document as Python data; every parser failure is one ConfigError line."""
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{path}:{where}: invalid YAML: {problem}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply for a config; a Vigil config is a few levels") from None
+    except (ValueError, TypeError, OverflowError) as exc:  # e.g. a 5000-digit integer, a bad timestamp
+        why = " ".join(str(exc).split())[:120] or type(exc).__name__
+        raise ConfigError(f"{path}: invalid value in the YAML ({why}); fix or remove it") from None
+
+
+def read_yaml_model(path: Path, model: type[M]) -> M:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a text file; give a YAML config") from None
+    except OSError as exc:
+        missing = isinstance(exc, FileNotFoundError) or not path.exists()
+        why = "does not exist" if missing else f"cannot be read ({exc.strerror or type(exc).__name__})"
+        raise ConfigError(f"config file '{path}' {why}; give the path of a YAML file") from None
+    data = parse_yaml(text, path)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of keys at the top level, got {type(data).__name__}")
+    data = _resolve_values(data, str(path), path.parent)
     try:
         return model.model_validate(data)
     except ValidationError as err:
         raise ConfigError(f"{path}: {_describe(err, model)}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply for a config") from None
 
 
 def find_pipeline(name: str, site_dir: Path) -> Path:
     """A pipeline is a path (relative to the site config), or a name looked up in
     ../pipelines, ./pipelines next to the site config, $VIGIL_PIPELINES and ./pipelines."""
-    p = Path(name).expanduser()
+    try:
+        p = Path(name).expanduser()
+    except RuntimeError:  # "~user" that does not exist
+        p = Path(name)
     if p.suffix in (".yaml", ".yml") or "/" in name:
         cands = [p] if p.is_absolute() else [site_dir / p, Path.cwd() / p]
     else:
@@ -78,10 +135,14 @@ def find_pipeline(name: str, site_dir: Path) -> Path:
             dirs.insert(0, Path(os.environ["VIGIL_PIPELINES"]))
         cands = [d / f"{name}.yaml" for d in dirs]
     for c in cands:
-        if c.is_file():
-            return c.resolve()
-    raise ConfigError(f"pipeline '{name}' not found; looked in: {', '.join(map(str, cands))}. "
-                      "Name a file in pipelines/ or give a path")
+        try:
+            if c.is_file():
+                return c.resolve()
+        except (OSError, ValueError):  # a name longer than the file system allows, a NUL byte
+            continue
+    shown = name if len(name) <= 80 else name[:60] + f"... ({len(name)} characters)"
+    looked = ", ".join(str(c) if len(str(c)) <= 200 else str(c)[:120] + "..." for c in cands)
+    raise ConfigError(f"pipeline '{shown}' not found; looked in: {looked}. Name a file in pipelines/ or give a path")
 
 
 def load_pipeline(path: Path) -> PipelineConfig:
@@ -114,11 +175,6 @@ class LoadedConfig:
 
     def weights_base(self) -> Path:
         return self.pipeline_path.parent
-
-
-def resolve_file(name: str, base: Path) -> Path:
-    p = Path(name).expanduser()
-    return p if p.is_absolute() else (base / p).resolve()
 
 
 def load_site(path: str | os.PathLike) -> LoadedConfig:

@@ -13,11 +13,13 @@ from typing import Iterator
 import av
 
 from vigil.errors import SourceError
+from vigil.timing import StageClock
 from vigil.types import Frame
 
 
 class SecondsClock:
-    """Seconds added up from several threads (decode time of all reader threads, for benchmarks)."""
+    """Deprecated shim: vigil/bench/ours.py still reads DECODE_CLOCK; it goes once bench passes a
+    StageClock to FileSource(clock=...). Only FileSources given no clock add to it."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -34,7 +36,7 @@ class SecondsClock:
             self.seconds, self.frames = 0.0, 0
 
 
-DECODE_CLOCK = SecondsClock()  # every FileSource adds its decode time here
+DECODE_CLOCK = SecondsClock()
 
 
 def content_hash(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
@@ -64,12 +66,14 @@ class FileSource:
     Each frame carries its index in the file, its presentation time in seconds and an
     absolute time: `start_time` (config) or the file's creation_time metadata, else
     its modification time, plus the pts. Damage part-way through raises SourceError
-    after every good frame before it has been yielded.
+    after every good frame before it has been yielded. Decode time (not the time the consumer
+    holds a frame) goes to `clock` as stage "decode".
     """
 
     def __init__(self, path: str | os.PathLike, camera_id: str = "", start_time: datetime | None = None,
-                 stride: int = 1, threads: int = 0) -> None:
+                 stride: int = 1, threads: int = 0, clock: StageClock | None = None) -> None:
         self.path = Path(path)
+        self.clock = clock
         self.camera_id = camera_id
         self.stride = max(1, int(stride))
         if not self.path.is_file():
@@ -94,15 +98,22 @@ class FileSource:
             self.start_time = _metadata_start(self.container) or datetime.fromtimestamp(
                 self.path.stat().st_mtime, tz=timezone.utc)
         self.frames_decoded = 0
+        # Read now: iteration closes the container, and MKV / raw H.264 only know their duration.
+        self.expected_frames = self._expected_frames()
 
-    @property
-    def expected_frames(self) -> int:
+    def _expected_frames(self) -> int:
         """Frames the container claims to hold (estimated from duration when not stored)."""
         if self.stream.frames:
             return int(self.stream.frames)
         dur = self.stream.duration * self.stream.time_base if self.stream.duration else (
             self.container.duration / av.time_base if self.container.duration else 0)
         return int(float(dur) * self.fps)
+
+    def _add_decode(self, seconds: float) -> None:
+        if self.clock is not None:
+            self.clock.add("decode", seconds, frames=1)
+        else:
+            DECODE_CLOCK.add(seconds, 1)
 
     def __iter__(self) -> Iterator[Frame]:
         t0 = None
@@ -124,7 +135,7 @@ class FileSource:
                         t0 = pts  # pts relative to the first frame: some files start at an offset
                     pts -= t0
                     image = frame.to_ndarray(format="bgr24")
-                    DECODE_CLOCK.add(time.perf_counter() - tick, 1)
+                    self._add_decode(time.perf_counter() - tick)
                     yield Frame(image=image, index=index, pts=pts,
                                 time=self.start_time + timedelta(seconds=pts), camera_id=self.camera_id)
                     tick = time.perf_counter()  # time spent downstream (or blocked on a full queue) is not decode

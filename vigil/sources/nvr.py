@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from vigil.config.live import LiveConfig, NvrConfig
 from vigil.config.site import CameraConfig
 from vigil.errors import ConfigError
-from vigil.sources.rtsp import mask_url, with_credentials
+from vigil.sources.urls import mask_url, quote_credentials, with_credentials
 
 
 def nvr_path(vendor: str, channel: int, stream: str, template: str | None = None) -> str:
@@ -79,7 +79,7 @@ def stream_target(camera: CameraConfig, live: LiveConfig, source: str | None) ->
         url = nvr_url(nvr, camera.channel or 1, camera.stream)
         url = with_credentials(url, nvr.username, _password(f"NVR '{camera.nvr}'", nvr.password, nvr.password_env))
     elif source:
-        url = source
+        url = quote_credentials(source)  # a raw '@' or '#' in the password must not split the URL
     else:
         raise ConfigError(f"{owner} has no source; set cameras[].source (rtsp:// URL or file) or nvr + channel")
     password = _password(owner, camera.password, camera.password_env)

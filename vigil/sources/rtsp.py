@@ -1,7 +1,7 @@
 """PyAV stream reader for live cameras: one thread per camera, reconnect with backoff, no lag.
 
 `StreamReader` opens an RTSP URL (TCP by default), decodes in its own thread (PyAV releases the
-GIL while decoding) and hands frames to a slot:
+GIL while decoding) and hands frames to a slot (vigil.sources.slots):
 
 - live mode (`LatestFrameSlot`): only the newest frame is kept; a frame that was not taken before
   the next one arrived is dropped and counted, so a slow consumer never builds up lag. When the
@@ -17,205 +17,27 @@ a log line or an error has its password masked.
 from __future__ import annotations
 
 import logging
-import random
 import socket
 import threading
 import time
-from collections import deque
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Literal
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import av
 
 from vigil.errors import SourceError
+from vigil.secrets import split_url
+from vigil.sources.backoff import Backoff
+from vigil.sources.slots import FrameQueue, LatestFrameSlot
+from vigil.sources.stats import RateMeter, ReaderStats, State
+from vigil.sources.urls import is_stream_url, mask_url, scrub, with_credentials
 from vigil.types import Frame
 
+# Re-exported: callers import these from here (live/build.py, live/daemon.py, tests).
+__all__ = ["Backoff", "FrameQueue", "LatestFrameSlot", "RateMeter", "ReaderStats", "State", "StreamReader",
+           "describe_open_error", "is_stream_url", "mask_url", "scrub", "with_credentials"]
+
 log = logging.getLogger("vigil.sources.rtsp")
-
-State = Literal["connecting", "streaming", "backoff", "stopped", "finished", "failed"]
-
-
-# ---------------------------------------------------------------- URLs and credentials
-
-def mask_url(url: str) -> str:
-    """The URL with its password replaced by '***' (user name kept, so the log says who tried)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable url>"
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
-    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def with_credentials(url: str, username: str | None, password: str | None) -> str:
-    """`url` with user and password set (URL-quoted); credentials already in the URL are replaced
-    only by the ones given."""
-    if not username and password is None:
-        return url
-    parts = urlsplit(url)
-    user = username if username is not None else unquote(parts.username or "")
-    pw = password if password is not None else (unquote(parts.password) if parts.password else None)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    cred = quote(user, safe="") + (f":{quote(pw, safe='')}" if pw is not None else "")
-    netloc = f"{cred}@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def scrub(text: str, url: str) -> str:
-    """`text` with the URL's password (raw and URL-quoted) replaced by '***', for messages built
-    from library errors that may quote the URL."""
-    try:
-        pw = urlsplit(url).password
-    except ValueError:
-        return text
-    if pw:
-        for form in {pw, unquote(pw)}:
-            text = text.replace(form, "***")
-    return text
-
-
-def is_stream_url(source: str) -> bool:
-    return "://" in source and not source.startswith("file://")
-
-
-# ---------------------------------------------------------------- backoff
-
-@dataclass
-class Backoff:
-    """Exponential backoff with jitter, bounded by `maximum`; `reset_if_healthy` starts over
-    once a connection has streamed for `healthy_after` seconds (a camera that reboots every
-    few hours should come back after `initial`, not after the maximum)."""
-
-    initial: float = 1.0
-    maximum: float = 60.0
-    factor: float = 2.0
-    jitter: float = 0.25  # +-fraction of the delay, so cameras behind one NVR don't retry in step
-    healthy_after: float = 30.0
-    rng: random.Random = field(default_factory=random.Random)
-    failures: int = 0
-
-    def next_delay(self) -> float:
-        # The cap leaves room for the jitter, so cameras at the maximum still retry spread out.
-        cap = self.maximum / (1 + self.jitter)
-        base = min(cap, self.initial * self.factor ** min(self.failures, 64))
-        self.failures += 1
-        return base * (1 + self.rng.uniform(-self.jitter, self.jitter))
-
-    def reset_if_healthy(self, streamed_seconds: float) -> None:
-        if streamed_seconds >= self.healthy_after:
-            self.failures = 0
-
-
-# ---------------------------------------------------------------- hand-over slots
-
-class LatestFrameSlot:
-    """Holds at most one frame: put() replaces an untaken frame (dropped += 1)."""
-
-    keeps_all = False
-
-    def __init__(self, ready: threading.Event | None = None):
-        self._lock = threading.Lock()
-        self._frame: Frame | None = None
-        self.ready = ready or threading.Event()  # shared by all cameras: "some frame is waiting"
-        self.dropped = 0
-
-    def put(self, frame: Frame, stop: threading.Event) -> None:
-        with self._lock:
-            if self._frame is not None:
-                self.dropped += 1
-            self._frame = frame
-        self.ready.set()
-
-    def take(self) -> Frame | None:
-        with self._lock:
-            frame, self._frame = self._frame, None
-            return frame
-
-    def __len__(self) -> int:
-        return int(self._frame is not None)
-
-
-class FrameQueue:
-    """Keeps every frame (replay): put() waits while `maxsize` frames are pending."""
-
-    keeps_all = True
-
-    def __init__(self, ready: threading.Event | None = None, maxsize: int = 8):
-        self._cond = threading.Condition()
-        self._frames: deque[Frame] = deque()
-        self.maxsize = maxsize
-        self.ready = ready or threading.Event()
-        self.dropped = 0
-
-    def put(self, frame: Frame, stop: threading.Event) -> None:
-        with self._cond:
-            while len(self._frames) >= self.maxsize and not stop.is_set():
-                self._cond.wait(0.1)
-            self._frames.append(frame)
-        self.ready.set()
-
-    def take(self) -> Frame | None:
-        with self._cond:
-            frame = self._frames.popleft() if self._frames else None
-            self._cond.notify()
-            return frame
-
-    def __len__(self) -> int:
-        return len(self._frames)
-
-
-# ---------------------------------------------------------------- the reader
-
-class RateMeter:
-    """Events per second over the last `window` seconds (safe enough across threads for monitoring)."""
-
-    def __init__(self, window: float = 5.0, maxlen: int = 256):
-        self.window = window
-        self._times: deque[float] = deque(maxlen=maxlen)
-
-    def tick(self, now: float | None = None) -> None:
-        self._times.append(time.monotonic() if now is None else now)
-
-    def rate(self, now: float | None = None) -> float:
-        now = time.monotonic() if now is None else now
-        ts = [t for t in list(self._times) if now - t <= self.window]
-        if len(ts) < 2:
-            return 0.0
-        return (len(ts) - 1) / max(ts[-1] - ts[0], 1e-6)
-
-
-@dataclass
-class ReaderStats:
-    """What the reader knows about its stream; read by health/metrics from other threads
-    (single writes of Python attributes are atomic enough for monitoring)."""
-
-    state: State = "connecting"
-    frames: int = 0  # decoded (every stride-th one is handed over)
-    skipped: int = 0  # packets skipped to catch up with the stream (counted as dropped)
-    reconnects: int = 0
-    last_frame_monotonic: float | None = None
-    last_error: str | None = None
-    next_retry_in: float | None = None
-    stream_width: int = 0
-    stream_height: int = 0
-    decode_rate: RateMeter = field(default_factory=RateMeter)
-
-    def note_frame(self, now: float) -> None:
-        self.frames += 1
-        self.last_frame_monotonic = now
-        self.decode_rate.tick(now)
-
-    def decode_fps(self, now: float | None = None) -> float:
-        return self.decode_rate.rate(now)
 
 
 def describe_open_error(exc: BaseException, url: str) -> str:
@@ -236,7 +58,8 @@ def describe_open_error(exc: BaseException, url: str) -> str:
 
 
 def _resolve(url: str) -> None:
-    host = urlsplit(url).hostname
+    parts = split_url(url)
+    host = parts.host if parts else ""
     if host:
         try:
             socket.getaddrinfo(host, None)

@@ -1,0 +1,81 @@
+"""Hostile or mistyped input through the real CLI (`python -m vigil`, a subprocess): one line on
+stderr naming the problem, exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.data import VIDEO, need
+
+REPO = Path(__file__).resolve().parents[2]
+PIPELINE = "detector:\n  weights: {weights}\n"
+
+
+def vigil(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    full = {**os.environ, "PYTHONPATH": str(REPO), "YOLO_OFFLINE": "1", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "vigil", *args], capture_output=True, text=True, timeout=120, check=False,
+                          cwd=REPO, env=full)
+
+
+def one_error_line(proc: subprocess.CompletedProcess, needle: str) -> str:
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+def site(tmp_path: Path, body: str, weights: str = "model.onnx") -> Path:
+    (tmp_path / "pipelines").mkdir(exist_ok=True)
+    (tmp_path / "pipelines" / "p.yaml").write_text(PIPELINE.format(weights=weights))
+    path = tmp_path / "site.yaml"
+    path.write_text(body)
+    return path
+
+
+CAMERA = "cameras:\n  - id: c\n    source: clip.mp4\n"
+LINE = "    lines:\n      - name: l\n        points: [[1, 2], [30, 40]]\n"
+
+BAD_SITES = {
+    "deep flow nesting": ("pipeline: p\n" + CAMERA + "    x: " + "[" * 10_000 + "]" * 10_000 + "\n", "nested"),
+    "deep block nesting": ("pipeline: p\n" + "".join("  " * i + "a:\n" for i in range(3000)), "nested"),
+    "complex key": ("pipeline: p\n? [a, b]\n: 1\n" + CAMERA, "a key must be a plain name"),
+    "!!set on a list": ("pipeline: p\ncameras: !!set [a, b]\n", "expected a mapping"),
+    "5000-digit integer": ("pipeline: p\n" + CAMERA + LINE + "        min_frames: " + "9" * 5000 + "\n",
+                           "invalid value"),
+    "pipeline name too long for a file name": ("pipeline: " + "p" * 1000 + "\n" + CAMERA, "(1000 characters)"),
+    "pipeline name beyond any path": ("pipeline: " + "p" * 5000 + "\n" + CAMERA, "at most 4096 characters"),
+    "start_time in year 9999": ("pipeline: p\n" + CAMERA + "    start_time: 9999-12-31T23:59:59\n",
+                                "not a plausible recording time"),
+    "NaN coordinate": ("pipeline: p\n" + CAMERA + LINE.replace("[1, 2]", "[.nan, 2]"), "finite number"),
+    "1e308 coordinate": ("pipeline: p\n" + CAMERA + LINE.replace("[1, 2]", "[1e308, 2]"), "beyond 100000 pixels"),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_SITES))
+def test_bad_site_yaml_is_one_line_exit_2(tmp_path, name):
+    body, needle = BAD_SITES[name]
+    line = one_error_line(vigil("replay", str(site(tmp_path, body))), needle)
+    assert len(line) < 1000
+
+
+def test_weights_path_that_is_a_directory(tmp_path):
+    clip = need(VIDEO / "saoyan_test.mp4")
+    (tmp_path / "weights_dir").mkdir()
+    path = site(tmp_path, f"pipeline: p\ncameras:\n  - id: c\n    source: {clip}\n", weights=str(tmp_path / "weights_dir"))
+    one_error_line(vigil("replay", str(path), "--db", f"sqlite:///{tmp_path}/v.db", "--no-progress"),
+                   "is a directory")
+
+
+@pytest.mark.parametrize("limit", [str(2**63), str(10**30)])
+def test_events_limit_beyond_64_bits(tmp_path, limit):
+    from vigil.store import Store
+
+    Store(f"sqlite:///{tmp_path}/v.db").close()  # an existing, empty store: the query itself would overflow
+    one_error_line(vigil("events", "--db", f"sqlite:///{tmp_path}/v.db", "--limit", limit), "--limit")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from vigil.config.geometry import outside_frame
 from vigil.config.pipeline import PipelineConfig
 from vigil.config.site import CameraConfig
 from vigil.count import CameraCounter
@@ -54,10 +55,6 @@ class CameraPipeline:
 
     def _check_first_frame(self, frame: Frame) -> None:
         """Lines and zones drawn for another resolution count nothing: say so once."""
-        try:  # TODO(merge): vigil.config.geometry.outside_frame lands with the input-validation work
-            from vigil.config.geometry import outside_frame
-        except ImportError:
-            return
         h, w = frame.shape
         self.warnings = outside_frame(self.camera, w, h)
         for msg in self.warnings:

@@ -55,13 +55,13 @@ class _End:
     error: str | None
 
 
-def _lane(jobs: list[ReplayJob], stride: int,
-          base_dir: Path | None = None, threads: int = 0) -> Iterator[_Start | _End | tuple[ReplayJob, Frame]]:
+def _lane(jobs: list[ReplayJob], stride: int, base_dir: Path | None = None, threads: int = 0,
+          clock: StageClock | None = None) -> Iterator[_Start | _End | tuple[ReplayJob, Frame]]:
     """Everything one camera's files produce, in order; runs in a reader thread. A camera
     with a `thermal:` section yields fused (or thermal) frames (paths relative to base_dir)."""
     for job in jobs:
         try:
-            source = open_recording(job.camera, job.path, stride, base_dir, threads=threads)
+            source = open_recording(job.camera, job.path, stride, base_dir, threads=threads, clock=clock)
             digest = content_hash(job.path)
         except (VigilError, OSError) as exc:
             yield _End(job, str(exc))
@@ -107,7 +107,7 @@ class Replay:
         # FFmpeg's own decode threads per file: one camera may use every core; several cameras
         # share them (four decoders at cores+1 threads each starve the inference sessions).
         threads = 0 if len(by_camera) == 1 else max(1, (os.cpu_count() or 1) // len(by_camera))
-        lanes = {cam: threaded(_lane(js, cfg.frame_stride, self.config.site_dir, threads),
+        lanes = {cam: threaded(_lane(js, cfg.frame_stride, self.config.site_dir, threads, self.clock),
                                maxsize=2 * cfg.detector.batch, name=f"read-{cam}")
                  for cam, js in by_camera.items()}
         # Frames taken from each camera per round: fill the detector batch even with one camera.

@@ -26,6 +26,7 @@ from vigil.sources.file import FileSource
 from vigil.sources.nvr import stream_target
 from vigil.sources.paired import ImageFolderSource, LivePairing, PairedSource, ThermalBuffer
 from vigil.sources.rtsp import Backoff, FrameQueue, LatestFrameSlot, ReaderStats, StreamReader, is_stream_url, mask_url
+from vigil.timing import StageClock
 from vigil.types import Frame
 
 log = logging.getLogger("vigil.live")
@@ -33,11 +34,11 @@ log = logging.getLogger("vigil.live")
 
 def open_recording(camera: CameraConfig, rgb_path: str | Path, stride: int = 1,
                    base_dir: str | Path | None = None, estimator: Estimator | None = registration_estimator,
-                   threads: int = 0) -> Iterable[Frame]:
+                   threads: int = 0, clock: StageClock | None = None) -> Iterable[Frame]:
     """The frame source of a recorded camera: its RGB file, paired with its thermal source
     when the camera has a `thermal:` section (thermal paths relative to `base_dir`, the site
-    config's folder)."""
-    rgb = FileSource(rgb_path, camera.id, camera.start_time, stride, threads)
+    config's folder). Decode time goes to `clock` ("decode")."""
+    rgb = FileSource(rgb_path, camera.id, camera.start_time, stride, threads, clock)
     cfg = camera.thermal
     if cfg is None:
         return rgb
@@ -54,7 +55,7 @@ def open_recording(camera: CameraConfig, rgb_path: str | Path, stride: int = 1,
     if path.is_dir():
         thermal = ImageFolderSource(path, camera.id, cfg.fps or rgb.fps, start)
     elif path.is_file():
-        thermal = FileSource(path, camera.id, start, 1, threads)  # every frame: pairing needs them all
+        thermal = FileSource(path, camera.id, start, 1, threads, clock)  # every frame: pairing needs them all
     else:
         raise SourceError(f"camera '{camera.id}': thermal source '{path}' does not exist; check thermal.source")
     return PairedSource(rgb, thermal, cfg, camera.id, estimator)

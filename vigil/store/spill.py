@@ -52,8 +52,8 @@ def save(folder: Path, writer_id: str, batches: list[Batch]) -> Path:
     path = folder / f"{writer_id}.jsonl"
     tmp = path.with_suffix(".tmp")
     with open(tmp, "w", encoding="utf-8") as f:
-        for wid, seq, batch in batches:
-            f.write(json.dumps({"writer": wid, "seq": seq, "events": [_row(r, e) for r, e in batch]}) + "\n")
+        f.writelines(json.dumps({"writer": wid, "seq": seq, "events": [_row(r, e) for r, e in batch]}) + "\n"
+                     for wid, seq, batch in batches)
         f.flush()
         os.fsync(f.fileno())
     tmp.replace(path)

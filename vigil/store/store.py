@@ -15,7 +15,13 @@ from vigil.store.aggregates import insert_ignore
 from vigil.store.engine import StoreError, masked, open_engine, retry_transient
 from vigil.store.schema import cameras, events, runs
 from vigil.store.timebuckets import from_us, parse_time, parse_tz, to_us
-from vigil.store.writer import EventWriter, SeriesIds, check_event, to_us_now, write_events
+from vigil.store.writer import (
+    EventWriter,
+    SeriesIds,
+    check_event,
+    to_us_now,
+    write_events,
+)
 
 log = logging.getLogger(__name__)
 

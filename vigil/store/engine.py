@@ -124,35 +124,39 @@ def current_revision(conn: sa.Connection) -> str | None:
 
 @contextmanager
 def _sqlite_file_lock(engine: Engine):
-    """Serialize migrations of one SQLite file across processes: an flock on a sibling
+    """Serialize opening one SQLite file across processes: an flock on a sibling
     `<db>-migrate.lock` (not on the database itself: closing any descriptor of a file drops
-    the process's SQLite locks on it). In-memory databases need none."""
+    the process's SQLite locks on it). None for in-memory databases, or where the folder is
+    read-only (then nobody can be migrating it either)."""
     db = engine.url.database
-    if db in (None, "", ":memory:"):
+    try:
+        f = None if db in (None, "", ":memory:") else \
+            open(Path(db).expanduser().with_name(Path(db).name + "-migrate.lock"), "a")  # noqa: SIM115
+    except OSError:
+        f = None
+    if f is None:
         yield
         return
-    with open(Path(db).expanduser().with_name(Path(db).name + "-migrate.lock"), "a") as f:
+    with f:
         fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+        yield  # closing the file releases the lock
 
 
 def migrate(engine: Engine) -> None:
     """Bring the schema to head. Alembic is only loaded when there is something to do.
-    Processes opening a fresh database at once take turns (an advisory lock on PostgreSQL,
-    a file lock on SQLite); the next one in finds the schema at head and does nothing."""
-    with engine.connect() as conn:
-        if current_revision(conn) == HEAD_REVISION:
-            return
+    Processes opening a fresh database at once take turns (a file lock on SQLite, held from
+    the first connection, which may switch a new file to WAL; an advisory lock on
+    PostgreSQL); the next one in finds the schema at head and does nothing."""
     if engine.dialect.name == "sqlite":
         with _sqlite_file_lock(engine), engine.begin() as conn:
             _upgrade(conn)
-    else:
-        with engine.begin() as conn:  # the lock is released at commit, after alembic_version is written
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
-            _upgrade(conn)
+        return
+    with engine.connect() as conn:
+        if current_revision(conn) == HEAD_REVISION:
+            return
+    with engine.begin() as conn:  # the lock is released at commit, after alembic_version is written
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
+        _upgrade(conn)
 
 
 def _upgrade(conn: sa.Connection) -> None:

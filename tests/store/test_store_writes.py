@@ -212,3 +212,11 @@ def test_bad_urls_are_one_line_errors_with_the_password_masked(url, needle):
     assert "s3cret" not in msg and "pw@" not in msg
     if "s3cret" in url:
         assert "***" in msg
+
+
+def test_write_to_a_missing_run_is_one_clear_error(store):
+    from vigil.store import StoreError
+
+    with pytest.raises(StoreError, match="run 9999 does not exist"):
+        store.write(9999, random_events(2, T0, timedelta(minutes=1)))
+    assert store.events() == []

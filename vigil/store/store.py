@@ -46,7 +46,7 @@ class Store:
     """
 
     def __init__(self, url: str = "sqlite:///vigil.db", create: bool = True, *, stale_after: float = 60.0,
-                 retry_window: float = 30.0, spill_dir: str | Path | None = _DEFAULT) -> None:
+                 retry_window: float = 30.0, spill_dir: str | Path | None | object = _DEFAULT) -> None:
         """create=False: a missing SQLite file is an error instead of a new empty database."""
         if stale_after < 30:
             raise ValueError(f"stale_after must be at least 30 s (writers beat every few seconds), got {stale_after}")
@@ -54,7 +54,7 @@ class Store:
         self.url = masked(self.engine.url)
         self.stale_after, self.retry_window = float(stale_after), float(retry_window)
         self.spill_dir = spill.default_dir(self.engine.url) if spill_dir is _DEFAULT else \
-            (Path(spill_dir) if spill_dir is not None else None)
+            (Path(spill_dir) if isinstance(spill_dir, (str, Path)) else None)
         self._series = SeriesIds()
         self._open_runs: set[int] = set()  # begun here, not finished: the writers' heartbeats keep them alive
         self._lock = threading.Lock()

@@ -132,7 +132,7 @@ def write_events(engine: sa.Engine, ids: SeriesIds, batch: Iterable[tuple[int, C
             return out
         keys = {(e.camera_id, e.kind, e.name, e.class_name, e.direction) for _, e in batch}
         sid = ids.resolve(conn, keys)
-        rows, minutes = [], Counter()
+        rows, minutes = [], Counter[tuple[int, int]]()
         for run_id, e in batch:
             s = sid[(e.camera_id, e.kind, e.name, e.class_name, e.direction)]
             t = to_us(e.time)
@@ -289,6 +289,7 @@ class EventWriter:
 
     def _run(self) -> None:
         retry_at, delay, last_beat = 0.0, 0.0, time.monotonic()
+        batch: Batch | None
         while True:
             with self._cond:
                 while True:
@@ -298,12 +299,12 @@ class EventWriter:
                     if self._current is None:
                         self._current = self._next_batch(now)
                     if self._current is not None and now >= retry_at:
-                        batch, beat = self._current, False
+                        batch = self._current
                         break
                     if self._current is None and self._stopping:
                         return
                     if now - last_beat >= self._heartbeat:
-                        batch, beat = None, True
+                        batch = None  # time for a heartbeat
                         break
                     wake = last_beat + self._heartbeat
                     if self._current is not None:
@@ -311,25 +312,26 @@ class EventWriter:
                     elif self._pending:
                         wake = min(wake, self._first_pending_at + self._interval)
                     self._cond.wait(max(0.001, wake - now))
-            if beat:
+            if batch is None:
                 self._beat()
                 last_beat = time.monotonic()
                 continue
             seq, chunk = batch
             try:
-                result, error = write_events(self._engine, self._ids, chunk, token=(self.id, seq)), None
+                result = write_events(self._engine, self._ids, chunk, token=(self.id, seq))
             except Exception as exc:  # noqa: BLE001 - sorted into retry / split below, and reported
-                result, error = None, exc
+                with self._cond:
+                    if is_transient(exc):
+                        delay = min(max(2 * delay, 0.05), self._max_backoff)
+                        retry_at = time.monotonic() + delay
+                        self._failed(exc)
+                    else:
+                        self._refused(chunk, exc)
+                    self._cond.notify_all()
+                continue
             with self._cond:
-                if error is None:
-                    delay = 0.0
-                    self._settle(chunk, result)
-                elif is_transient(error):
-                    delay = min(max(2 * delay, 0.05), self._max_backoff)
-                    retry_at = time.monotonic() + delay
-                    self._failed(error, len(chunk))
-                else:
-                    self._refused(chunk, error)
+                delay = 0.0
+                self._settle(chunk, result)
                 self._cond.notify_all()
 
     def _settle(self, chunk, result: Written) -> None:
@@ -347,7 +349,7 @@ class EventWriter:
             log.error("%d events rejected: %s", n, self.last_error, extra={"event": "store_rejected"})
         self._settled += len(chunk)
 
-    def _failed(self, error: BaseException, n: int) -> None:
+    def _failed(self, error: BaseException) -> None:
         self.failures += 1
         self.last_error = describe(error)
         if self._failing_since is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.store.faultkit import restartable_pg, small_disk  # noqa: F401 (fixtures)
 from vigil.store import Store
 
 

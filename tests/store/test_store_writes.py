@@ -70,37 +70,42 @@ def test_writer_commits_within_the_flush_interval_without_flush(store_url):
     reader.close()
 
 
-def test_writer_error_is_raised_not_swallowed(store):
+def test_events_of_a_missing_run_are_rejected_reported_and_the_rest_kept(store):
+    """A permanent error (bad data) must not block later batches: log, report, keep the rest."""
+    run = store.begin_run("gate-1", "a.mp4", None)
     w = store.writer(flush_interval=0.05)
-    w.put(9999, random_events(3, T0, timedelta(minutes=1)))  # no such run: foreign key violation
-    with pytest.raises(sa.exc.IntegrityError):
-        w.flush()
-    run = store.begin_run("gate-1", "a.mp4", None)  # the writer keeps working afterwards
+    w.put(9999, random_events(3, T0, timedelta(minutes=1)))  # no such run
     w.put(run, random_events(2, T0, timedelta(minutes=1)))
+    w.flush()
+    assert (w.rejected, w.written, w.pending) == (3, 2, 0)
+    assert "9999" in w.last_error
+    w.put(run, random_events(4, T0, timedelta(minutes=1)))  # the writer keeps working
     w.close()
-    assert len(store.events()) == 2
+    assert len(store.events()) == 6
 
 
-def test_writer_reports_a_background_failure_on_the_next_put(store):
-    w = store.writer(flush_interval=0.05)
-    w.put(424242, random_events(1, T0, timedelta(minutes=1)))
-    time.sleep(0.5)
-    with pytest.raises(sa.exc.IntegrityError):
-        w.put(424242, [])
+def test_a_refused_batch_is_halved_until_the_bad_event_is_found(store):
+    run = store.begin_run("gate-1", "a.mp4", None)
+    evs = random_events(40, T0, timedelta(minutes=5), cameras=("gate-1",))
+    bad = CountEvent("gate-1", "line", "L1", 2**70, "car", "in", T0)  # track id beyond BIGINT
+    w = store.writer(flush_interval=30)
+    w.put(run, evs[:17] + [bad] + evs[17:])
+    w.flush()
+    assert (w.rejected, w.written) == (1, 40) and w.failures >= 1 and w.last_error
+    assert w.healthy  # the database is up; only the data was bad
     w.close()
+    assert len(store.events(limit=None)) == 40
 
 
-def test_put_after_a_background_failure_keeps_its_own_events(store):
-    """Regression: put() used to raise an earlier batch's error before queuing, so the
-    events of the call that reported it were lost to a caller that logs and goes on."""
+def test_put_never_raises_for_an_earlier_batch(store):
+    """Regression (issue 19): put() raised an earlier batch's error after queuing the events,
+    so a caller that retried the put stored them twice."""
     run = store.begin_run("gate-1", "a.mp4", None)
     w = store.writer(flush_interval=0.05)
     w.put(424242, random_events(1, T0, timedelta(minutes=1)))  # no such run: the batch fails
     time.sleep(0.5)
-    mine = random_events(3, T0, timedelta(minutes=1))
-    with pytest.raises(sa.exc.IntegrityError):
-        w.put(run, mine)  # reports the earlier failure...
-    w.close()  # ...but its own events were queued and are written
+    w.put(run, random_events(3, T0, timedelta(minutes=1)))  # does not raise
+    w.close()
     assert len(store.events()) == 3
 
 
@@ -207,3 +212,11 @@ def test_bad_urls_are_one_line_errors_with_the_password_masked(url, needle):
     assert "s3cret" not in msg and "pw@" not in msg
     if "s3cret" in url:
         assert "***" in msg
+
+
+def test_write_to_a_missing_run_is_one_clear_error(store):
+    from vigil.store import StoreError
+
+    with pytest.raises(StoreError, match="run 9999 does not exist"):
+        store.write(9999, random_events(2, T0, timedelta(minutes=1)))
+    assert store.events() == []

@@ -3,7 +3,12 @@ connection failures into one clear line with the password masked, migrate to hea
 
 from __future__ import annotations
 
+import fcntl
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
@@ -18,6 +23,36 @@ SUPPORTED = ("sqlite", "postgresql")
 
 class StoreError(VigilError):
     """The database cannot be opened or used."""
+
+
+T = TypeVar("T")
+# Any 32-bit number unique to Vigil: the PostgreSQL advisory lock held while migrating.
+MIGRATION_LOCK = 0x76696731
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Failures that go away by themselves: server down or restarting, connection lost,
+    `database is locked`, deadlock, disk full. Bad data (IntegrityError, DataError, ...) is not."""
+    if isinstance(exc, sa.exc.DBAPIError):
+        return exc.connection_invalidated or isinstance(exc, sa.exc.OperationalError)
+    return isinstance(exc, (sa.exc.TimeoutError, OSError))
+
+
+def retry_transient(fn: Callable[[], T], window: float, what: str, url: str) -> T:
+    """fn(), retried with capped backoff while it fails transiently, for up to `window` seconds;
+    then a StoreError naming what failed and why."""
+    deadline, delay = time.monotonic() + window, 0.05
+    while True:
+        try:
+            return fn()
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            if time.monotonic() + delay > deadline:
+                raise StoreError(f"{what} failed: database '{url}' unavailable for {window:g} s "
+                                 f"({first_line(exc)})") from exc
+        time.sleep(delay)
+        delay = min(delay * 2, 2.0)
 
 
 def parse_url(text: str) -> URL:
@@ -50,7 +85,7 @@ def masked(url: URL | str) -> str:
     return url.render_as_string(hide_password=True)
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None) or exc
     lines = [ln.strip() for ln in str(orig).splitlines() if ln.strip()]
     return lines[0] if lines else type(orig).__name__
@@ -87,11 +122,45 @@ def current_revision(conn: sa.Connection) -> str | None:
     return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
 
+@contextmanager
+def _sqlite_file_lock(engine: Engine):
+    """Serialize opening one SQLite file across processes: an flock on a sibling
+    `<db>-migrate.lock` (not on the database itself: closing any descriptor of a file drops
+    the process's SQLite locks on it). None for in-memory databases, or where the folder is
+    read-only (then nobody can be migrating it either)."""
+    db = engine.url.database
+    try:
+        f = None if db in (None, "", ":memory:") else \
+            open(Path(db).expanduser().with_name(Path(db).name + "-migrate.lock"), "a")  # noqa: SIM115
+    except OSError:
+        f = None
+    if f is None:
+        yield
+        return
+    with f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield  # closing the file releases the lock
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the schema to head. Alembic is only loaded when there is something to do."""
-    with engine.begin() as conn:
+    """Bring the schema to head. Alembic is only loaded when there is something to do.
+    Processes opening a fresh database at once take turns (a file lock on SQLite, held from
+    the first connection, which may switch a new file to WAL; an advisory lock on
+    PostgreSQL); the next one in finds the schema at head and does nothing."""
+    if engine.dialect.name == "sqlite":
+        with _sqlite_file_lock(engine), engine.begin() as conn:
+            _upgrade(conn)
+        return
+    with engine.connect() as conn:
         if current_revision(conn) == HEAD_REVISION:
             return
+    with engine.begin() as conn:  # the lock is released at commit, after alembic_version is written
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
+        _upgrade(conn)
+
+
+def _upgrade(conn: sa.Connection) -> None:
+    if current_revision(conn) != HEAD_REVISION:
         from alembic import command
         from alembic.config import Config
 
@@ -114,7 +183,7 @@ def open_engine(text: str, create_missing: bool = True) -> Engine:
     except StoreError:
         raise
     except Exception as exc:
-        why = _first_line(exc)
+        why = first_line(exc)
         if url.password:
             why = why.replace(str(url.password), "***")
         raise StoreError(f"cannot open database '{masked(url)}': {why}") from None

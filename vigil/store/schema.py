@@ -18,7 +18,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 # Alembic head: Store skips loading Alembic when the database is already here.
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 
 # Aggregate levels in seconds, finest first.
 LEVELS = (60, 900, 3600)
@@ -46,7 +46,17 @@ runs = sa.Table(
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("started_us", sa.BigInteger, nullable=False),
     sa.Column("finished_us", sa.BigInteger, nullable=True),
+    sa.Column("heartbeat_us", sa.BigInteger, nullable=True),  # last sign of life while running
     sa.Index("ix_runs_camera_hash", "camera_id", "content_hash"),
+)
+
+# One row per EventWriter: the sequence number of its last committed batch, so a batch
+# retried after an ambiguous failure, or re-imported from a spill file, is stored once.
+writers = sa.Table(
+    "writers", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("updated_us", sa.BigInteger, nullable=False),
 )
 
 series = sa.Table(

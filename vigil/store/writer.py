@@ -1,21 +1,41 @@
 """The one writer thread: events are queued by put() and written in batches, one
-transaction per batch (events + series + aggregates), every flush_interval seconds or on
-flush(). A failed batch is never dropped silently: the error is raised by the next put,
-flush or close; batches that failed on a connection problem are kept and retried."""
+transaction per batch (events + series + aggregates + the runs' heartbeats), every
+flush_interval seconds or on flush().
+
+Contract: put() accepts the events and never raises for another batch's failure. A batch
+that fails transiently (server restarting, connection lost, `database is locked`, disk
+full) is kept and retried, in order, with capped backoff, until it commits; each batch
+carries (writer id, sequence number), checked in its own transaction, so a retry after an
+ambiguous failure (connection lost during COMMIT) never stores it twice. A batch the
+database refuses (bad data) is split in halves until the bad events are isolated; those
+are logged and counted in `rejected`, the rest is stored. flush() waits for durability;
+close() gives a grace period, then saves what is left to a spill file (see spill.py)."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from collections import Counter
-from collections.abc import Iterable
+import uuid
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import sqlalchemy as sa
 
+from vigil.store import spill
 from vigil.store.aggregates import add_minute_counts, insert_ignore
-from vigil.store.schema import cameras, events, series
+from vigil.store.engine import StoreError, first_line, is_transient
+from vigil.store.schema import cameras, events, runs, series, writers
 from vigil.store.timebuckets import to_us
 from vigil.types import CountEvent
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 5000    # events per transaction, so a backlog after an outage goes in bounded steps
+HEARTBEAT_S = 5.0   # how often a writer marks its store's open runs alive
+MAX_BACKOFF_S = 2.0
 
 SeriesKey = tuple[str, str, str, str, str]  # camera, kind, name, class, direction
 _KINDS = ("line", "zone")
@@ -67,16 +87,52 @@ class SeriesIds:
 def to_us_now() -> int:
     return time.time_ns() // 1000
 
+@dataclass
+class Written:
+    stored: int = 0
+    dropped: int = 0                                # events of replaced runs: never stored
+    missing: set[int] = field(default_factory=set)  # run ids that do not exist
+    duplicate: bool = False                         # this batch had already been committed
 
-def write_events(engine: sa.Engine, ids: SeriesIds, batch: Iterable[tuple[int, CountEvent]]) -> int:
-    """Write (run_id, event) pairs and their aggregates in one transaction."""
+
+def _claim(conn: sa.Connection, token: tuple[str, int], now: int) -> bool:
+    """Advance the writer's high-water mark to `seq`; False if a batch this far was committed."""
+    wid, seq = token
+    insert_ignore(conn, writers, [{"id": wid, "seq": -1, "updated_us": now}])
+    return conn.execute(sa.update(writers).where(writers.c.id == wid, writers.c.seq < seq)
+                        .values(seq=seq, updated_us=now)).rowcount == 1
+
+
+def write_events(engine: sa.Engine, ids: SeriesIds, batch: Iterable[tuple[int, CountEvent]],
+                 token: tuple[str, int] | None = None) -> Written:
+    """Write (run_id, event) pairs and their aggregates in one transaction. Events of a run
+    marked `replaced` are dropped: the run rows are locked here and by begin_run (which
+    replaces runs and deletes their events), so an event is either deleted with its run or
+    never stored. `token` (writer id, seq): skip the batch if it was already committed."""
     batch = list(batch)
-    if not batch:
-        return 0
-    keys = {(e.camera_id, e.kind, e.name, e.class_name, e.direction) for _, e in batch}
+    now = to_us_now()
     with engine.begin() as conn:
+        # On SQLite the first statement writes, so the write lock is taken before any read.
+        if token is not None and not _claim(conn, token, now):
+            return Written(duplicate=True)
+        if not batch:
+            return Written()
+        run_ids = sorted({r for r, _ in batch})
+        if conn.dialect.name == "postgresql":  # lock in id order: concurrent writers never deadlock
+            conn.execute(sa.select(runs.c.id).where(runs.c.id.in_(run_ids)).order_by(runs.c.id).with_for_update())
+        live = set(conn.execute(sa.update(runs).where(runs.c.id.in_(run_ids), runs.c.status != "replaced")
+                                .values(heartbeat_us=now).returning(runs.c.id)).scalars())
+        out = Written()
+        if len(live) < len(run_ids):
+            known = set(conn.execute(sa.select(runs.c.id).where(runs.c.id.in_(run_ids))).scalars())
+            out.missing = set(run_ids) - known
+            out.dropped = sum(1 for r, _ in batch if r in known and r not in live)
+            batch = [(r, e) for r, e in batch if r in live]
+        if not batch:
+            return out
+        keys = {(e.camera_id, e.kind, e.name, e.class_name, e.direction) for _, e in batch}
         sid = ids.resolve(conn, keys)
-        rows, minutes = [], Counter()
+        rows, minutes = [], Counter[tuple[int, int]]()
         for run_id, e in batch:
             s = sid[(e.camera_id, e.kind, e.name, e.class_name, e.direction)]
             t = to_us(e.time)
@@ -86,46 +142,62 @@ def write_events(engine: sa.Engine, ids: SeriesIds, batch: Iterable[tuple[int, C
         conn.execute(events.insert(), rows)
         add_minute_counts(conn, minutes)
     ids.commit(sid)
-    return len(rows)
+    out.stored = len(rows)
+    return out
 
 
-def _retryable(exc: BaseException) -> bool:
-    """Connection-level failures (server down, database locked) are worth retrying."""
-    return isinstance(exc, sa.exc.OperationalError) or (
-        isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated)
+def describe(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    return f"{type(orig).__name__}: {first_line(exc)}"
+
+
+Batch = tuple[int, list[tuple[int, CountEvent]]]  # sequence number, (run id, event)
 
 
 class EventWriter:
-    """Batched, thread-safe event writer. Use `Store.writer()` to get one."""
+    """Batched, thread-safe event writer that rides out database outages. Use `Store.writer()`.
 
-    def __init__(self, engine: sa.Engine, ids: SeriesIds, flush_interval: float = 1.0) -> None:
+    Health, for status pages and metrics: `pending` (events accepted, not yet committed),
+    `healthy` (the last attempt succeeded), `last_error`, `failures` (failed attempts),
+    `written`, `dropped` (events of replaced runs), `rejected` (refused by the database)."""
+
+    def __init__(self, engine: sa.Engine, ids: SeriesIds, flush_interval: float = 1.0, *,
+                 spill_dir: Path | None = None, active_runs: Callable[[], Iterable[int]] = tuple,
+                 url: str = "", max_backoff: float = MAX_BACKOFF_S, heartbeat: float = HEARTBEAT_S) -> None:
         if flush_interval <= 0:
             raise ValueError("flush_interval must be > 0 seconds")
         self._engine, self._ids, self._interval = engine, ids, float(flush_interval)
+        self._spill_dir, self._active_runs, self._url = spill_dir, active_runs, url or str(engine.url)
+        self._max_backoff, self._heartbeat = max_backoff, heartbeat
+        self.id = str(uuid.uuid4())
         self._cond = threading.Condition()
-        self._pending: list[tuple[int, CountEvent]] = []
-        self._first_pending_at: float | None = None
-        self._put_seq = 0         # events accepted so far
-        self._tried_seq = 0       # events covered by the latest finished write attempt
-        self._attempt_error: BaseException | None = None  # outcome of that attempt
-        self._attempts = 0
-        self._error: BaseException | None = None          # not yet raised to the user
-        self._flush_wanted = False
-        self._stopping = False
-        self._closed = False
-        self.written = 0
+        self._pending: list[tuple[int, CountEvent]] = []  # accepted, not yet in a batch
+        self._first_pending_at = 0.0
+        self._front: deque[list[tuple[int, CountEvent]]] = deque()  # halves of a refused batch
+        self._current: Batch | None = None  # the batch being written, retried until it settles
+        self._seq = 0
+        self._accepted = 0      # events put so far
+        self._settled = 0       # events committed, dropped or rejected, in put order
+        self._flush_target = 0  # a flush is waiting for _settled to reach this
+        self._failing_since: float | None = None
+        self._closed = self._stopping = self._abandoned = False
+        self.written = self.dropped = self.rejected = self.failures = 0
+        self.last_error: str | None = None
         self._thread = threading.Thread(target=self._run, name="vigil-event-writer", daemon=True)
         self._thread.start()
 
     # -- caller side -------------------------------------------------------------------------
-    def _raise_error(self) -> None:
-        if self._error is not None:
-            err, self._error = self._error, None
-            raise err
+    @property
+    def pending(self) -> int:
+        return self._accepted - self._settled
+
+    @property
+    def healthy(self) -> bool:
+        return self._failing_since is None and self._thread.is_alive()
 
     def put(self, run_id: int, events_: list[CountEvent]) -> None:
-        """Queue events of one run; returns at once. An earlier batch's error is raised
-        after these events are queued, so the caller's events are never the ones lost."""
+        """Queue events of one run; returns at once. Raises only for bad events (TypeError,
+        ValueError) or a closed writer, never for the database."""
         for e in events_:
             check_event(e)
         with self._cond:
@@ -135,43 +207,43 @@ class EventWriter:
                 if not self._pending:
                     self._first_pending_at = time.monotonic()
                 self._pending.extend((int(run_id), e) for e in events_)
-                self._put_seq += len(events_)
-            self._raise_error()
-
-    def flush(self) -> None:
-        """Block until everything put so far is committed (or raise why it was not)."""
-        with self._cond:
-            self._raise_error()
-            target = self._put_seq
-            if self._tried_seq >= target and self._attempt_error is None:
-                return
-            while True:
-                attempt = self._attempts
-                self._flush_wanted = True
+                self._accepted += len(events_)
                 self._cond.notify_all()
-                while self._attempts == attempt and self._thread.is_alive():
-                    self._cond.wait(0.5)  # the timeout only guards against a dead thread
-                if self._attempt_error is not None:
-                    self._error = None  # reported here, not again on the next call
-                    raise self._attempt_error
-                if self._tried_seq >= target:
-                    return
-                if not self._thread.is_alive():
-                    raise RuntimeError("EventWriter thread stopped before writing all events")
 
-    def close(self) -> None:
-        """Flush and stop the thread. Calling it again does nothing."""
+    def flush(self, timeout: float | None = None) -> None:
+        """Block until everything put so far is committed (or dropped/rejected, see the class
+        doc); None waits as long as it takes. StoreError naming the cause after `timeout` s."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            target = self._accepted
+            self._flush_target = max(self._flush_target, target)
+            self._cond.notify_all()
+            while self._settled < target:
+                if not self._thread.is_alive():
+                    raise StoreError(f"event writer for '{self._url}' stopped with {target - self._settled} "
+                                     "events not stored")
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise StoreError(f"{target - self._settled} events not yet stored in '{self._url}' "
+                                     f"after {timeout:g} s: {self.last_error or 'still writing'}")
+                self._cond.wait(0.5 if left is None else min(left, 0.5))
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Flush, waiting up to `timeout` s for an unreachable database, and stop the thread.
+        If events are still not stored then, they are saved to the spill file (stored when
+        the Store next opens) and StoreError says how many and where. Idempotent."""
         with self._cond:
             if self._closed:
                 return
             self._closed = True
         try:
-            self.flush()
-        finally:
-            with self._cond:
-                self._stopping = True
-                self._cond.notify_all()
-            self._thread.join()
+            self.flush(timeout)
+        except StoreError as exc:
+            self._abandon(exc)
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        self._thread.join()
 
     def __enter__(self) -> EventWriter:
         return self
@@ -179,42 +251,135 @@ class EventWriter:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def _abandon(self, cause: StoreError) -> None:
+        with self._cond:  # from here the thread starts nothing new; an attempt under way may
+            self._abandoned = True  # still commit, and its sequence number keeps the import from doubling it
+            self._cond.notify_all()
+            left = [self._current] if self._current else []
+            for chunk in [*self._front, *(self._pending[i:i + MAX_BATCH]
+                                          for i in range(0, len(self._pending), MAX_BATCH))]:
+                self._seq += 1
+                left.append((self._seq, chunk))
+            n = sum(len(b) for _, b in left)
+        why = self.last_error or str(cause)
+        if self._spill_dir is None:
+            raise StoreError(f"{n} events were not stored in '{self._url}' ({why}) and are lost: "
+                             "an in-memory database has no spill file") from None
+        try:
+            path = spill.save(self._spill_dir, self.id, [(self.id, seq, b) for seq, b in left])
+        except OSError as exc:
+            raise StoreError(f"{n} events were not stored in '{self._url}' ({why}), and saving them "
+                             f"to {self._spill_dir} failed too: {exc}") from None
+        log.error("%d events not stored (%s); saved to %s", n, why, path,
+                  extra={"event": "store_spill", "events": n})
+        raise StoreError(f"{n} events were not stored in '{self._url}' ({why}); saved to {path}, "
+                         "they are stored when the database is next opened") from None
+
     # -- writer thread -----------------------------------------------------------------------
-    def _due(self) -> bool:
-        if not self._pending:
-            return False
-        return self._flush_wanted or self._stopping or (
-            time.monotonic() - self._first_pending_at >= self._interval)
+    def _next_batch(self, now: float) -> Batch | None:
+        if self._front:
+            chunk = self._front.popleft()
+        elif self._pending and (self._flush_target > self._settled or self._stopping
+                                or now - self._first_pending_at >= self._interval):
+            chunk, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+        else:
+            return None
+        self._seq += 1  # numbered when first tried: commits happen in sequence order
+        return self._seq, chunk
 
     def _run(self) -> None:
+        retry_at, delay, last_beat = 0.0, 0.0, time.monotonic()
+        batch: Batch | None
         while True:
             with self._cond:
-                while not self._due():
-                    if self._stopping:
+                while True:
+                    if self._abandoned:
                         return
-                    if self._flush_wanted:  # nothing pending: an earlier failure is being re-flushed
-                        self._flush_wanted = False
-                        self._tried_seq, self._attempt_error = self._put_seq, None
-                        self._attempts += 1
-                        self._cond.notify_all()
-                        continue
-                    timeout = None if not self._pending else max(
-                        0.0, self._interval - (time.monotonic() - self._first_pending_at))
-                    self._cond.wait(timeout if timeout is not None else self._interval)
-                batch, self._pending = self._pending, []
-                seq, self._flush_wanted = self._put_seq, False
-            error = None
+                    now = time.monotonic()
+                    if self._current is None:
+                        self._current = self._next_batch(now)
+                    if self._current is not None and now >= retry_at:
+                        batch = self._current
+                        break
+                    if self._current is None and self._stopping:
+                        return
+                    if now - last_beat >= self._heartbeat:
+                        batch = None  # time for a heartbeat
+                        break
+                    wake = last_beat + self._heartbeat
+                    if self._current is not None:
+                        wake = min(wake, retry_at)
+                    elif self._pending:
+                        wake = min(wake, self._first_pending_at + self._interval)
+                    self._cond.wait(max(0.001, wake - now))
+            if batch is None:
+                self._beat()
+                last_beat = time.monotonic()
+                continue
+            seq, chunk = batch
             try:
-                self.written += write_events(self._engine, self._ids, batch)
-            except Exception as exc:  # noqa: BLE001 - handed to the caller, never swallowed
-                error = exc
+                result = write_events(self._engine, self._ids, chunk, token=(self.id, seq))
+            except Exception as exc:  # noqa: BLE001 - sorted into retry / split below, and reported
+                with self._cond:
+                    if is_transient(exc):
+                        delay = min(max(2 * delay, 0.05), self._max_backoff)
+                        retry_at = time.monotonic() + delay
+                        self._failed(exc)
+                    else:
+                        self._refused(chunk, exc)
+                    self._cond.notify_all()
+                continue
             with self._cond:
-                if error is not None:
-                    self._error = error
-                    if _retryable(error) and not self._stopping:
-                        self._pending[:0] = batch  # keep for the next attempt
-                        self._first_pending_at = time.monotonic()
-                self._attempt_error = error
-                self._tried_seq = seq
-                self._attempts += 1
+                delay = 0.0
+                self._settle(chunk, result)
                 self._cond.notify_all()
+
+    def _settle(self, chunk, result: Written) -> None:
+        if self._failing_since is not None:
+            log.warning("database writes resumed after %.1f s", time.monotonic() - self._failing_since,
+                        extra={"event": "store_resumed"})
+            self._failing_since = None
+        self._current = None
+        self.written += len(chunk) if result.duplicate else result.stored
+        self.dropped += result.dropped
+        if result.missing:
+            n = sum(1 for r, _ in chunk if r in result.missing)
+            self.rejected += n
+            self.last_error = f"run(s) {sorted(result.missing)} do not exist"
+            log.error("%d events rejected: %s", n, self.last_error, extra={"event": "store_rejected"})
+        self._settled += len(chunk)
+
+    def _failed(self, error: BaseException) -> None:
+        self.failures += 1
+        self.last_error = describe(error)
+        if self._failing_since is None:
+            self._failing_since = time.monotonic()
+            log.warning("database write failed, retrying: %s (%d events pending)", self.last_error,
+                        self.pending, extra={"event": "store_error"})
+
+    def _refused(self, chunk, error: BaseException) -> None:
+        """The database refused the batch (bad data): find the bad events by halving it."""
+        self.failures += 1
+        self.last_error = describe(error)
+        self._failing_since = None  # the database answered: it is up
+        self._current = None
+        if len(chunk) > 1:
+            mid = len(chunk) // 2
+            self._front.extendleft([chunk[mid:], chunk[:mid]])
+            return
+        self.rejected += 1
+        self._settled += 1
+        log.error("event rejected by the database: %s (%r)", self.last_error, chunk[0][1],
+                  extra={"event": "store_rejected"})
+
+    def _beat(self) -> None:
+        """Mark this store's open runs alive, so other processes do not take them for dead."""
+        run_ids = sorted(self._active_runs())
+        if not run_ids:
+            return
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(sa.update(runs).where(runs.c.id.in_(run_ids), runs.c.status == "running")
+                             .values(heartbeat_us=to_us_now()))
+        except Exception as exc:  # noqa: BLE001 - the next batch or beat retries; writes report outages
+            log.debug("heartbeat failed: %s", describe(exc))

@@ -1,0 +1,313 @@
+"""Faults without double counts (issue 19): concurrent replays of one file, processes racing
+to migrate a fresh database, a PostgreSQL restart or a full disk under a busy writer, runs
+left `running` by a killed process, and events saved to a spill file when the database is
+gone at close. Real servers, real processes, real full file systems."""
+
+from __future__ import annotations
+
+import multiprocessing
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from tests.store.storekit import T0, as_counter, random_events, reference_counts
+from vigil.types import CountEvent
+from vigil.store import Store, StoreError
+from vigil.store.schema import runs
+from vigil.store.writer import SeriesIds, write_events
+
+
+def numbered(n: int, start: int = 0, camera: str = "gate-1") -> list[CountEvent]:
+    """Events whose track ids are unique, so duplicates are visible."""
+    return [CountEvent(camera, "line", "L1", start + i, "car", "in" if i % 2 else "out",
+                       T0 + timedelta(milliseconds=start + i)) for i in range(n)]
+
+
+def stored_tracks(store: Store) -> Counter:
+    return Counter(e["track_id"] for e in store.events(limit=None))
+
+
+def status(store: Store, run_id: int) -> str:
+    return next(r["status"] for r in store.runs() if r["id"] == run_id)
+
+
+# -- 2. the same file replayed twice at once ----------------------------------------------------
+def test_a_replaced_run_stores_nothing_more_and_stays_replaced(store_url):
+    """Regression: the first replay, replaced by the second, kept writing, and finish_run set
+    it back to `done`: its late events counted twice (300 frames: 31 instead of 20)."""
+    evs = random_events(200, T0, timedelta(hours=1), seed=5, cameras=("gate-1",))
+    first_store, second_store = Store(store_url), Store(store_url)
+    first = first_store.begin_run("gate-1", "clip.mp4", "h")
+    w1 = first_store.writer(flush_interval=30)
+    w1.put(first, evs[:80])
+    w1.flush()
+    second = second_store.begin_run("gate-1", "clip.mp4", "h")  # replaces the first, still running
+    w1.put(first, evs[80:])  # the first replay goes on counting
+    w1.flush()
+    first_store.finish_run(first, "done", frames=300)
+    w2 = second_store.writer(flush_interval=30)
+    w2.put(second, evs)
+    w2.close()
+    second_store.finish_run(second, "done", frames=300)
+    w1.close()
+    assert as_counter(second_store.counts()) == reference_counts(evs)
+    assert (status(second_store, first), status(second_store, second)) == ("replaced", "done")
+    assert w1.dropped == 120 and w1.rejected == 0
+    first_store.close()
+    second_store.close()
+
+
+def test_two_replays_of_one_file_at_once_count_once(store_url):
+    """Two threads, each with its own Store and writer, replay the same content at the same time
+    (several rounds): the counts always equal one clean run, one run is done, the rest replaced."""
+    evs = random_events(300, T0, timedelta(hours=2), seed=6, cameras=("gate-1",))
+    stores = [Store(store_url) for _ in range(2)]
+
+    def replay(store: Store, barrier: threading.Barrier) -> None:
+        barrier.wait()
+        run = store.begin_run("gate-1", "clip.mp4", "same")
+        with store.writer(flush_interval=0.01) as w:
+            for i in range(0, len(evs), 20):
+                w.put(run, evs[i:i + 20])
+                time.sleep(0.002)
+        store.finish_run(run, "done", frames=300)
+
+    for _ in range(3):
+        barrier = threading.Barrier(2)
+        threads = [threading.Thread(target=replay, args=(s, barrier)) for s in stores]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert as_counter(stores[0].counts()) == reference_counts(evs)
+        assert len(stores[0].events(limit=None)) == len(evs)
+        statuses = Counter(r["status"] for r in stores[0].runs())
+        assert statuses["done"] == 1 and statuses["running"] == 0
+    for s in stores:
+        s.close()
+
+
+# -- 5. processes racing to migrate a fresh database --------------------------------------------
+def _open(url: str, barrier, results) -> None:
+    barrier.wait()
+    try:
+        Store(url).close()
+        results.put("ok")
+    except Exception as exc:  # noqa: BLE001 - reported to the test
+        results.put(f"{type(exc).__name__}: {exc}")
+
+
+def open_at_once(url: str, n: int = 4) -> list[str]:
+    """n processes (forked: no interpreter start-up to stagger them) open `url` at one instant."""
+    ctx = multiprocessing.get_context("fork")
+    barrier, results = ctx.Barrier(n), ctx.Queue()
+    procs = [ctx.Process(target=_open, args=(url, barrier, results)) for _ in range(n)]
+    for p in procs:
+        p.start()
+    out = [results.get(timeout=60) for _ in procs]
+    for p in procs:
+        p.join(10)
+    return out
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_processes_opening_a_fresh_database_at_once_migrate_once(backend, tmp_path, request):
+    """Regression: two processes opening a fresh database raced on the migration
+    (`alembic_version already exists`): SQLite 3 of 5 tries, PostgreSQL 1 of 5."""
+    for i in range(5):
+        if backend == "sqlite":
+            url = f"sqlite:///{tmp_path / f'fresh{i}.db'}"
+        else:
+            url = request.getfixturevalue("pg_server").create_database()
+        assert open_at_once(url) == ["ok"] * 4
+        with Store(url) as s, s.engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM alembic_version")).scalar() == 1
+
+
+# -- 1 and 6. a PostgreSQL restart under a busy writer -----------------------------------------
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_a_writer_rides_out_postgres_restarts_storing_each_event_once(restartable_pg, tmp_path):
+    """Events are put without pause while the server is stopped (immediate mode: clients are
+    cut off mid-transaction) and started again, three times. Nothing is lost or doubled,
+    put() never raises, and begin/finish_run ride out the outage too."""
+    url = restartable_pg.create_database()
+    store = Store(url, spill_dir=tmp_path / "spill")
+    run = store.begin_run("gate-1", "rtsp://cam", None, kind="live")
+    w = store.writer(flush_interval=0.05)
+    put, stop, errors = 0, threading.Event(), []
+
+    def produce():
+        nonlocal put
+        try:
+            while not stop.is_set():
+                w.put(run, numbered(5, put))
+                put += 5
+                time.sleep(0.005)
+        except Exception as exc:  # noqa: BLE001 - the test fails on any
+            errors.append(exc)
+
+    producer = threading.Thread(target=produce)
+    producer.start()
+    health = []
+    for _ in range(3):
+        time.sleep(0.5)
+        restartable_pg.halt()
+        time.sleep(1.0)
+        health.append((w.healthy, w.pending))
+        restartable_pg.resume()
+    time.sleep(0.5)
+    stop.set()
+    producer.join()
+    # finish_run while the server is down: retried until it is back
+    w.flush(timeout=60)
+    assert w.failures >= 3 and w.healthy and w.pending == 0
+    restarter = restartable_pg.restart_later(down_s=2.0)
+    time.sleep(0.3)
+    store.finish_run(run, "done", frames=put)
+    restarter.join()
+    w.close()
+    assert errors == []
+    assert all(not ok and pending > 0 for ok, pending in health), health  # the outages were seen
+    tracks = stored_tracks(store)
+    assert sum(tracks.values()) == put and max(tracks.values()) == 1 and len(tracks) == put
+    assert sum(r["count"] for r in store.counts()) == put
+    assert status(store, run) == "done"
+    store.close()
+
+
+@pytest.mark.postgres
+def test_close_with_the_database_gone_spills_and_the_next_open_stores_once(restartable_pg, tmp_path):
+    url = restartable_pg.create_database()
+    spill = tmp_path / "spill"
+    store = Store(url, spill_dir=spill)
+    run = store.begin_run("gate-1", "a.mp4", "h")
+    w = store.writer(flush_interval=0.05)
+    w.put(run, numbered(100))
+    w.flush()
+    restartable_pg.halt()
+    try:
+        w.put(run, numbered(50, 100))
+        with pytest.raises(StoreError, match=r"50 events were not stored .*saved to .*next opened"):
+            w.close(timeout=1.0)
+        assert len(list(spill.glob("*.jsonl"))) == 1
+    finally:
+        restartable_pg.resume()
+    for _ in range(2):  # the second open finds nothing left to do
+        with Store(url, spill_dir=spill) as again:
+            assert sum(stored_tracks(again).values()) == 150 and max(stored_tracks(again).values()) == 1
+    assert not list(spill.glob("*.jsonl"))
+
+
+def test_a_batch_retried_after_an_ambiguous_commit_is_stored_once(store):
+    """The connection may drop after the server committed: the retry must not store it again."""
+    run = store.begin_run("gate-1", "a.mp4", None)
+    batch = [(run, e) for e in numbered(10)]
+    ids = SeriesIds()
+    assert write_events(store.engine, ids, batch, token=("w-1", 1)).stored == 10
+    assert write_events(store.engine, ids, batch, token=("w-1", 1)).duplicate
+    assert write_events(store.engine, ids, batch[:3], token=("w-1", 2)).stored == 3
+    assert len(store.events(limit=None)) == 13
+
+
+# -- 1. a full disk ---------------------------------------------------------------------------
+def test_a_full_disk_holds_the_events_until_space_is_freed(small_disk):
+    disk = small_disk
+    store = Store(f"sqlite:///{disk.path / 'vigil.db'}")
+    disk.limit(store.engine)
+    run = store.begin_run("gate-1", "a.mp4", None)
+    w = store.writer(flush_interval=0.02)
+    w.put(run, numbered(200))
+    w.flush()
+    disk.fill(store.engine)
+    n = 200
+    deadline = time.monotonic() + 20
+    while w.healthy and time.monotonic() < deadline:
+        w.put(run, numbered(200, n))
+        n += 200
+        time.sleep(0.02)
+    assert not w.healthy and w.pending > 0, "the disk never filled up"
+    assert "full" in w.last_error or "I/O" in w.last_error, w.last_error
+    w.put(run, numbered(200, n))  # put still accepts while the disk is full
+    n += 200
+    disk.free()
+    w.flush(timeout=30)
+    assert w.healthy and w.pending == 0
+    w.close()
+    tracks = stored_tracks(store)
+    assert len(tracks) == n and max(tracks.values()) == 1
+    assert sum(r["count"] for r in store.counts()) == n
+    store.close()
+
+
+def test_flush_times_out_with_the_cause(small_disk, tmp_path):
+    disk = small_disk
+    store = Store(f"sqlite:///{disk.path / 'vigil.db'}", spill_dir=tmp_path / "spill")
+    disk.limit(store.engine)
+    run = store.begin_run("gate-1", "a.mp4", None)
+    w = store.writer(flush_interval=0.02)
+    disk.fill(store.engine)
+    w.put(run, numbered(3000))
+    with pytest.raises(StoreError, match=r"3000 events not yet stored .* after 0.5 s: .*(full|I/O)"):
+        w.flush(timeout=0.5)
+    disk.free()
+    w.close()
+    assert len(store.events(limit=None)) == 3000
+    store.close()
+
+
+# -- 6. runs left running by a killed process ---------------------------------------------------
+KILLED = "import os, signal, sys; from vigil.store import Store; from tests.store.test_store_faults import numbered; " \
+         "s = Store(sys.argv[1]); r = s.begin_run('gate-1', 'rtsp://cam', None, kind='live'); " \
+         "s.write(r, numbered(7)); print(r, flush=True); os.kill(os.getpid(), signal.SIGKILL)"
+
+
+def age_heartbeat(store: Store, run_id: int, seconds: float) -> None:
+    with store.engine.begin() as conn:
+        conn.execute(sa.update(runs).where(runs.c.id == run_id)
+                     .values(heartbeat_us=runs.c.heartbeat_us - int(seconds * 1e6)))
+
+
+def test_a_run_of_a_killed_process_is_marked_interrupted_and_listed(store_url):
+    p = subprocess.run([sys.executable, "-c", KILLED, store_url], capture_output=True, text=True, timeout=60, check=False)
+    assert p.returncode == -9, p.stderr
+    dead = int(p.stdout.strip())
+    with Store(store_url) as s:
+        assert status(s, dead) == "running"  # still fresh: it may be alive
+        age_heartbeat(s, dead, 61)
+    with Store(store_url, stale_after=60) as s:  # opening reconciles
+        assert status(s, dead) == "interrupted"
+        (r,) = s.incomplete_runs()
+        assert (r["id"], r["camera"], r["events"], r["status"]) == (dead, "gate-1", 7, "interrupted")
+        assert r["first_event"] == T0 and "partial" in r["error"]
+        assert s.incomplete_runs(camera="gate-1", since=T0, until=T0 + timedelta(seconds=1))
+        assert not s.incomplete_runs(camera="gate-2")
+        assert not s.incomplete_runs(since=T0 + timedelta(hours=1))
+        assert not s.incomplete_runs(until=T0.isoformat())
+        s.finish_run(dead, "done", 10)  # a run that turns out alive can still finish normally
+        assert not s.incomplete_runs()
+
+
+def test_a_writer_keeps_an_idle_run_alive(store_url):
+    s = Store(store_url)
+    run = s.begin_run("gate-1", "rtsp://quiet", None, kind="live")
+    age_heartbeat(s, run, 600)
+    w = s.writer(flush_interval=1.0, heartbeat=0.05)  # no events at all: beats keep it alive
+    time.sleep(0.5)
+    with Store(store_url, stale_after=30) as other:
+        other.begin_run("gate-2", "b.mp4", None)  # begin_run reconciles too
+        assert status(other, run) == "running"
+    w.close()
+    s.finish_run(run, "stopped", 0)
+    s.close()
+
+
+def test_stale_after_has_a_floor(tmp_path):
+    with pytest.raises(ValueError, match="at least 30"):
+        Store(f"sqlite:///{tmp_path / 'v.db'}", stale_after=5)

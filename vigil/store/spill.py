@@ -1,0 +1,73 @@
+"""Events a writer could not store before it was closed (database unreachable) are saved to a
+JSONL spill file, one batch a line with its writer id and sequence number; `Store` imports
+and deletes these files when it next opens the database. The sequence numbers make the
+import idempotent: a batch that did reach the database (or an import that ran twice) is
+skipped, never counted twice."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy.engine import URL
+
+from vigil.types import CountEvent
+
+log = logging.getLogger(__name__)
+
+Batch = tuple[str, int, list[tuple[int, CountEvent]]]  # writer id, sequence number, (run id, event)
+
+
+def default_dir(url: URL) -> Path | None:
+    """Next to a SQLite file (`vigil.db.spill/`); for PostgreSQL, one folder per database under
+    $XDG_STATE_HOME/vigil/spill (~/.local/state); none for an in-memory database."""
+    if url.get_backend_name() == "sqlite":
+        if url.database in (None, "", ":memory:"):
+            return None
+        db = Path(url.database).expanduser().resolve()
+        return db.with_name(db.name + ".spill")
+    state = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    key = hashlib.sha1(url.render_as_string(hide_password=True).encode()).hexdigest()[:16]
+    return state / "vigil" / "spill" / f"{url.host or 'local'}-{url.database or ''}-{key}"
+
+
+def _row(run_id: int, e: CountEvent) -> list:
+    return [run_id, e.camera_id, e.kind, e.name, e.track_id, e.class_name, e.direction, e.time.isoformat(),
+            e.dwell_s]
+
+
+def _event(row: list) -> tuple[int, CountEvent]:
+    run_id, cam, kind, name, track, cls, direction, t, dwell = row
+    return int(run_id), CountEvent(cam, kind, name, int(track), cls, direction, datetime.fromisoformat(t), dwell)
+
+
+def save(folder: Path, writer_id: str, batches: list[Batch]) -> Path:
+    """Write the batches to a new file in `folder` (written whole, then renamed into place, so
+    an importer never reads half a file). Returns its path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{writer_id}.jsonl"
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.writelines(json.dumps({"writer": wid, "seq": seq, "events": [_row(r, e) for r, e in batch]}) + "\n"
+                     for wid, seq, batch in batches)
+        f.flush()
+        os.fsync(f.fileno())
+    tmp.replace(path)
+    return path
+
+
+def load(path: Path) -> list[Batch]:
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            d = json.loads(line)
+            out.append((d["writer"], int(d["seq"]), [_event(r) for r in d["events"]]))
+    return out
+
+
+def pending_files(folder: Path | None) -> list[Path]:
+    return sorted(folder.glob("*.jsonl")) if folder is not None and folder.is_dir() else []

@@ -24,6 +24,11 @@ from vigil.store import Store
 TOKEN = "t0ken-for-tests"
 
 
+def local_client(app) -> TestClient:
+    """Requests with a loopback Host header, the only kind the app answers by default."""
+    return TestClient(app, base_url="http://localhost")
+
+
 @pytest.fixture
 def filled_store(tmp_path):
     s = Store(f"sqlite:///{tmp_path / 'api.db'}")
@@ -36,7 +41,7 @@ def filled_store(tmp_path):
 
 def test_counts_without_token_configured_match_the_cli(filled_store, capsys):
     s, evs = filled_store
-    client = TestClient(create_app(s))
+    client = local_client(create_app(s))
     r = client.get("/api/counts", params={"by": "hour", "tz": "Europe/Berlin", "class": "car"})
     assert r.status_code == 200
     main(["counts", "--db", str(s.engine.url), "--by", "hour", "--tz", "Europe/Berlin", "--class", "car",
@@ -47,7 +52,7 @@ def test_counts_without_token_configured_match_the_cli(filled_store, capsys):
 
 def test_token_is_required_when_configured(filled_store):
     s, _ = filled_store
-    client = TestClient(create_app(s, token=TOKEN))
+    client = local_client(create_app(s, token=TOKEN))
     for path in ("/api/counts", "/api/events", "/api/cameras"):
         assert client.get(path).status_code == 401
         assert client.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 401
@@ -58,7 +63,7 @@ def test_token_is_required_when_configured(filled_store):
 
 def test_events_and_cameras(filled_store):
     s, evs = filled_store
-    client = TestClient(create_app(s))
+    client = local_client(create_app(s))
     rows = client.get("/api/events", params={"zone": "Z", "limit": 4}).json()
     want = sorted((e for e in evs if e.kind == "zone"), key=lambda e: e.time)[:4]
     assert [datetime.fromisoformat(r["time"]) for r in rows] == [e.time for e in want]
@@ -70,7 +75,7 @@ def test_events_and_cameras(filled_store):
 
 def test_bad_input_is_400_with_the_message(filled_store):
     s, _ = filled_store
-    client = TestClient(create_app(s))
+    client = local_client(create_app(s))
     r = client.get("/api/counts", params={"since": "31/12/2026"})
     assert r.status_code == 400 and "not an ISO 8601" in r.json()["detail"]
     assert client.get("/api/counts", params={"tz": "Nowhere/City"}).status_code == 400
@@ -80,7 +85,7 @@ def test_bad_input_is_400_with_the_message(filled_store):
 
 def test_openapi_lists_the_routes(filled_store):
     s, _ = filled_store
-    spec = TestClient(create_app(s)).get("/openapi.json").json()
+    spec = local_client(create_app(s)).get("/openapi.json").json()
     assert {"/api/counts", "/api/events", "/api/cameras"} <= set(spec["paths"])
     params = {p["name"] for p in spec["paths"]["/api/counts"]["get"]["parameters"]}
     assert {"camera", "line", "zone", "class", "direction", "since", "until", "by", "tz"} <= params

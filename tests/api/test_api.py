@@ -6,37 +6,19 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import httpx
-import pytest
-from fastapi.testclient import TestClient
 
-from tests.store.storekit import T0, random_events, reference_counts
+from tests.api.apikit import free_port, local_client
+from tests.store.storekit import reference_counts
 from vigil.api.app import create_app
 from vigil.cli import main
-from vigil.store import Store
 
 TOKEN = "t0ken-for-tests"
-
-
-def local_client(app) -> TestClient:
-    """Requests with a loopback Host header, the only kind the app answers by default."""
-    return TestClient(app, base_url="http://localhost")
-
-
-@pytest.fixture
-def filled_store(tmp_path):
-    s = Store(f"sqlite:///{tmp_path / 'api.db'}")
-    run = s.begin_run("gate-1", "x.mp4", "h")
-    evs = random_events(300, T0, timedelta(days=1), seed=21)
-    s.write(run, evs)
-    yield s, evs
-    s.close()
 
 
 def test_counts_without_token_configured_match_the_cli(filled_store, capsys):
@@ -91,15 +73,9 @@ def test_openapi_lists_the_routes(filled_store):
     assert {"camera", "line", "zone", "class", "direction", "since", "until", "by", "tz"} <= params
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_vigil_serve_really_serves(filled_store):
     s, evs = filled_store
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "VIGIL_API_TOKEN": TOKEN}
     proc = subprocess.Popen([sys.executable, "-m", "vigil", "serve", "--db", str(s.engine.url), "--port",
                              str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

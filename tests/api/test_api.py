@@ -6,37 +6,24 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import httpx
-import pytest
-from fastapi.testclient import TestClient
 
-from tests.store.storekit import T0, random_events, reference_counts
+from tests.api.apikit import free_port, local_client
+from tests.store.storekit import reference_counts
 from vigil.api.app import create_app
 from vigil.cli import main
-from vigil.store import Store
 
 TOKEN = "t0ken-for-tests"
 
 
-@pytest.fixture
-def filled_store(tmp_path):
-    s = Store(f"sqlite:///{tmp_path / 'api.db'}")
-    run = s.begin_run("gate-1", "x.mp4", "h")
-    evs = random_events(300, T0, timedelta(days=1), seed=21)
-    s.write(run, evs)
-    yield s, evs
-    s.close()
-
-
 def test_counts_without_token_configured_match_the_cli(filled_store, capsys):
     s, evs = filled_store
-    client = TestClient(create_app(s))
+    client = local_client(create_app(s))
     r = client.get("/api/counts", params={"by": "hour", "tz": "Europe/Berlin", "class": "car"})
     assert r.status_code == 200
     main(["counts", "--db", str(s.engine.url), "--by", "hour", "--tz", "Europe/Berlin", "--class", "car",
@@ -47,7 +34,7 @@ def test_counts_without_token_configured_match_the_cli(filled_store, capsys):
 
 def test_token_is_required_when_configured(filled_store):
     s, _ = filled_store
-    client = TestClient(create_app(s, token=TOKEN))
+    client = local_client(create_app(s, token=TOKEN))
     for path in ("/api/counts", "/api/events", "/api/cameras"):
         assert client.get(path).status_code == 401
         assert client.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 401
@@ -58,7 +45,7 @@ def test_token_is_required_when_configured(filled_store):
 
 def test_events_and_cameras(filled_store):
     s, evs = filled_store
-    client = TestClient(create_app(s))
+    client = local_client(create_app(s))
     rows = client.get("/api/events", params={"zone": "Z", "limit": 4}).json()
     want = sorted((e for e in evs if e.kind == "zone"), key=lambda e: e.time)[:4]
     assert [datetime.fromisoformat(r["time"]) for r in rows] == [e.time for e in want]
@@ -70,7 +57,7 @@ def test_events_and_cameras(filled_store):
 
 def test_bad_input_is_400_with_the_message(filled_store):
     s, _ = filled_store
-    client = TestClient(create_app(s))
+    client = local_client(create_app(s))
     r = client.get("/api/counts", params={"since": "31/12/2026"})
     assert r.status_code == 400 and "not an ISO 8601" in r.json()["detail"]
     assert client.get("/api/counts", params={"tz": "Nowhere/City"}).status_code == 400
@@ -80,21 +67,15 @@ def test_bad_input_is_400_with_the_message(filled_store):
 
 def test_openapi_lists_the_routes(filled_store):
     s, _ = filled_store
-    spec = TestClient(create_app(s)).get("/openapi.json").json()
+    spec = local_client(create_app(s)).get("/openapi.json").json()
     assert {"/api/counts", "/api/events", "/api/cameras"} <= set(spec["paths"])
     params = {p["name"] for p in spec["paths"]["/api/counts"]["get"]["parameters"]}
     assert {"camera", "line", "zone", "class", "direction", "since", "until", "by", "tz"} <= params
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_vigil_serve_really_serves(filled_store):
     s, evs = filled_store
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "VIGIL_API_TOKEN": TOKEN}
     proc = subprocess.Popen([sys.executable, "-m", "vigil", "serve", "--db", str(s.engine.url), "--port",
                              str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -1,26 +1,80 @@
 """FastAPI app: /api/counts, /api/events, /api/cameras with the same rows as the CLI's JSON,
-OpenAPI docs at /docs, optional bearer token on every /api route."""
+OpenAPI docs at /docs with every asset served from this app, optional bearer token on every
+/api route, and a Host-header allow-list against DNS rebinding.
+
+Bounded by design: count answers are capped at `Limits.max_rows` rows (a clear 400 beyond),
+events come in pages of at most `Limits.max_events` with a cursor, answers are streamed, and
+queries run on a small pool of their own threads with a time limit. /healthz is answered on
+the event loop and touches no database, so a health check never waits behind a query.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import secrets
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from functools import partial
+from typing import Literal, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from vigil import __version__
 from vigil.errors import VigilError
 from vigil.store import Store
-from vigil.store.public import event_row, name_filter
+from vigil.store.public import event_cursor, event_row, iter_csv, iter_json, name_filter, parse_cursor
+from vigil.store.queries import Filters, QueryTimeout
 
 Bucket = Literal["minute", "15min", "hour", "day", "week"]
 Direction = Literal["in", "out"]
+Format = Literal["json", "csv"]
+T = TypeVar("T")
 
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 _TIME_HELP = "ISO 8601 date or date-time; without an offset it is local time in `tz`"
+_CSV = {200: {"content": {"text/csv": {}}, "description": "JSON rows, or CSV with `format=csv`"}}
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_rows: int = 100_000    # count rows (and buckets spanned) in one answer
+    max_events: int = 10_000   # events in one page
+    query_threads: int = 2     # queries running at once; more wait their turn, off the event loop
+    timeout_s: float = 30.0    # per query, on the database
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def host_pattern(host: str) -> str:
+    """A --host value as it appears in a Host header: IPv6 addresses in brackets."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host.lower()
+
+
+class _HostCheck(TrustedHostMiddleware):
+    """Starlette's Host allow-list, except for /healthz: probes address a server by its IP,
+    and the answer holds no data."""
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/healthz":
+            await self.app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 class CountRow(BaseModel):
@@ -58,49 +112,91 @@ class CameraRow(BaseModel):
     last_run_started: datetime | None
 
 
-def create_app(store: Store, token: str | None = None) -> FastAPI:
-    app = FastAPI(title="Vigil", version=__version__,
-                  description="Vehicle and pedestrian counts from Vigil's store. "
-                              + ("Every /api route needs `Authorization: Bearer <token>`." if token else ""))
+def _answer(rows: list[dict], fmt: str, headers: dict[str, str] | None = None) -> StreamingResponse:
+    if fmt == "csv":
+        return StreamingResponse(iter_csv(rows), media_type="text/csv; charset=utf-8", headers=headers)
+    return StreamingResponse(iter_json(rows), media_type="application/json", headers=headers)
+
+
+def create_app(store: Store, token: str | None = None, allowed_hosts: Iterable[str] = LOOPBACK_HOSTS,
+               limits: Limits = Limits()) -> FastAPI:
+    """token None: no auth (the caller decided); an empty token is an error, never "no auth".
+    allowed_hosts: Host header names served (lower case, IPv6 in brackets; "*" = any)."""
+    if token is not None and not token.strip():
+        raise VigilError("the API token is empty; set a real one, or pass none to serve without auth")
+    pool = ThreadPoolExecutor(limits.query_threads, thread_name_prefix="vigil-query")
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    app = FastAPIOffline(title="Vigil", version=__version__, lifespan=lifespan,
+                         description="Vehicle and pedestrian counts from Vigil's store. "
+                                     + ("Every /api route needs `Authorization: Bearer <token>`." if token else ""))
+    app.add_middleware(_HostCheck, allowed_hosts=list(allowed_hosts))
     bearer = HTTPBearer(auto_error=False)
 
-    def authorise(cred: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+    async def authorise(cred: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
         if token and (cred is None or not secrets.compare_digest(cred.credentials.encode(), token.encode())):
             raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
 
+    async def off_loop(fn: Callable[..., T], /, *args, **kw) -> T:
+        return await asyncio.get_running_loop().run_in_executor(pool, partial(fn, *args, **kw))
+
     @app.exception_handler(VigilError)
     async def _user_error(_request: Request, exc: VigilError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=400)
+        return JSONResponse({"detail": str(exc)}, status_code=503 if isinstance(exc, QueryTimeout) else 400)
 
     api = APIRouter(prefix="/api", dependencies=[Depends(authorise)])
 
-    @api.get("/counts", response_model=list[CountRow], response_model_exclude_none=True, response_model_by_alias=True)
-    def counts(camera: str | None = None, line: str | None = None, zone: str | None = None,
-               class_: str | None = Query(None, alias="class"), direction: Direction | None = None,
-               since: str | None = Query(None, description=_TIME_HELP),
-               until: str | None = Query(None, description=_TIME_HELP + " (exclusive)"),
-               by: Bucket | None = None, tz: str = Query("UTC", description="IANA time zone for buckets")):
-        """Counts per camera, line/zone, class and direction, optionally per time bucket."""
-        name, kind = name_filter(line, zone)
-        return store.counts(camera, name, kind, class_, direction, since, until, by, tz, public=True)
+    @api.get("/counts", response_model=list[CountRow], responses=_CSV,
+             description="Counts per camera, line/zone, class and direction, optionally per time bucket. "
+                         f"At most {limits.max_rows:,} rows (and buckets spanned): beyond that a 400 says "
+                         "to narrow the range or use a coarser bucket.")
+    async def counts(camera: str | None = None, line: str | None = None, zone: str | None = None,
+                     class_: str | None = Query(None, alias="class"), direction: Direction | None = None,
+                     since: str | None = Query(None, description=_TIME_HELP),
+                     until: str | None = Query(None, description=_TIME_HELP + " (exclusive)"),
+                     by: Bucket | None = None, tz: str = Query("UTC", description="IANA time zone for buckets"),
+                     fmt: Format = Query("json", alias="format")):
+        def run() -> list[dict]:
+            name, kind = name_filter(line, zone)
+            f = Filters.parse(camera, name, kind, class_, direction, since, until, tz)
+            return store.counts(f, by=by, public=True, max_rows=limits.max_rows, timeout_s=limits.timeout_s)
 
-    @api.get("/events", response_model=list[EventRow], response_model_exclude_none=True, response_model_by_alias=True)
-    def events(camera: str | None = None, line: str | None = None, zone: str | None = None,
-               class_: str | None = Query(None, alias="class"), direction: Direction | None = None,
-               since: str | None = Query(None, description=_TIME_HELP),
-               until: str | None = Query(None, description=_TIME_HELP + " (exclusive)"),
-               tz: str = "UTC", limit: int = Query(1000, ge=1, le=100_000)):
-        """Counted events, oldest first."""
-        name, kind = name_filter(line, zone)
-        return [event_row(r) for r in store.events(camera, name, kind, class_, direction, since, until, tz, limit)]
+        return _answer(await off_loop(run), fmt)
+
+    @api.get("/events", response_model=list[EventRow], responses=_CSV)
+    async def events(camera: str | None = None, line: str | None = None, zone: str | None = None,
+                     class_: str | None = Query(None, alias="class"), direction: Direction | None = None,
+                     since: str | None = Query(None, description=_TIME_HELP),
+                     until: str | None = Query(None, description=_TIME_HELP + " (exclusive)"),
+                     tz: str = "UTC",
+                     limit: int = Query(min(1000, limits.max_events), ge=1, le=limits.max_events),
+                     after: str | None = Query(None, description="cursor: the X-Next-Cursor header of the "
+                                                                 "previous page"),
+                     fmt: Format = Query("json", alias="format")):
+        """Counted events, oldest first, a page at a time: when more follow, the answer's
+        X-Next-Cursor header is the `after` that fetches the next page."""
+        def run() -> tuple[list[dict], str | None]:
+            name, kind = name_filter(line, zone)
+            f = Filters.parse(camera, name, kind, class_, direction, since, until, tz)
+            rows = store.events(f, limit=limit + 1, after=None if after is None else parse_cursor(after),
+                                timeout_s=limits.timeout_s)
+            nxt = event_cursor(rows[limit - 1]) if len(rows) > limit else None
+            return [event_row(r) for r in rows[:limit]], nxt
+
+        rows, nxt = await off_loop(run)
+        return _answer(rows, fmt, {"X-Next-Cursor": nxt} if nxt else None)
 
     @api.get("/cameras", response_model=list[CameraRow])
-    def cameras():
+    async def cameras():
         """Cameras with their lines, zones, classes seen and number of runs."""
-        return store.cameras()
+        return await off_loop(store.cameras)
 
     @app.get("/healthz", include_in_schema=False)
-    def healthz():
+    async def healthz():
         return {"ok": True}
 
     app.include_router(api)

@@ -11,6 +11,7 @@ import typer
 from vigil.cli.app import app, bench_app
 from vigil.errors import VigilError
 
+TOKEN_ENV = "VIGIL_API_TOKEN"
 FORMATS = ("table", "csv", "json")
 MAX_LIMIT = 2**63 - 1  # SQLite and PostgreSQL LIMIT are 64-bit
 
@@ -88,13 +89,15 @@ def counts_cmd(db: DbOpt = None, config: ConfigOpt = None, camera: CameraOpt = N
     """
     from vigil.store import Store
     from vigil.store.public import name_filter
+    from vigil.store.queries import Filters
 
     _check_format(fmt)
     _check_direction(direction)
     name, kind = name_filter(line, zone)
+    f = Filters.parse(camera, name, kind, class_name, direction, since, until, tz)
     store = Store(resolve_db(db, config), create=False)
     try:
-        rows = store.counts(camera, name, kind, class_name, direction, since, until, by, tz, public=True)
+        rows = store.counts(f, by=by, public=True)
     finally:
         store.close()
     emit(rows, fmt, "counts")
@@ -109,15 +112,17 @@ def events_cmd(db: DbOpt = None, config: ConfigOpt = None, camera: CameraOpt = N
     """Counted events (line crossings, zone entries/exits), oldest first."""
     from vigil.store import Store
     from vigil.store.public import event_row, name_filter
+    from vigil.store.queries import Filters
 
     _check_format(fmt)
     _check_direction(direction)
     if not 0 <= limit <= MAX_LIMIT:
         raise VigilError(f"--limit must be from 0 (all) to {MAX_LIMIT}, got {limit}")
     name, kind = name_filter(line, zone)
+    f = Filters.parse(camera, name, kind, class_name, direction, since, until, tz)
     store = Store(resolve_db(db, config), create=False)
     try:
-        rows = store.events(camera, name, kind, class_name, direction, since, until, tz, limit or None)
+        rows = store.events(f, limit=limit or None)
     finally:
         store.close()
     if limit and len(rows) == limit:
@@ -127,25 +132,58 @@ def events_cmd(db: DbOpt = None, config: ConfigOpt = None, camera: CameraOpt = N
 
 @app.command("serve")
 def serve_cmd(db: DbOpt = None, config: ConfigOpt = None,
-              host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+              host: Annotated[str, typer.Option("--host", help="Address to listen on. Any address other than "
+                                                               "loopback needs a token.")] = "127.0.0.1",
               port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
-              token: Annotated[str | None, typer.Option("--token", envvar="VIGIL_API_TOKEN",
-                  help="Require `Authorization: Bearer TOKEN` on /api routes.")] = None) -> None:
+              token: Annotated[str | None, typer.Option("--token", envvar=TOKEN_ENV,
+                  help="Require `Authorization: Bearer TOKEN` on /api routes.")] = None,
+              allowed_host: Annotated[list[str] | None, typer.Option("--allowed-host",
+                  help="Also answer requests whose Host header names this (repeatable; '*' = any). "
+                       "Loopback names and --host are always allowed.")] = None,
+              insecure_no_auth: Annotated[bool, typer.Option("--insecure-no-auth",
+                  help="Serve without a token on a non-loopback --host, or with an empty "
+                       f"{TOKEN_ENV}: anyone who can reach the port reads every count.")] = False) -> None:
     """HTTP API: /api/counts, /api/events, /api/cameras; OpenAPI docs at /docs."""
     import uvicorn
 
-    from vigil.api.app import create_app
+    from vigil.api.app import LOOPBACK_HOSTS, create_app, host_pattern, is_loopback
     from vigil.store import Store
 
     if not 0 < port < 65536:
         raise VigilError(f"--port {port} is not a TCP port (1-65535)")
-    store = Store(resolve_db(db, config))
-    print(f"serving {store.url} on http://{host}:{port} (docs: /docs)"
-          + (", bearer token required" if token else ""), file=sys.stderr)
+    token = _serve_token(token, host, insecure_no_auth)
+    hosts = list(dict.fromkeys([*LOOPBACK_HOSTS, *([] if host in ("0.0.0.0", "::") else [host_pattern(host)]),
+                                *(host_pattern(h) for h in allowed_host or [])]))
+    store = Store(resolve_db(db, config), create=False)
+    if token is None and not is_loopback(host):
+        print(f"WARNING: serving {store.url} WITHOUT AUTH on {host}: anyone who can reach port {port} "
+              "reads every count (--insecure-no-auth)", file=sys.stderr)
+    print(f"serving {store.url} on http://{host_pattern(host)}:{port} (docs: /docs)"
+          + (", bearer token required" if token else "") + f"; Host headers allowed: {', '.join(hosts)}",
+          file=sys.stderr)
     try:
-        uvicorn.run(create_app(store, token), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(store, token, hosts), host=host, port=port, log_level="info")
     finally:
         store.close()
+
+
+def _serve_token(token: str | None, host: str, insecure_no_auth: bool) -> str | None:
+    """The token to require, or None for no auth, which must be asked for off loopback. Click
+    reads an empty environment variable as unset, so it is looked at here."""
+    import os
+
+    from vigil.api.app import is_loopback
+
+    given = token if token is not None else os.environ.get(TOKEN_ENV)
+    if given is not None and not given.strip():
+        if not insecure_no_auth:
+            raise VigilError(f"the API token is empty (--token or {TOKEN_ENV}); set a real token, or pass "
+                             "--insecure-no-auth to serve without one")
+        return None
+    if given is None and not is_loopback(host) and not insecure_no_auth:
+        raise VigilError(f"--host {host} is reachable from other machines and no token is set; set "
+                         f"{TOKEN_ENV} (or --token), or pass --insecure-no-auth to serve without auth")
+    return given
 
 
 @bench_app.command("counts")

@@ -3,7 +3,8 @@
 Count rows (built by `Store.counts(..., public=True)`): {camera, line | zone, class,
 direction, bucket (ISO 8601 start with offset, only with a bucket size), count}.
 Event rows: {id, run, camera, line | zone, class, direction, track_id, time,
-dwell_s (zone exits only)}.
+dwell_s (zone exits only)}. A page of events ends at a cursor, `event_cursor(last row)`, that
+the next request passes back to start after it.
 """
 
 from __future__ import annotations
@@ -11,8 +12,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+from collections.abc import Iterator
 
-from vigil.store.timebuckets import QueryError
+from vigil.store.timebuckets import QueryError, shown, to_us
+
+CHUNK = 2000  # rows per piece of a streamed answer
 
 
 def name_filter(line: str | None, zone: str | None) -> tuple[str | None, str | None]:
@@ -35,6 +40,20 @@ def event_row(r: dict) -> dict:
     return out
 
 
+def event_cursor(r: dict) -> str:
+    """The position of event row `r` (from Store.events) in the events' order: time, then id."""
+    return f"{to_us(r['time'])}.{r['id']}"
+
+
+def parse_cursor(text: str) -> tuple[int, int]:
+    """(t_us, id) from event_cursor's text; at most 18 digits each, so both fit in SQL BIGINT."""
+    m = re.fullmatch(r"(-?\d{1,18})\.(\d{1,18})", text.strip(), re.ASCII)
+    if m is None:
+        raise QueryError(f"cursor {shown(text)} is not one this server gave; pass the X-Next-Cursor "
+                         "of the previous page, or leave it out to start at the oldest event")
+    return int(m[1]), int(m[2])
+
+
 def table_columns(rows: list[dict]) -> list[str]:
     """Columns in contract order, keeping only those any row has (line/zone, bucket, dwell_s)."""
     order = ["id", "run", "camera", "line", "zone", "class", "direction", "track_id", "time", "dwell_s",
@@ -49,9 +68,27 @@ def to_json(rows: list[dict]) -> str:
     return json.dumps(rows)
 
 
-def to_csv(rows: list[dict]) -> str:
+def iter_json(rows: list[dict]) -> Iterator[str]:
+    """to_json(rows) in pieces of CHUNK rows, for a streamed HTTP answer."""
+    if not rows:
+        yield "[]"
+        return
+    for i in range(0, len(rows), CHUNK):
+        yield ("[" if i == 0 else ",") + json.dumps(rows[i:i + CHUNK])[1:-1]
+    yield "]"
+
+
+def iter_csv(rows: list[dict]) -> Iterator[str]:
+    """CSV with a header line, in pieces of CHUNK rows."""
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=table_columns(rows), lineterminator="\n")
     w.writeheader()
-    w.writerows(rows)
-    return buf.getvalue()
+    for i in range(0, max(len(rows), 1), CHUNK):
+        w.writerows(rows[i:i + CHUNK])
+        yield buf.getvalue()
+        buf.seek(0)
+        buf.truncate()
+
+
+def to_csv(rows: list[dict]) -> str:
+    return "".join(iter_csv(rows))

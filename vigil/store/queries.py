@@ -9,23 +9,37 @@ the raw events for the sub-minute edges, so any since/until is exact.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, tzinfo
 
 import sqlalchemy as sa
 
 from vigil.store.schema import LEVELS, aggregates, cameras, events, runs, series
-from vigil.store.timebuckets import (BUCKETS, OffsetPlan, QueryError, bucket_key_expr, bucket_label,
-                                     from_us, offset_plan, parse_bucket, parse_time, parse_tz, sql_int,
-                                     to_us)
+from vigil.store.timebuckets import (BUCKETS, DAY, OffsetPlan, QueryError, bucket_key_expr, bucket_label,
+                                     from_us, offset_plan, parse_bucket, parse_time, parse_tz, shown,
+                                     sql_int, to_us)
 
 US = 1_000_000
 _CHOICES = {"kind": ("line", "zone"), "direction": ("in", "out")}
 
 
+class TooManyRows(QueryError):
+    """The answer would be larger than the caller allows (max_rows)."""
+
+
+class QueryTimeout(QueryError):
+    """The database took longer than the caller allows (timeout_s)."""
+
+
 @dataclass(frozen=True)
 class Filters:
+    """Which events a query covers: the one filter contract of `Store.counts/events`, the CLI
+    and the API. Build it with `Filters.parse` from user input."""
+
     camera: str | None = None
     name: str | None = None
     kind: str | None = None
@@ -40,7 +54,10 @@ class Filters:
               since=None, until=None, tz="UTC") -> Filters:
         for what, value in (("kind", kind), ("direction", direction)):
             if value is not None and value not in _CHOICES[what]:
-                raise QueryError(f"{what} '{value}' is not one of {', '.join(_CHOICES[what])}")
+                raise QueryError(f"{what} {shown(value)} is not one of {', '.join(_CHOICES[what])}")
+        for what, value in (("camera", camera), ("name", name), ("class", class_name)):
+            if isinstance(value, str) and "\x00" in value:  # PostgreSQL text cannot hold NUL
+                raise QueryError(f"the {what} filter contains a NUL character; remove it")
         zone = parse_tz(tz)
         lo, hi = parse_time(since, zone, "since"), parse_time(until, zone, "until")
         if lo is not None and hi is not None and lo > hi:
@@ -134,22 +151,71 @@ def _piece_query(level: int, lo: int | None, hi: int | None, by: str | None, pla
     return q
 
 
-def counts(engine: sa.Engine, camera=None, name=None, kind=None, class_name=None, direction=None,
-           since=None, until=None, by=None, tz="UTC", public: bool = False) -> list[dict]:
+def filters_of(filters: Filters | None, keywords: dict) -> Filters:
+    """A Filters given as one, or as Filters.parse keywords (camera=..., since=..., tz=...)."""
+    if filters is None:
+        return Filters.parse(**keywords)
+    if keywords:
+        raise TypeError(f"give a Filters or filter keywords, not both (got {sorted(keywords)})")
+    return filters
+
+
+@contextmanager
+def reading(engine: sa.Engine, timeout_s: float | None = None) -> Iterator[sa.Connection]:
+    """A connection whose statements give up after timeout_s with QueryTimeout: PostgreSQL's
+    statement_timeout for this transaction only, SQLite a progress handler that interrupts it."""
+    with engine.connect() as conn:
+        if timeout_s is None:
+            yield conn
+            return
+        sqlite = conn.dialect.name == "sqlite"
+        raw = conn.connection.driver_connection
+        if sqlite:
+            deadline = time.monotonic() + timeout_s
+            raw.set_progress_handler(lambda: time.monotonic() > deadline, 1000)
+        else:
+            conn.exec_driver_sql(f"SET LOCAL statement_timeout = {max(1, round(timeout_s * 1000))}")
+        try:
+            yield conn
+        except Exception as exc:
+            orig = getattr(exc, "orig", None) or exc
+            if (sqlite and "interrupted" in str(orig)) or getattr(orig, "sqlstate", None) == "57014":
+                raise QueryTimeout(f"the query took longer than {timeout_s:g} s; narrow since/until, "
+                                   "filter by camera, line or class, or use a coarser bucket") from None
+            raise
+        finally:
+            if sqlite:
+                raw.set_progress_handler(None, 0)
+
+
+def _bucket_count(lo_us: int, hi_us: int, by: str) -> int:
+    """At most how many `by` buckets [lo, hi) touches (local offsets shift a bucket by < 1)."""
+    size = BUCKETS[by] or (DAY if by == "day" else 7 * DAY)
+    return (hi_us - lo_us) // (size * US) + 2
+
+
+def _too_many(max_rows: int) -> TooManyRows:
+    return TooManyRows(f"the answer has more than {max_rows:,} rows, the most one query may return; narrow "
+                       "since/until, filter by camera, line or class, or use a coarser bucket")
+
+
+def counts(engine: sa.Engine, f: Filters, by: str | None = None, public: bool = False,
+           max_rows: int | None = None, timeout_s: float | None = None) -> list[dict]:
     """Counts per (camera, kind, name, class, direction[, bucket]), ordered by bucket then key.
-    public=True: rows in the CLI/API contract (see vigil.store.public), built directly."""
-    f = Filters.parse(camera, name, kind, class_name, direction, since, until, tz)
+    public=True: rows in the CLI/API contract (see vigil.store.public), built directly.
+    max_rows: raise TooManyRows rather than return more rows, or span more buckets, than this;
+    the bucket check comes first, so an oversized request costs two index probes."""
     by = parse_bucket(by)
     if f.empty_range:
         return []
-    with engine.connect() as conn:
+    with reading(engine, timeout_s) as conn:
         keys = _matching_series(conn, f)
         if not keys:
             return []
         sids = sorted(keys) if f.series_filtered else None
         plan = None
         if by is not None:
-            if f.tz is UTC:
+            if f.tz is UTC and max_rows is None:
                 plan = OffsetPlan((0,), (0,))
             else:
                 dlo, dhi = _data_bounds_us(conn)
@@ -159,10 +225,23 @@ def counts(engine: sa.Engine, camera=None, name=None, kind=None, class_name=None
                 hi = dhi + 1 if f.until_us is None else min(dhi + 1, f.until_us)
                 if lo >= hi:
                     return []
+                if max_rows is not None and _bucket_count(lo, hi, by) > max_rows:
+                    raise TooManyRows(
+                        f"{from_us(lo).isoformat()} to {from_us(hi).isoformat()} spans "
+                        f"{_bucket_count(lo, hi, by):,} '{by}' buckets, more than the {max_rows:,} rows one "
+                        "query may return; narrow since/until or use a coarser bucket")
                 plan = offset_plan(f.tz, lo // US, -(-hi // US))
         pieces = split_range(f.since_us, f.until_us, choose_level(by, plan))
-        results = [_fetch(conn, _piece_query(level, lo, hi, by, plan, sids)) for level, lo, hi in pieces]
-    return _count_rows(results, keys, by, f.tz, public)
+        results = []
+        for level, lo, hi in pieces:
+            q = _piece_query(level, lo, hi, by, plan, sids)
+            results.append(_fetch(conn, q if max_rows is None else q.limit(max_rows + 1)))
+            if max_rows is not None and len(results[-1]) > max_rows:  # a piece's rows all reach the answer
+                raise _too_many(max_rows)
+    rows = _count_rows(results, keys, by, f.tz, public)
+    if max_rows is not None and len(rows) > max_rows:
+        raise _too_many(max_rows)
+    return rows
 
 
 def _fetch(conn: sa.Connection, q: sa.Select) -> list[tuple]:
@@ -206,15 +285,15 @@ def _count_rows(results: list[list[tuple]], keys: dict[int, tuple], by: str | No
     return [{**base[sid], "bucket": labels[b], "count": n} for sid, b, n in merged]
 
 
-def list_events(engine: sa.Engine, camera=None, name=None, kind=None, class_name=None, direction=None,
-                since=None, until=None, tz="UTC", limit: int | None = 1000, run_id: int | None = None) -> list[dict]:
-    """Events in time order (oldest first); times are aware datetimes in `tz`."""
-    f = Filters.parse(camera, name, kind, class_name, direction, since, until, tz)
+def list_events(engine: sa.Engine, f: Filters, limit: int | None = 1000, run_id: int | None = None,
+                after: tuple[int, int] | None = None, timeout_s: float | None = None) -> list[dict]:
+    """Events in time order (oldest first, then by id); times are aware datetimes in `tz`.
+    after=(t_us, id): only events after that one in this order (the next page)."""
     if limit is not None and limit < 0:
         raise QueryError(f"limit must be >= 0, got {limit}")
     if f.empty_range or limit == 0:
         return []
-    with engine.connect() as conn:
+    with reading(engine, timeout_s) as conn:
         keys = _matching_series(conn, f)
         if not keys:
             return []
@@ -226,6 +305,8 @@ def list_events(engine: sa.Engine, camera=None, name=None, kind=None, class_name
             q = q.where(events.c.t_us >= f.since_us)
         if f.until_us is not None:
             q = q.where(events.c.t_us < f.until_us)
+        if after is not None:  # written so the time index serves it as a range
+            q = q.where(events.c.t_us >= after[0], sa.or_(events.c.t_us > after[0], events.c.id > after[1]))
         if run_id is not None:
             q = q.where(events.c.run_id == run_id)
         if limit is not None:

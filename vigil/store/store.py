@@ -229,20 +229,23 @@ class Store:
             agg.rebuild(conn)
 
     # -- queries ---------------------------------------------------------------------------------
-    def counts(self, camera=None, name=None, kind=None, class_name=None, direction=None, since=None,
-               until=None, by=None, tz="UTC", public: bool = False) -> list[dict]:
+    def counts(self, filters: queries.Filters | None = None, by: str | None = None, public: bool = False,
+               max_rows: int | None = None, timeout_s: float | None = None, **filter_kw) -> list[dict]:
         """Rows {camera, kind, name, class_name, direction, [bucket], count}; `bucket` (only
-        with `by`) is the aware start of the bucket in `tz`. since/until: aware datetimes or
-        ISO 8601 text (naive = in tz); until is exclusive. public=True gives the CLI/API JSON
-        rows instead: {camera, line|zone, class, direction, [bucket ISO 8601], count}."""
-        return queries.counts(self.engine, camera, name, kind, class_name, direction, since, until, by, tz,
-                              public)
+        with `by`) is the aware start of the bucket in the filters' tz. filters: a Filters, or
+        Filters.parse keywords (camera=, since=, until=, tz=, ...). public=True gives the
+        CLI/API JSON rows instead: {camera, line|zone, class, direction, [bucket ISO 8601], count}.
+        max_rows / timeout_s: raise TooManyRows / QueryTimeout rather than answer bigger or later."""
+        return queries.counts(self.engine, queries.filters_of(filters, filter_kw), by, public, max_rows,
+                              timeout_s)
 
-    def events(self, camera=None, name=None, kind=None, class_name=None, direction=None, since=None,
-               until=None, tz="UTC", limit: int | None = 1000, run_id: int | None = None) -> list[dict]:
-        """Rows {id, run_id, camera, kind, name, class_name, direction, track_id, time, dwell_s}."""
-        return queries.list_events(self.engine, camera, name, kind, class_name, direction, since, until, tz,
-                                   limit, run_id)
+    def events(self, filters: queries.Filters | None = None, limit: int | None = 1000,
+               run_id: int | None = None, after: tuple[int, int] | None = None,
+               timeout_s: float | None = None, **filter_kw) -> list[dict]:
+        """Rows {id, run_id, camera, kind, name, class_name, direction, track_id, time, dwell_s},
+        oldest first; after=(t_us, id) starts after that event (see vigil.store.public cursors)."""
+        return queries.list_events(self.engine, queries.filters_of(filters, filter_kw), limit, run_id, after,
+                                   timeout_s)
 
     def cameras(self) -> list[dict]:
         return queries.list_cameras(self.engine)

@@ -28,6 +28,12 @@ class QueryError(VigilError):
     """A bad filter, time, time zone or bucket in a query."""
 
 
+def shown(value: object, width: int = 60) -> str:
+    """User input quoted for an error line, cut short so a huge value keeps the line short."""
+    text = str(value)
+    return f"'{text}'" if len(text) <= width else f"'{text[:width]}...' ({len(text)} characters)"
+
+
 def parse_tz(name: str | tzinfo | None) -> tzinfo:
     if name is None or name == "":
         return UTC
@@ -37,15 +43,15 @@ def parse_tz(name: str | tzinfo | None) -> tzinfo:
         return UTC
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise QueryError(f"unknown time zone '{name}'; use an IANA name such as UTC or Europe/Berlin") from None
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):  # OSError: a name too long for a file
+        raise QueryError(f"unknown time zone {shown(name)}; use an IANA name such as UTC or Europe/Berlin") from None
 
 
 def parse_bucket(by: str | None) -> str | None:
     if by is None or by == "":
         return None
     if by not in BUCKETS:
-        raise QueryError(f"unknown bucket '{by}'; use one of {', '.join(BUCKETS)}")
+        raise QueryError(f"unknown bucket {shown(by)}; use one of {', '.join(BUCKETS)}")
     return by
 
 
@@ -62,11 +68,14 @@ def parse_time(value: str | datetime | date | None, tz: tzinfo, what: str = "tim
         try:
             dt = datetime.fromisoformat(text)
         except ValueError:
-            raise QueryError(f"{what} '{value}' is not an ISO 8601 date or time; use e.g. 2026-11-01, "
+            raise QueryError(f"{what} {shown(value)} is not an ISO 8601 date or time; use e.g. 2026-11-01, "
                              "2026-11-01T08:30 or 2026-11-01T08:30+01:00") from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=tz)
-    return dt.astimezone(UTC)
+    try:
+        return dt.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise QueryError(f"{what} {shown(value)} is outside the years 1-9999 in UTC; use a date inside them") from None
 
 
 def to_us(dt: datetime) -> int:
@@ -78,11 +87,26 @@ def to_us(dt: datetime) -> int:
 
 
 def from_us(us: int, tz: tzinfo = UTC) -> datetime:
-    return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(us))).astimezone(tz)
+    utc = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(us))
+    try:
+        return utc.astimezone(tz)
+    except (OverflowError, ValueError):
+        raise _beyond_calendar(utc, tz) from None
+
+
+def _beyond_calendar(utc: datetime, tz: tzinfo) -> QueryError:
+    return QueryError(f"{utc.isoformat()} is outside the years 1-9999 in time zone {tz}; "
+                      "query it with tz=UTC or leave it out with since/until")
+
+
+# Python datetimes end at year 9999: offsets are looked up at most this close to either end, so a
+# local time past the calendar is not needed to find them (zones have no transitions there).
+_TS_MIN = int((datetime(1, 1, 2, tzinfo=UTC) - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds())
+_TS_MAX = int((datetime(9999, 12, 30, tzinfo=UTC) - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds())
 
 
 def _offset(tz: tzinfo, ts: int) -> int:
-    return int(datetime.fromtimestamp(ts, tz).utcoffset().total_seconds())
+    return int(datetime.fromtimestamp(min(max(ts, _TS_MIN), _TS_MAX), tz).utcoffset().total_seconds())
 
 
 @dataclass(frozen=True)
@@ -149,9 +173,13 @@ def bucket_key_expr(ts: sa.ColumnElement, by: str, plan: OffsetPlan) -> sa.Colum
 
 def bucket_label(key: int, by: str, tz: tzinfo) -> datetime:
     """The aware start of the bucket with `key`, in `tz`."""
-    if BUCKETS[by] is not None:
-        return datetime.fromtimestamp(key, tz)
-    days = key if by == "day" else key * 7 - _EPOCH_WEEK_SHIFT
-    local_midnight = datetime.combine(EPOCH_DAY + timedelta(days=days), time(0), tzinfo=tz)
-    # Round trip through UTC so a midnight skipped by a DST change becomes the day's first instant.
-    return local_midnight.astimezone(UTC).astimezone(tz)
+    try:
+        if BUCKETS[by] is not None:
+            return datetime.fromtimestamp(key, tz)
+        days = key if by == "day" else key * 7 - _EPOCH_WEEK_SHIFT
+        local_midnight = datetime.combine(EPOCH_DAY + timedelta(days=days), time(0), tzinfo=tz)
+        # Round trip through UTC so a midnight skipped by a DST change becomes the day's first instant.
+        return local_midnight.astimezone(UTC).astimezone(tz)
+    except (OverflowError, ValueError, OSError):
+        raise QueryError(f"a {by} bucket of the data falls outside the years 1-9999 in time zone {tz}; "
+                         "query it with tz=UTC or leave it out with since/until") from None

@@ -59,15 +59,19 @@ class _ClockedStore:
 
 def build_stages(cfg: LoadedConfig):
     """The detector and (with a reid section) the embedder, as `vigil replay` builds them."""
-    from vigil.detect.yolo import YoloDetector
+    try:  # issue 12 moves this out of the CLI into the pipeline package
+        from vigil.pipeline.stages import build_stages as build
+    except ImportError:  # TEMPORARY: until that lands on this branch
+        from vigil.detect.yolo import YoloDetector
 
-    detector = YoloDetector.from_config(cfg.pipeline.detector, cfg.weights_base())
-    embedder = None
-    if cfg.pipeline.reid is not None:
-        from vigil.reid import Embedder
+        detector = YoloDetector.from_config(cfg.pipeline.detector, cfg.weights_base())
+        embedder = None
+        if cfg.pipeline.reid is not None:
+            from vigil.reid import Embedder
 
-        embedder = Embedder.from_config(cfg.pipeline.reid, cfg.weights_base())
-    return detector, embedder
+            embedder = Embedder.from_config(cfg.pipeline.reid, cfg.weights_base())
+        return detector, embedder
+    return build(cfg)
 
 
 def replay_timed(cfg: LoadedConfig, store, detector, embedder, jobs: list, clock: StageClock,
@@ -75,20 +79,22 @@ def replay_timed(cfg: LoadedConfig, store, detector, embedder, jobs: list, clock
     """Replay `jobs` with every stage timed on `clock`: the one place the benchmarks hand a
     clock to the pipeline. Returns (the Replay, its job results)."""
     from vigil.pipeline.replay import Replay
+    from vigil.sources import file
 
     times = getattr(detector, "times", None)  # the detector's own split of "detect", summed since it was built
     before = {k: getattr(times, k) for k in ("preprocess", "inference", "postprocess", "frames")} if times else {}
-    store = _ClockedStore(store, clock)
-    if "clock" in inspect.signature(Replay).parameters:
-        runner = Replay(cfg, store, detector, embedder, on_frames=on_frames, clock=clock)
-        results = runner.run(jobs)
-    else:  # TEMPORARY until the analysis round takes `clock=` (issue 12): copy the old counters in
-        from vigil.sources.file import DECODE_CLOCK
-
-        runner = Replay(cfg, store, detector, embedder, on_frames=on_frames)
-        DECODE_CLOCK.reset()
-        results = runner.run(jobs)
-        clock.add("decode", DECODE_CLOCK.seconds, DECODE_CLOCK.frames)
+    takes_clock = "clock" in inspect.signature(Replay).parameters
+    # TEMPORARY until every stage records on the clock passed in (issue 12): the global decode
+    # clock and Replay.stage_seconds are copied into `clock` below.
+    decode = getattr(file, "DECODE_CLOCK", None)
+    if decode is not None:
+        decode.reset()
+    runner = Replay(cfg, _ClockedStore(store, clock), detector, embedder, on_frames=on_frames,
+                    **({"clock": clock} if takes_clock else {}))
+    results = runner.run(jobs)
+    if decode is not None and not clock.frames["decode"]:
+        clock.add("decode", decode.seconds, decode.frames)
+    if not takes_clock:
         for stage in ("detect", "reid", "track", "count"):
             clock.add(stage, runner.stage_seconds.get(stage, 0.0), runner.frames)
     if times is not None:

@@ -49,3 +49,15 @@ def test_benchmark_and_evaluation_modules_import_each_other_without_cycles():
     for m in edges:
         if m not in state:
             visit(m, [])
+
+
+def test_the_script_benchmarks_still_start():
+    """onnx_batching runs as a module, bench/live_capacity.py as a script over vigil.bench."""
+    import subprocess
+    import sys
+
+    repo = ROOT.parent
+    for argv in ([sys.executable, "-m", "vigil.bench.onnx_batching", "--help"],
+                 [sys.executable, str(repo / "bench" / "live_capacity.py"), "--help"]):
+        out = subprocess.run(argv, cwd=repo, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0 and "usage:" in out.stdout, out.stderr

@@ -9,7 +9,7 @@ import pytest
 
 from tests.support.data import SHARED, need
 from vigil.cli import main
-from vigil.eval.mot import discover_sequences, load_detections, resolve_det_file
+from vigil.eval.mot_sequences import discover_sequences, load_detections, resolve_det_file
 from vigil.eval.trackeval_adapter import score
 
 MOT17 = SHARED / "mot" / "MOT17" / "train"

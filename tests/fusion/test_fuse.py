@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tests.fusion.data import VIFB_CSV, VIFB_INPUT, need
-from vigil.fusion.benchmark import RANK_METRICS, load_vifb_means, rank_methods, score_pairs
+from vigil.eval.fusion_quality import RANK_METRICS, load_vifb_means, rank_methods, score_pairs
 from vigil.fusion.fuse import DEFAULT_METHOD, FusionError, fuse, method_names
 from vigil.fusion.pairs import discover_pairs
 

@@ -7,9 +7,9 @@ import weakref
 import numpy as np
 import pytest
 
+from vigil.bench.synthetic_scene import SyntheticScene
 from vigil.config.tracker import TrackerConfig
 from vigil.track import Tracker
-from vigil.track.synthetic import SyntheticScene
 from vigil.types import Detections
 
 

@@ -22,7 +22,7 @@ class RssSampler:
     """Samples RSS every `interval` seconds while active: start, end, peak and the series.
 
     Per-phase peaks (rather than getrusage's process-wide maximum) let one process time
-    the peer loop and Vigil one after the other and report each side's own peak."""
+    the ultralytics loop and Vigil one after the other and report each side's own peak."""
 
     def __init__(self, interval: float = 0.1) -> None:
         self.interval = interval

@@ -14,6 +14,7 @@ import numpy as np
 
 from vigil.bench.memory import RssSampler
 from vigil.errors import SourceError
+from vigil.timing import NullClock
 
 
 def loop_clip(src: Path, dst: Path, loops: int) -> Path:
@@ -70,10 +71,10 @@ def run_soak(video: Path, weights: Path, line, minutes: float, cameras: int = 1,
              conf: float = 0.25, stride: int = 1, loops: int | None = None) -> SoakResult:
     """Replay the looped clip through Vigil for `minutes` (or until the loops end)."""
     from vigil.bench.clip import probe_clip
-    from vigil.bench.ours import bench_config
-    from vigil.bench.peer import quiet_ultralytics
-    from vigil.cli.replay import build_stages
-    from vigil.pipeline.replay import Replay, ReplayJob
+    from vigil.bench.pipeline_ultralytics import quiet_ultralytics
+    from vigil.bench.pipeline_vigil import bench_config, replay_timed
+    from vigil.pipeline.stages import build_stages
+    from vigil.pipeline.replay import ReplayJob
     from vigil.store import Store
 
     quiet_ultralytics()
@@ -93,11 +94,11 @@ def run_soak(video: Path, weights: Path, line, minutes: float, cameras: int = 1,
             if time.perf_counter() > deadline:
                 raise _TimeUp
 
-        runner = Replay(cfg, store, detector, embedder, on_frames=on_frames)
         t0 = time.perf_counter()
         with RssSampler(interval=1.0) as rss:
             try:
-                runner.run([ReplayJob(c, looped) for c in cfg.site.cameras])
+                replay_timed(cfg, store, detector, embedder, [ReplayJob(c, looped) for c in cfg.site.cameras],
+                             NullClock(), on_frames)
             except _TimeUp:
                 pass
         store.close()

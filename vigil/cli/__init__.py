@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "vigil.cli.fusion",
     "vigil.cli.register",
     "vigil.cli.bench_count",
+    "vigil.cli.bench_counts",
 ]
 
 

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 from typing import Optional
 
@@ -12,7 +11,7 @@ import typer
 from rich.console import Console
 
 from vigil.cli.app import app, bench_app
-from vigil.errors import ConfigError, SourceError, VigilError
+from vigil.errors import ConfigError, VigilError
 
 
 def parse_line(text: str | None, width: int, height: int):
@@ -50,11 +49,12 @@ def bench_pipeline(
     stride: int = typer.Option(1, "--stride", min=1, help="also run Vigil analysing every Nth frame and "
                                "report it separately (never part of the ratio)"),
     reid: Optional[Path] = typer.Option(None, "--reid", help="OSNet weights: also run Vigil with re-ID and "
-                                        "report it separately (more work than the peer: never part of the ratio)"),
+                                        "report it separately (more work than the ultralytics loop: never part "
+                                        "of the ratio)"),
     reid_refresh: float = typer.Option(1.0, "--reid-refresh", min=0.0, help="with --reid: embed births, "
                                        "recoveries and crowds, and each plain track once per this many seconds; "
                                        "0 embeds every detection on every frame"),
-    peer: bool = typer.Option(True, "--peer/--no-peer", help="run the ultralytics peer loop too"),
+    peer: bool = typer.Option(True, "--peer/--no-peer", help="run the ultralytics loop too (JSON key \"peer\")"),
     single: bool = typer.Option(True, "--single/--no-single", help="with --cameras N > 1, also run Vigil on one "
                                 "camera in the same process, to compare throughput per camera-frame"),
     repeat: int = typer.Option(1, "--repeat", min=1, max=20, help="rounds; the sides alternate within each "
@@ -67,46 +67,17 @@ def bench_pipeline(
 
     Both sides detect every frame. Prints fps, the ratio, counts, Vigil's time per stage
     (ms per camera-frame) and each side's memory."""
-    from vigil.bench.clip import cut_clip, probe_clip
-    from vigil.bench.ours import run_vigil
-    from vigil.bench.peer import quiet_ultralytics, run_peer
-    from vigil.bench.report import result_json, result_table
+    from vigil.bench.pipeline import bench_pipeline as run
+    from vigil.bench.pipeline_report import result_table
 
-    quiet_ultralytics()  # its load messages go to stdout, which carries the JSON
     if fmt not in ("table", "json"):
         raise ConfigError(f"--format '{fmt}' is not known; use table or json")
     video, weights = _check_file(video, "video file"), _check_file(weights, "weights file")
     reid = _check_file(reid, "re-ID weights file") if reid is not None else None
-    with tempfile.TemporaryDirectory(prefix="vigil-bench-clip-") as tmp:
-        clip = cut_clip(video, Path(tmp) / f"clip{video.suffix or '.mp4'}", seconds) if seconds else video
-        info = probe_clip(clip)
-        if info.frames == 0:
-            raise SourceError(f"'{video}' decodes to no frames; give a video with frames")
-        ln = parse_line(line, info.width, info.height)
-        err = Console(stderr=True)
-        peer_runs, one_runs, vigil_runs, strided_runs, reid_runs = [], [], [], [], []
-        for r in range(repeat):
-            tag = f"round {r + 1}/{repeat}: " if repeat > 1 else ""
-            if peer:
-                err.print(f"[dim]{tag}peer loop: ultralytics track + ObjectCounter on {info.frames} frames ...[/dim]")
-                peer_runs.append(run_peer(clip, weights, ln, imgsz, conf))
-            if cameras > 1 and single:
-                err.print(f"[dim]{tag}vigil: 1 camera x {info.frames} frames ...[/dim]")
-                one_runs.append(run_vigil(clip, weights, ln, 1, imgsz, conf, batch=batch, fps=info.fps))
-            err.print(f"[dim]{tag}vigil: {cameras} camera(s) x {info.frames} frames ...[/dim]")
-            vigil_runs.append(run_vigil(clip, weights, ln, cameras, imgsz, conf, batch=batch, fps=info.fps))
-            if stride > 1:
-                err.print(f"[dim]{tag}vigil with frame stride {stride} ...[/dim]")
-                strided_runs.append(run_vigil(clip, weights, ln, cameras, imgsz, conf, stride=stride, batch=batch,
-                                              fps=info.fps))
-            if reid is not None:
-                err.print(f"[dim]{tag}vigil with re-ID (refresh {reid_refresh:g} s) ...[/dim]")
-                reid_runs.append(run_vigil(clip, weights, ln, cameras, imgsz, conf, batch=batch, fps=info.fps,
-                                           reid=reid, reid_refresh=reid_refresh))
-    clip_meta = {"video": str(video), "seconds": seconds, "frames": info.frames, "width": info.width,
-                 "height": info.height, "fps": round(info.fps, 3), "line": [list(p) for p in ln],
-                 "imgsz": imgsz, "conf": conf, "weights": str(weights)}
-    data = result_json(peer_runs, vigil_runs, clip_meta, strided_runs, one_runs, reid_runs)
+    err = Console(stderr=True)
+    data = run(video, weights, lambda w, h: parse_line(line, w, h), cameras=cameras, seconds=seconds, imgsz=imgsz,
+               conf=conf, batch=batch, stride=stride, reid=reid, reid_refresh=reid_refresh, ultralytics=peer,
+               single=single, repeat=repeat, log=lambda msg: err.print(f"[dim]{msg}[/dim]"))
     if fmt == "json":
         print(json.dumps(data, indent=2))
     else:

@@ -41,7 +41,7 @@ def bench_reid(
     other work shares the machine)."""
     import torch
 
-    from vigil.reid.bench import bench_embedder, index_checkpoints
+    from vigil.bench.reid_embedder import bench_embedder, index_checkpoints
     from vigil.reid.osnet import ARCHITECTURES
     from vigil.weights import resolve_weights
 

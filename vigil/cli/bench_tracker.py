@@ -3,39 +3,11 @@
 from __future__ import annotations
 
 import json
-import time
 
 import typer
 
 from vigil.cli.app import bench_app
 from vigil.errors import VigilError
-
-
-def bench(objects: list[int], frames: int, trackers: list[str],
-          repeats: int = 3) -> dict[str, dict[int, dict[str, float]]]:
-    """Tracker time per frame, after a short warm-up, best of `repeats` runs: wall time, and CPU
-    time of this process (what the tracker itself costs when other work shares the machine)."""
-    from vigil.track import Tracker
-    from vigil.track.peers import UltralyticsTracker
-    from vigil.track.synthetic import SyntheticScene
-
-    out: dict[str, dict[int, dict[str, float]]] = {}
-    for name in trackers:
-        out[name] = {}
-        for n in objects:
-            scene = list(SyntheticScene(objects=n, seed=n).frames(frames + 20))
-            wall = cpu = float("inf")
-            for _ in range(repeats):
-                tracker = Tracker() if name == "vigil" else UltralyticsTracker(name)
-                for t, dets, _ in scene[:20]:
-                    tracker.update(dets, t)
-                w0, c0 = time.perf_counter(), time.process_time()
-                for t, dets, _ in scene[20:]:
-                    tracker.update(dets, t)
-                wall = min(wall, time.perf_counter() - w0)
-                cpu = min(cpu, time.process_time() - c0)
-            out[name][n] = {"wall_ms": 1000.0 * wall / frames, "cpu_ms": 1000.0 * cpu / frames}
-    return out
 
 
 @bench_app.command("tracker")
@@ -58,8 +30,11 @@ def bench_tracker(
         raise VigilError(f"--objects {objects!r} needs positive counts, e.g. 10,50,200")
     if fmt not in ("table", "json"):
         raise VigilError(f"unknown --format {fmt!r}; use table or json")
-    names = ["vigil"] + (["ultralytics-bytetrack", "ultralytics-botsort"] if peers else [])
-    res = bench(counts, frames, names, repeats)
+    from vigil.bench.tracker import bench_tracker
+    from vigil.bench.ultralytics_trackers import ULTRALYTICS_TRACKERS
+
+    names = ["vigil", *(ULTRALYTICS_TRACKERS if peers else ())]
+    res = bench_tracker(counts, frames, names, repeats)
     if fmt == "json":
         typer.echo(json.dumps({k: {str(n): v for n, v in r.items()} for k, r in res.items()}, indent=2))
         return

@@ -3,70 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from vigil.cli.app import eval_app
-from vigil.errors import ConfigError, VigilError
-
-PEERS = ("ultralytics-bytetrack", "ultralytics-botsort")
-TRACKER_CHOICES = ("vigil",) + PEERS
-
-
-def _tracker_config(path: Optional[Path]):
-    from vigil.config.tracker import TrackerConfig
-
-    if path is None:
-        return TrackerConfig()
-    import yaml
-    from pydantic import ValidationError
-
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except OSError as exc:
-        raise ConfigError(f"cannot read --tracker-config {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"--tracker-config {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
-    if isinstance(data, dict) and isinstance(data.get("tracker"), dict):  # a pipeline file: use its section
-        data = data["tracker"]
-    try:
-        return TrackerConfig(**data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        key = ".".join(str(p) for p in err["loc"])
-        raise ConfigError(f"--tracker-config {path}: {key}: {err['msg']}") from None
-    except TypeError:
-        raise ConfigError(f"--tracker-config {path} must hold a mapping of tracker settings") from None
-
-
-def _trackers(names: str, cfg) -> dict:
-    from vigil.track import Tracker
-    from vigil.track.peers import UltralyticsTracker
-
-    chosen = list(TRACKER_CHOICES) if names == "all" else [n.strip() for n in names.split(",") if n.strip()]
-    bad = [n for n in chosen if n not in TRACKER_CHOICES]
-    if bad or not chosen:
-        raise VigilError(f"unknown --tracker {bad[0] if bad else names!r}; use vigil, "
-                         f"{', '.join(PEERS)}, a comma list of them, or all")
-    return {n: (lambda: Tracker(cfg)) if n == "vigil" else (lambda n=n: UltralyticsTracker(n)) for n in chosen}
-
-
-def _embedder(weights: Path):
-    try:
-        from vigil.config.reid import ReidConfig
-        from vigil.reid import Embedder
-    except ImportError as exc:
-        raise VigilError(f"--reid needs vigil.reid, which failed to import: {exc}") from None
-    if not os.environ.get("OMP_NUM_THREADS"):
-        # torch's default of one thread per core oversubscribes a busy small CPU (6.5 min -> see
-        # the report for TUD-Campus); the user's OMP_NUM_THREADS wins when set
-        import torch
-
-        torch.set_num_threads(min(2, os.cpu_count() or 1))
-    return Embedder.from_config(ReidConfig(weights=str(weights), model="auto"), base_dir=None).embed
+from vigil.errors import VigilError
 
 
 def _table(scores: dict) -> None:
@@ -115,15 +58,17 @@ def eval_mot(
     MOT17 rules (distractors removed, pedestrians only); ground truth without a class column
     (MOT15) is scored in TrackEval's MOT15 mode. Every tracker gets the same detections; the
     time shown is the CPU time of the tracker's own update calls per frame (ms_per_frame in JSON).
-    The ultralytics peers run with their default YAML settings; without --frames they get no
+    The ultralytics trackers run with their default YAML settings; without --frames they get no
     images, so BoT-SORT's camera-motion compensation is idle (as in the reference figures)."""
-    from vigil.eval.mot import discover_sequences, evaluate
+    from vigil.eval.mot import evaluate
+    from vigil.eval.mot_sequences import discover_sequences
+    from vigil.eval.mot_trackers import load_tracker_config, reid_embedder, tracker_factories
 
     if fmt not in ("table", "json"):
         raise VigilError(f"unknown --format {fmt!r}; use table or json")
     sequences = discover_sequences(data, [s.strip() for s in seqs.split(",") if s.strip()] if seqs else None)
-    trackers = _trackers(tracker, _tracker_config(tracker_config))
-    embed = _embedder(reid) if reid is not None else None
+    trackers = tracker_factories(tracker, load_tracker_config(tracker_config))
+    embed = reid_embedder(reid) if reid is not None else None
     if reid_refresh is not None and embed is None:
         raise VigilError("--reid-refresh needs --reid WEIGHTS")
     scores = evaluate(sequences, det, trackers, use_images=frames, embed=embed, reid_refresh=reid_refresh)

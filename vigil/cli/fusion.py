@@ -1,4 +1,5 @@
-"""`vigil fuse` and `vigil eval fusion`: visible + thermal image fusion from the command line."""
+"""`vigil fuse`, `vigil eval fusion` and `vigil bench fusion`: visible + thermal image fusion from
+the command line."""
 
 from __future__ import annotations
 
@@ -67,7 +68,7 @@ def fuse_cmd(
     if pairs is not None:
         if visible is not None or thermal is not None:
             raise VigilError("give either VISIBLE THERMAL or --pairs DIR, not both")
-        from vigil.fusion.benchmark import score_pairs
+        from vigil.eval.fusion_quality import score_pairs
 
         found, unpaired = discover_pairs(pairs)
         score = score_pairs(found, name, jpeg_quality=None, save_dir=out_dir)
@@ -114,31 +115,21 @@ def eval_fusion(
     """Mean of every fusion metric per method over a folder of pairs.
 
     JSON: {"default": METHOD, METHOD: {"EN": .., "SD": .., ...}, ...}."""
-    from vigil.fusion.benchmark import RANK_METRICS, load_vifb_means, rank_methods, score_pairs
+    from vigil.eval.fusion_quality import RANK_METRICS, evaluate_methods
     from vigil.fusion.fuse import DEFAULT_METHOD, method_names, resolve_method
-    from vigil.fusion.pairs import discover_pairs
 
     _check_format(fmt)
     chosen = method_names() if methods.strip() == "all" else [resolve_method(m.strip()) for m in methods.split(",")]
-    found, _ = discover_pairs(pairs)
-    result: dict = {"default": DEFAULT_METHOD}
-    timing: dict[str, float] = {}
-    for m in chosen:
-        score = score_pairs(found, m, jpeg_quality=jpeg_quality or None)
-        result[m] = score.mean
-        timing[m] = float(sum(score.ms_per_pair) / len(score.ms_per_pair))
-    ranking = None
-    if vifb_csv is not None:
-        table = load_vifb_means(vifb_csv)
-        table.update({f"vigil:{m}": result[m] for m in chosen})
-        ranking = rank_methods(table)
+    res = evaluate_methods(pairs, chosen, jpeg_quality or None, vifb_csv)
+    result: dict = {"default": DEFAULT_METHOD, **res["means"]}
+    timing, ranking = res["ms_per_pair"], res["ranking"]
     if fmt == "json":
         if ranking is not None:
             result["ranking"] = [{"method": m, "mean_rank": r, "ranks": rk} for m, r, rk in ranking]
         print(json.dumps(result, indent=2))
         return
     console = _console()
-    console.print(_metrics_table(f"mean over {len(found)} pairs in {pairs} (default: {DEFAULT_METHOD})",
+    console.print(_metrics_table(f"mean over {res['pairs']} pairs in {pairs} (default: {DEFAULT_METHOD})",
                                  {m: result[m] for m in chosen}))
     console.print("ms per pair: " + ", ".join(f"{m} {t:.1f}" for m, t in timing.items()))
     if ranking is not None:
@@ -163,11 +154,8 @@ def bench_fusion(
     fmt: str = typer.Option("table", "--format", help="table or json"),
 ) -> None:
     """Milliseconds per visible+thermal pair for each fusion method (wall and CPU time, median)."""
-    import cv2
-    import numpy as np
-
-    from vigil.fusion.fuse import DEFAULT_METHOD, fuse, method_names, resolve_method
-    from vigil.fusion.pairs import read_pair_image
+    from vigil.bench.fusion_speed import bench_fusion as run
+    from vigil.fusion.fuse import DEFAULT_METHOD, method_names, resolve_method
 
     _check_format(fmt)
     try:
@@ -176,30 +164,8 @@ def bench_fusion(
         raise VigilError(f"--size {size!r} is not WIDTHxHEIGHT, e.g. 640x512") from None
     if (visible is None) != (thermal is None):
         raise VigilError("give both --visible and --thermal, or neither (synthetic pair)")
-    if visible is not None:
-        vis = cv2.resize(read_pair_image(visible), (w, h))
-        ir = cv2.resize(read_pair_image(thermal), (w, h))
-    else:  # textured scene with a few warm blobs: timing does not depend on content
-        rng = np.random.default_rng(0)
-        vis = cv2.GaussianBlur(rng.integers(0, 255, (h, w, 3), dtype=np.uint8), (5, 5), 0)
-        ir = cv2.GaussianBlur(rng.integers(0, 255, (h, w), dtype=np.uint8), (9, 9), 0)
     chosen = method_names() if methods.strip() == "all" else [resolve_method(m.strip()) for m in methods.split(",")]
-    before = cv2.getNumThreads()
-    if threads:
-        cv2.setNumThreads(threads)
-    results: dict[str, dict[str, float]] = {}
-    try:
-        for m in chosen:
-            fuse(vis, ir, m)  # warm-up
-            wall, cpu = [], []
-            for _ in range(repeat):
-                t0, c0 = time.perf_counter(), time.process_time()
-                fuse(vis, ir, m)
-                wall.append(time.perf_counter() - t0)
-                cpu.append(time.process_time() - c0)
-            results[m] = {"wall_ms": float(np.median(wall) * 1000), "cpu_ms": float(np.median(cpu) * 1000)}
-    finally:
-        cv2.setNumThreads(before)
+    results = run(chosen, (w, h), repeat, threads, visible, thermal)
     if fmt == "json":
         print(json.dumps({"size": [w, h], "threads": threads, "default": DEFAULT_METHOD, "methods": results}, indent=2))
         return

@@ -1,4 +1,4 @@
-"""`vigil counts`, `vigil events`, `vigil serve` and `vigil bench counts`: query the store."""
+"""`vigil counts`, `vigil events`, `vigil serve`: query the store."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from vigil.cli.app import app, bench_app
+from vigil.cli.app import app
 from vigil.errors import VigilError
 
 TOKEN_ENV = "VIGIL_API_TOKEN"
@@ -184,64 +184,3 @@ def _serve_token(token: str | None, host: str, insecure_no_auth: bool) -> str | 
         raise VigilError(f"--host {host} is reachable from other machines and no token is set; set "
                          f"{TOKEN_ENV} (or --token), or pass --insecure-no-auth to serve without auth")
     return given
-
-
-@bench_app.command("counts")
-def bench_counts_cmd(
-        events: Annotated[int, typer.Option("--events", help="Number of synthetic events.")] = 10_000_000,
-        days: Annotated[int, typer.Option("--days", help="Days they span.")] = 30,
-        cameras: Annotated[int, typer.Option("--cameras", help="Cameras (36 series each).")] = 2,
-        db: Annotated[Path | None, typer.Option("--db", help="SQLite file; default: a reusable file in the "
-                                                             "temp directory.")] = None,
-        repeat: Annotated[int, typer.Option("--repeat", help="Runs per query.")] = 5) -> None:
-    """Time `vigil counts` queries over a synthetic SQLite store (generated once, then reused)."""
-    import contextlib
-    import io
-    import os
-    import time
-
-    from vigil.cli import main
-    from vigil.store import bench
-
-    if events < 1 or days < 1 or cameras < 1 or repeat < 1:
-        raise VigilError("--events, --days, --cameras and --repeat must be >= 1")
-    path = db or bench.default_path(events, days, cameras)
-    t = time.perf_counter()
-    store = bench.generate(path, events, days, cameras)
-    print(f"store ready in {time.perf_counter() - t:.1f} s")
-    queries = [
-        ("--by hour", dict(by="hour")),
-        ("--by hour --tz Europe/Berlin", dict(by="hour", tz="Europe/Berlin")),
-        ("--by day --tz Europe/Berlin", dict(by="day", tz="Europe/Berlin")),
-        ("--by week --tz America/New_York", dict(by="week", tz="America/New_York")),
-        ("--by hour --tz Asia/Kolkata (15-min level)", dict(by="hour", tz="Asia/Kolkata")),
-        ("(totals, no buckets)", dict()),
-        ("--camera cam1 --class car --since 2026-01-10T08:20:17 --until 2026-01-20T17:03:41 --by 15min",
-         dict(camera="cam1", class_name="car", since="2026-01-10T08:20:17", until="2026-01-20T17:03:41",
-              by="15min")),
-    ]
-    try:
-        load = " (load average %.1f, %d CPUs)" % (os.getloadavg()[0], os.cpu_count())
-    except OSError:
-        load = ""
-    print(f"Store.counts(...) wall times in ms{load}; cpu = median CPU time of this process")
-    print(f"{'query':<92} {'rows':>6} {'first':>7} {'median':>7} {'best':>7} {'cpu':>7}")
-
-    def show(r) -> None:
-        print(f"{r.label:<92} {r.rows:>6} {r.first_ms:>7.1f} {r.median_ms:>7.1f} {r.best_ms:>7.1f} {r.cpu_ms:>7.1f}")
-
-    for label, kw in queries:
-        show(bench.time_query(label, lambda kw=kw: store.counts(**kw), repeat))
-    argv = ["counts", "--db", f"sqlite:///{path}", "--by", "hour", "--format", "json"]
-    r = bench.time_query("whole `vigil counts --by hour --format json` in-process, output to a buffer",
-                         lambda: _quiet(main, argv, contextlib, io), repeat)
-    r.rows = 0
-    show(r)
-    store.close()
-
-
-def _quiet(main, argv, contextlib, io) -> list:
-    with contextlib.redirect_stdout(io.StringIO()):
-        if main(argv) != 0:
-            raise VigilError("vigil counts failed in the benchmark")
-    return []

@@ -85,7 +85,7 @@ def eval_register_cmd(
     fmt: str = typer.Option("table", "--format", help="table or json"),
 ) -> None:
     """Score automatic registration against reference homographies (corner error in thermal px)."""
-    from vigil.fusion.register_eval import evaluate_folder
+    from vigil.eval.registration import evaluate_folder
 
     if fmt not in ("table", "json"):
         raise VigilError(f"--format {fmt!r} is not known; use table or json")

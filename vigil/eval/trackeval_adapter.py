@@ -13,12 +13,10 @@ import io
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from vigil.eval.mot import MotSequence
+from vigil.eval.mot_sequences import MotSequence
 
 
 def _import_trackeval():
@@ -46,7 +44,7 @@ def _summary(res: dict) -> dict[str, float]:
     return out
 
 
-def score(results: dict[str, dict[str, np.ndarray]], sequences: "list[MotSequence]",
+def score(results: dict[str, dict[str, np.ndarray]], sequences: list[MotSequence],
           benchmark: str) -> dict[str, dict[str, dict[str, float]]]:
     """Score `results[tracker][seq] = rows (frame, id, l, t, w, h)` against the sequences' ground truth.
 

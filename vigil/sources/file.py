@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -15,28 +14,6 @@ import av
 from vigil.errors import SourceError
 from vigil.timing import StageClock
 from vigil.types import Frame
-
-
-class SecondsClock:
-    """Deprecated shim: vigil/bench/ours.py still reads DECODE_CLOCK; it goes once bench passes a
-    StageClock to FileSource(clock=...). Only FileSources given no clock add to it."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.seconds = 0.0
-        self.frames = 0
-
-    def add(self, seconds: float, frames: int = 0) -> None:
-        with self._lock:
-            self.seconds += seconds
-            self.frames += frames
-
-    def reset(self) -> None:
-        with self._lock:
-            self.seconds, self.frames = 0.0, 0
-
-
-DECODE_CLOCK = SecondsClock()
 
 
 def content_hash(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
@@ -112,8 +89,6 @@ class FileSource:
     def _add_decode(self, seconds: float) -> None:
         if self.clock is not None:
             self.clock.add("decode", seconds, frames=1)
-        else:
-            DECODE_CLOCK.add(seconds, 1)
 
     def __iter__(self) -> Iterator[Frame]:
         t0 = None

@@ -1,4 +1,4 @@
-"""The peer loop: what a user would write with ultralytics alone.
+"""The ultralytics side of `vigil bench pipeline`: the loop a user would write with ultralytics alone.
 
 `model.track(source, persist=True, stream=True)` (ByteTrack, ultralytics' default tracker)
 feeding `solutions.ObjectCounter` with one counting line. The counter normally runs its own
@@ -13,36 +13,14 @@ import io
 import logging
 import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from vigil.bench.memory import RssSampler, cpu_seconds
+from vigil.bench.side import SideResult, empty_counts
 from vigil.detect.yolo import NAME_TO_VIGIL
 
 # COCO indices of Vigil's classes (pedestrian, bicycle, car, motorcycle, bus, truck).
 COCO_CLASSES = [0, 1, 2, 3, 5, 7]
-
-
-@dataclass
-class SideResult:
-    """One side's numbers: frames, wall seconds, counts, per-stage ms per frame, memory."""
-
-    frames: int
-    seconds: float
-    counts: dict
-    stages_ms: dict[str, float]
-    rss_start_mib: float
-    rss_peak_mib: float
-    rss_end_mib: float
-    extra: dict = field(default_factory=dict)
-
-    @property
-    def fps(self) -> float:
-        return self.frames / max(self.seconds, 1e-9)
-
-
-def empty_counts() -> dict:
-    return {"in": 0, "out": 0, "by_class": {}}
 
 
 def quiet_ultralytics() -> None:
@@ -52,9 +30,9 @@ def quiet_ultralytics() -> None:
     LOGGER.setLevel(logging.ERROR)  # the offline requirements check warns on every model load
 
 
-def run_peer(video: Path, weights: Path, line: tuple[tuple[float, float], tuple[float, float]],
+def run_ultralytics(video: Path, weights: Path, line: tuple[tuple[float, float], tuple[float, float]],
              imgsz: int, conf: float, iou: float = 0.7) -> SideResult:
-    """Run the peer loop over every frame of `video` and return its numbers."""
+    """Run the ultralytics loop over every frame of `video` and return its numbers."""
     quiet_ultralytics()
     from ultralytics import solutions
 

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from vigil.store.engine import StoreError
 from vigil.store.aggregates import rebuild
 from vigil.store.schema import cameras, runs, series
 from vigil.store.store import Store
@@ -110,6 +109,20 @@ def time_query(label: str, fn: Callable[[], list], repeat: int) -> Timing:
     return Timing(label, rows, wall[0], statistics.median(wall), min(wall), statistics.median(cpu))
 
 
-def check_sqlite(path: str | None) -> None:
-    if path and "://" in path and not path.startswith("sqlite:"):
-        raise StoreError("the counts benchmark runs on SQLite; give a file path")
+# `vigil counts` options -> the Store.counts call they make.
+QUERIES = [
+    ("--by hour", dict(by="hour")),
+    ("--by hour --tz Europe/Berlin", dict(by="hour", tz="Europe/Berlin")),
+    ("--by day --tz Europe/Berlin", dict(by="day", tz="Europe/Berlin")),
+    ("--by week --tz America/New_York", dict(by="week", tz="America/New_York")),
+    ("--by hour --tz Asia/Kolkata (15-min level)", dict(by="hour", tz="Asia/Kolkata")),
+    ("(totals, no buckets)", dict()),
+    ("--camera cam1 --class car --since 2026-01-10T08:20:17 --until 2026-01-20T17:03:41 --by 15min",
+     dict(camera="cam1", class_name="car", since="2026-01-10T08:20:17", until="2026-01-20T17:03:41",
+          by="15min")),
+]
+
+
+def time_queries(store: Store, repeat: int) -> list[Timing]:
+    """Each of QUERIES on `store`, `repeat` times."""
+    return [time_query(label, lambda kw=kw: store.counts(**kw), repeat) for label, kw in QUERIES]

@@ -12,7 +12,8 @@ import numpy as np
 
 from vigil.types import Detections
 
-PEER_CONFIGS = {"ultralytics-bytetrack": "bytetrack.yaml", "ultralytics-botsort": "botsort.yaml"}
+CONFIGS = {"ultralytics-bytetrack": "bytetrack.yaml", "ultralytics-botsort": "botsort.yaml"}
+ULTRALYTICS_TRACKERS = tuple(CONFIGS)
 
 
 class _Boxes:
@@ -36,13 +37,12 @@ class UltralyticsTracker:
     """`update(dets, t, image) -> Detections` around ultralytics.trackers BYTETracker / BOTSORT."""
 
     def __init__(self, name: str):
+        import ultralytics
         from ultralytics.utils import YAML, IterableSimpleNamespace
 
-        import ultralytics
-
-        if name not in PEER_CONFIGS:
-            raise ValueError(f"unknown peer tracker {name!r}; choose from {', '.join(PEER_CONFIGS)}")
-        cfg_path = Path(ultralytics.__file__).parent / "cfg" / "trackers" / PEER_CONFIGS[name]
+        if name not in CONFIGS:
+            raise ValueError(f"unknown ultralytics tracker {name!r}; choose from {', '.join(CONFIGS)}")
+        cfg_path = Path(ultralytics.__file__).parent / "cfg" / "trackers" / CONFIGS[name]
         self.args = IterableSimpleNamespace(**YAML.load(cfg_path))
         self.name = name
         self.reset()

@@ -1,4 +1,5 @@
-"""Crops-per-second of the re-ID embedder (crop resize + normalise + OSNet forward) per batch size."""
+"""`vigil bench reid`: crops per second of the re-ID embedder (crop resize + normalise + OSNet
+forward) per model and batch size."""
 
 from __future__ import annotations
 

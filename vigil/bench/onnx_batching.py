@@ -10,7 +10,7 @@ Measures, on real frames of a video and the given dynamically quantized ONNX mod
    in frames per second that no pipeline around it can exceed (Vigil's exact DFL rewrite,
    vigil/detect/onnx_graph.py, lowers the per-frame time a little; shown separately).
 
-    python bench/onnx_batching.py --video ../shared/data/video/saoyan_test.mp4 \
+    python -m vigil.bench.onnx_batching --video ../shared/data/video/saoyan_test.mp4 \
         --weights ../shared/data/models/yolov8n_int8.onnx
 """
 

@@ -1,4 +1,5 @@
-"""Scoring fusion methods on folders of pairs, and ranking them beside VIFB's published methods.
+"""`vigil eval fusion`: scoring fusion methods on folders of pairs, and ranking them beside
+VIFB's published methods.
 
 VIFB scored every method's output as written to disk: JPEG at MATLAB's default quality 75,
 colour images scored per channel. `score_pairs` does the same by default so Vigil's numbers
@@ -20,7 +21,7 @@ from scipy.stats import rankdata
 from vigil.errors import VigilError
 from vigil.fusion.fuse import fuse, resolve_method
 from vigil.fusion.metrics import METRICS, VIFB_NAMES, evaluate
-from vigil.fusion.pairs import ImagePair, read_pair_image
+from vigil.fusion.pairs import ImagePair, discover_pairs, read_pair_image
 
 # The seven metrics VIFB's overall ranking uses (all higher-is-better).
 RANK_METRICS = ("EN", "SD", "SF", "AG", "MI", "SSIM", "Qabf")
@@ -100,3 +101,25 @@ def rank_methods(table: dict[str, dict[str, float]], metrics: tuple[str, ...] = 
             ranks[m][metric] = float(rk)
     rows = [(m, float(np.mean(list(ranks[m].values()))), ranks[m]) for m in methods]
     return sorted(rows, key=lambda row: (row[1], row[0]))
+
+
+def evaluate_methods(pairs_dir: Path, methods: list[str], jpeg_quality: int | None = 75,
+                     vifb_csv: Path | None = None) -> dict:
+    """Mean metrics per method over the pairs in `pairs_dir`, with each method's mean ms per
+    pair, and (with VIFB's metrics_long.csv) the ranking among VIFB's methods.
+
+    Returns {"pairs": n, "means": {method: metrics}, "ms_per_pair": {method: ms},
+    "ranking": [(method, mean rank, ranks)] or None}."""
+    found, _ = discover_pairs(pairs_dir)
+    means: dict[str, dict[str, float]] = {}
+    timing: dict[str, float] = {}
+    for m in methods:
+        score = score_pairs(found, m, jpeg_quality=jpeg_quality)
+        means[m] = score.mean
+        timing[m] = float(sum(score.ms_per_pair) / len(score.ms_per_pair))
+    ranking = None
+    if vifb_csv is not None:
+        table = load_vifb_means(vifb_csv)
+        table.update({f"vigil:{m}": means[m] for m in methods})
+        ranking = rank_methods(table)
+    return {"pairs": len(found), "means": means, "ms_per_pair": timing, "ranking": ranking}

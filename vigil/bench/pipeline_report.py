@@ -1,4 +1,5 @@
-"""The benchmark's result as JSON or a table."""
+"""`vigil bench pipeline`'s result as JSON or a table. The ultralytics side keeps the JSON key
+"peer" (README and scripts read it)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,7 @@ from statistics import median
 
 from rich.table import Table
 
-from vigil.bench.ours import STAGES
-from vigil.bench.peer import SideResult
+from vigil.bench.side import STAGES, SideResult
 
 
 def side_json(runs: SideResult | list[SideResult]) -> dict:
@@ -27,18 +27,19 @@ def _paired(a: list[SideResult], b: list[SideResult]) -> list[float]:
     return [round(x.fps / y.fps, 3) for x, y in zip(a, b) if y.fps > 0]
 
 
-def result_json(peer: list[SideResult] | None, vigil: list[SideResult], clip: dict,
+def result_json(ultralytics: list[SideResult] | None, vigil: list[SideResult], clip: dict,
                 strided: list[SideResult] | None = None, single: list[SideResult] | None = None,
                 reid: list[SideResult] | None = None) -> dict:
     """Each side is the list of its runs (one per --repeat round, sides alternating in a round)."""
     out: dict = {"clip": clip}
-    if peer:
-        out["peer"] = side_json(peer)
+    if ultralytics:
+        out["peer"] = side_json(ultralytics)
     out["vigil"] = side_json(vigil)
     # Throughput per camera-frame: Vigil's frames are summed over its cameras.
-    out["ratio"] = round(out["vigil"]["fps"] / out["peer"]["fps"], 3) if peer and out["peer"]["fps"] > 0 else None
-    if peer:
-        out["ratio_runs"] = _paired(vigil, peer)
+    out["ratio"] = (round(out["vigil"]["fps"] / out["peer"]["fps"], 3) if ultralytics and out["peer"]["fps"] > 0
+                    else None)
+    if ultralytics:
+        out["ratio_runs"] = _paired(vigil, ultralytics)
     if single:  # the same run on one camera: does batching N cameras pay per camera-frame?
         out["vigil_1_camera"] = side_json(single)
         one = out["vigil_1_camera"]["fps"]
@@ -47,7 +48,7 @@ def result_json(peer: list[SideResult] | None, vigil: list[SideResult], clip: di
     if strided:
         out["vigil_strided"] = side_json(strided)  # frame skipping: reported, never part of the ratio
     if reid:
-        out["vigil_reid"] = side_json(reid)  # more work than the peer does: reported, never part of the ratio
+        out["vigil_reid"] = side_json(reid)  # more work than the ultralytics side does: reported, never part of the ratio
     return out
 
 
@@ -62,7 +63,7 @@ def result_table(data: dict) -> Table:
                     f"{data['clip']['width']}x{data['clip']['height']})")
     t.add_column("")
     for s in sides:
-        t.add_column(s, justify="right")
+        t.add_column("ultralytics" if s == "peer" else s, justify="right")
     row = lambda label, f: t.add_row(label, *[f(data[s]) for s in sides])  # noqa: E731
     row("cameras", lambda d: str(d.get("cameras", 1)))
     row("frame stride", lambda d: str(d.get("stride", 1)))
@@ -85,7 +86,7 @@ def result_table(data: dict) -> Table:
     if data.get("ratio") is not None:
         runs = data.get("ratio_runs") or []
         each = f", per round {' '.join(f'{v:.2f}' for v in runs)}" if len(runs) > 1 else ""
-        notes.append(f"ratio vigil/peer fps = {data['ratio']:.2f}{each} (every frame on both sides)")
+        notes.append(f"ratio vigil/ultralytics fps = {data['ratio']:.2f}{each} (every frame on both sides)")
     if data.get("per_camera_frame_gain") is not None:
         notes.append(f"{data['vigil']['cameras']} cameras / 1 camera, camera-frames per second = "
                      f"{data['per_camera_frame_gain']:.2f}")

@@ -1,4 +1,4 @@
-"""Scoring automatic registration against reference homographies (`vigil eval register`).
+"""`vigil eval register`: scoring automatic registration against reference homographies.
 
 Error of one pair = mean distance, in thermal pixels, between the 4 visible-image corners
 mapped by the estimate and by the reference (visible -> thermal). A refused pair counts as a

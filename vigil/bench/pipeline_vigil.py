@@ -1,29 +1,31 @@
-"""Vigil's side of the benchmark: the same `Replay` that `vigil replay` runs (reader
+"""The Vigil side of `vigil bench pipeline`: the same `Replay` that `vigil replay` runs (reader
 threads, batched detector, tracker, counter, batched writer into a temporary SQLite file),
-with N copies of the clip as N cameras."""
+with N copies of the clip as N cameras, every stage timed on one `StageClock`."""
 
 from __future__ import annotations
 
 import tempfile
 import time
-from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 from vigil.bench.memory import RssSampler, cpu_seconds
-from vigil.bench.peer import SideResult, empty_counts
+from vigil.bench.side import STAGES, SideResult, empty_counts
 from vigil.config.geometry import LineConfig
 from vigil.config.load import LoadedConfig
+from vigil.pipeline.stages import build_stages  # noqa: F401  (the benchmarks build stages as replay does)
 from vigil.config.pipeline import DetectorConfig, PipelineConfig
 from vigil.config.reid import ReidConfig
 from vigil.config.site import CameraConfig, SiteConfig
 from vigil.config.tracker import TrackerConfig
+from vigil.errors import SourceError
+from vigil.timing import StageClock
 
 Line = tuple[tuple[float, float], tuple[float, float]]
-STAGES = ("decode", "preprocess", "inference", "postprocess", "reid", "track", "count", "store")
 
 
-def peer_compatible_line(line: Line, name: str = "bench") -> LineConfig:
+def object_counter_line(line: Line, name: str = "bench") -> LineConfig:
     """A Vigil line that counts like ObjectCounter's: the box centre is tested, and "in" is
     moving down across a mostly horizontal line, or right across a mostly vertical one."""
     (ax, ay), (bx, by) = line
@@ -34,54 +36,50 @@ def peer_compatible_line(line: Line, name: str = "bench") -> LineConfig:
     return LineConfig(name=name, points=line, in_side=in_side, anchor="center")
 
 
-def _timed_call(clock: Counter, fn, *a, **kw):
-    t0 = time.perf_counter()
-    try:
-        return fn(*a, **kw)
-    finally:
-        clock["store"] += time.perf_counter() - t0
+class _ClockedStore:
+    """`target` with every call the analysis round makes on it (and on the writer it opens)
+    timed as stage "store" on `clock`: the writes run in the writer thread, so this is the
+    time the round waits for the store, which is what slows it."""
+
+    def __init__(self, target, clock: StageClock) -> None:
+        self._target, self._clock = target, clock
+
+    def __getattr__(self, name: str):
+        attr = getattr(self._target, name)
+        if not callable(attr):
+            return attr
+
+        def call(*a, **kw):
+            with self._clock.time("store"):
+                out = attr(*a, **kw)
+            return _ClockedStore(out, self._clock) if name == "writer" else out
+
+        return call
 
 
-class _TimedWriter:
-    """The store's writer, with the time the pipeline thread spends in it."""
+def replay_timed(cfg: LoadedConfig, store, detector, embedder, jobs: list, clock: StageClock,
+                 on_frames: Callable[[int], None] | None = None):
+    """Replay `jobs` with every stage timed on `clock`: the one place the benchmarks hand a
+    clock to the pipeline. Returns (the Replay, its job results)."""
+    from vigil.pipeline.replay import Replay
 
-    def __init__(self, writer, clock: Counter) -> None:
-        self._w, self._clock = writer, clock
-
-    def put(self, *a):
-        return _timed_call(self._clock, self._w.put, *a)
-
-    def flush(self):
-        return _timed_call(self._clock, self._w.flush)
-
-    def close(self):
-        return _timed_call(self._clock, self._w.close)
-
-
-class _TimedStore:
-    """A `Store` whose calls from the pipeline thread are timed (the writes themselves run in
-    the writer thread; what the pipeline waits for is what slows it)."""
-
-    def __init__(self, store, clock: Counter) -> None:
-        self._s, self._clock = store, clock
-
-    def writer(self, **kw):
-        return _TimedWriter(self._s.writer(**kw), self._clock)
-
-    def begin_run(self, *a, **kw):
-        return _timed_call(self._clock, self._s.begin_run, *a, **kw)
-
-    def finish_run(self, *a, **kw):
-        return _timed_call(self._clock, self._s.finish_run, *a, **kw)
+    times = getattr(detector, "times", None)  # the detector's own split of "detect", summed since it was built
+    before = {k: getattr(times, k) for k in ("preprocess", "inference", "postprocess", "frames")} if times else {}
+    runner = Replay(cfg, _ClockedStore(store, clock), detector, embedder, on_frames=on_frames, clock=clock)
+    results = runner.run(jobs)
+    if times is not None:
+        for stage in ("preprocess", "inference", "postprocess"):
+            clock.add(stage, getattr(times, stage) - before[stage], times.frames - before["frames"])
+    return runner, results
 
 
-def peer_like_tracker(fps: float = 30.0) -> TrackerConfig:
-    """Vigil's tracker with the settings of ultralytics' bytetrack.yaml (the peer's tracker), so
+def bytetrack_like_tracker(fps: float = 30.0) -> TrackerConfig:
+    """Vigil's tracker with the settings of ultralytics' bytetrack.yaml (the ultralytics side's), so
     the same detections start and extend tracks on both sides: high/new-track 0.25, low 0.1,
     IoU >= 0.2 to match, 30 frames of lost-track buffer, and class-agnostic matching (a vehicle
     whose class flickers between car and truck stays one track instead of two that both count).
     Vigil's own defaults (high 0.5, new 0.6, per class) count fewer weak detections: 15 against
-    the peer's 21 on the first 10 s of saoyan_test.mp4; with these, 23."""
+    the ultralytics side's 21 on the first 10 s of saoyan_test.mp4; with these, 23."""
     return TrackerConfig(high_threshold=0.25, low_threshold=0.1, new_track_threshold=0.25, match_iou=0.2,
                          low_match_iou=0.5, max_lost_seconds=30 / fps, fuse_score=True, per_class=False)
 
@@ -92,10 +90,10 @@ def bench_config(weights: Path, line: Line, cameras: int, imgsz: int, conf: floa
     """An in-memory site (N cameras, the same line) and pipeline (the given detector, and
     OSNet re-ID when `reid` weights are given)."""
     start = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    ln = peer_compatible_line(line)
+    ln = object_counter_line(line)
     cams = [CameraConfig(id=f"cam{i + 1}", start_time=start, lines=[ln]) for i in range(cameras)]
     site = SiteConfig(site="bench", database="sqlite://", cameras=cams)
-    pipe = PipelineConfig(name="bench", frame_stride=stride, tracker=peer_like_tracker(fps),
+    pipe = PipelineConfig(name="bench", frame_stride=stride, tracker=bytetrack_like_tracker(fps),
                           detector=DetectorConfig(weights=str(weights), imgsz=imgsz, confidence=conf, iou=iou,
                                                   batch=batch),
                           reid=None if reid is None else ReidConfig(weights=str(reid), model="auto",
@@ -126,47 +124,35 @@ def run_vigil(video: Path, weights: Path, line: Line, cameras: int, imgsz: int, 
               iou: float = 0.7, stride: int = 1, batch: int = 8, fps: float = 30.0,
               reid: Path | None = None, reid_refresh: float | None = 1.0) -> SideResult:
     """Replay `video` as `cameras` cameras through Vigil's pipeline; every frame when stride=1."""
-    from vigil.cli.replay import build_stages
-    from vigil.pipeline.replay import Replay, ReplayJob
-    from vigil.sources.file import DECODE_CLOCK
+    from vigil.pipeline.replay import ReplayJob
     from vigil.store import Store
 
+    clock = StageClock()
     with tempfile.TemporaryDirectory(prefix="vigil-bench-") as tmp:
         cfg = bench_config(weights, line, cameras, imgsz, conf, iou, stride, batch, Path(tmp), fps, reid, reid_refresh)
         with RssSampler() as rss:
             detector, embedder = build_stages(cfg)
             store = Store(f"sqlite:///{tmp}/bench.db")
-            clock: Counter = Counter()
             marks: dict[str, float] = {}
 
             def on_frames(n: int) -> None:
                 if "first" not in marks:  # steady state starts after the first batch (model warm-up)
                     marks["first"], marks["first_n"], marks["cpu"] = time.perf_counter(), n, cpu_seconds()
 
-            runner = Replay(cfg, _TimedStore(store, clock), detector, embedder, on_frames=on_frames)
             jobs = [ReplayJob(cam, Path(video)) for cam in cfg.site.cameras]
-            DECODE_CLOCK.reset()
             t0 = time.perf_counter()
-            results = runner.run(jobs)
+            runner, results = replay_timed(cfg, store, detector, embedder, jobs, clock, on_frames)
             t1, cpu_end = time.perf_counter(), cpu_seconds()
             events = sum(len(store.events(camera=c.id)) for c in cfg.site.cameras)  # all really written
             store.close()
     frames = runner.frames
     errors = [r.error for r in results if r.error]
     if errors:
-        from vigil.errors import SourceError
-
         raise SourceError(errors[0])
     first_n = marks.get("first_n", 0)
     steady_frames = frames - first_n
     steady_seconds = t1 - marks.get("first", t0)
-    n = max(frames, 1)
-    d = detector.times
-    secs = {"decode": DECODE_CLOCK.seconds, "preprocess": d.preprocess, "inference": d.inference,
-            "postprocess": d.postprocess, "reid": runner.stage_seconds.get("reid", 0.0),
-            "track": runner.stage_seconds.get("track", 0.0), "count": runner.stage_seconds.get("count", 0.0),
-            "store": clock["store"]}
-    stages = {k: 1000 * secs[k] / n for k in STAGES}
+    stages = {k: clock.ms_per_frame(k, frames) for k in STAGES}
     extra = {"cameras": cameras, "camera_frames": frames, "total_seconds": t1 - t0, "events_stored": events,
              "detector_workers": getattr(detector, "workers", 1),
              "exact_graph_rewrite": bool(getattr(getattr(detector, "pool", None), "rewritten", False)),

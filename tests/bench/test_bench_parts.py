@@ -108,7 +108,7 @@ def test_cpu_worker_pool_detects_the_same_as_the_backend_path(frames):
     det = YoloDetector(weights=need(YOLO_ONNX), batch=4, workers=2)
     assert det.pool is not None and det.workers == 2
     pooled = det.detect(frames)
-    assert det.times.frames == len(frames) and det.times.inference > 0
+    assert det.times.frames["inference"] == len(frames) and det.times.seconds["inference"] > 0
     det.pool = None  # the batched AutoBackend path (the GPU path's code on CPU)
     batched = det.detect(frames)
     assert sum(len(d) for d in pooled) > 10

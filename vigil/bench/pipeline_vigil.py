@@ -64,12 +64,13 @@ def replay_timed(cfg: LoadedConfig, store, detector, embedder, jobs: list, clock
     from vigil.pipeline.replay import Replay
 
     times = getattr(detector, "times", None)  # the detector's own split of "detect", summed since it was built
-    before = {k: getattr(times, k) for k in ("preprocess", "inference", "postprocess", "frames")} if times else {}
+    before = (dict(times.seconds), dict(times.frames)) if times is not None else ({}, {})
     runner = Replay(cfg, _ClockedStore(store, clock), detector, embedder, on_frames=on_frames, clock=clock)
     results = runner.run(jobs)
     if times is not None:
         for stage in ("preprocess", "inference", "postprocess"):
-            clock.add(stage, getattr(times, stage) - before[stage], times.frames - before["frames"])
+            clock.add(stage, times.seconds[stage] - before[0].get(stage, 0.0),
+                      times.frames[stage] - before[1].get(stage, 0))
     return runner, results
 
 

@@ -29,6 +29,7 @@ from vigil.detect.nms import yolo_nms
 from vigil.detect.onnx_workers import OnnxWorkers, default_workers
 from vigil.detect.staging import HostStaging
 from vigil.errors import ConfigError, VigilError
+from vigil.timing import StageClock
 from vigil.types import CLASS_IDS, COCO_TO_VIGIL, Detections
 from vigil.weights import resolve_weights
 
@@ -55,31 +56,6 @@ def class_lookup(names: dict[int, str]) -> np.ndarray:
         for coco, vigil in COCO_TO_VIGIL.items():
             lut[coco] = vigil
     return lut
-
-
-@dataclass
-class StageTimes:
-    """Accumulated seconds per detector step, for benchmarks. With parallel workers these are
-    summed thread times (they overlap), not wall time."""
-
-    preprocess: float = 0.0
-    inference: float = 0.0
-    postprocess: float = 0.0
-    frames: int = 0
-    calls: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-
-    def add(self, preprocess: float, inference: float, postprocess: float, frames: int, calls: int = 0) -> None:
-        with self._lock:
-            self.preprocess += preprocess
-            self.inference += inference
-            self.postprocess += postprocess
-            self.frames += frames
-            self.calls += calls
-
-    def as_ms_per_frame(self) -> dict[str, float]:
-        n = max(self.frames, 1)
-        return {k: 1000 * getattr(self, k) / n for k in ("preprocess", "inference", "postprocess")}
 
 
 @dataclass
@@ -120,7 +96,7 @@ class YoloDetector:
         self.model_classes = sorted(int(i) for i in np.flatnonzero(np.isin(self.lut, list(keep_vigil))))
         if not self.model_classes:
             raise ConfigError(f"detector weights '{self.weights.name}' detect none of the classes {self.classes}")
-        self.times = StageTimes()
+        self.times = StageClock()  # preprocess / inference / postprocess, for benchmarks
         self.staging = HostStaging(self.torch_device, self.fp16)
         self.pool: OnnxWorkers | None = None
         if self.backend.format == "onnx" and self.torch_device.type == "cpu":
@@ -144,7 +120,6 @@ class YoloDetector:
         """Detect in BGR frames (any sizes); one Detections per frame, in frame pixels."""
         if self.pool is not None:
             dets = self.pool.map(self._detect_one_cpu, images)
-            self.times.add(0.0, 0.0, 0.0, 0, calls=1)
             return dets
         out: list[Detections] = []
         for start in range(0, len(images), self.batch):
@@ -183,8 +158,14 @@ class YoloDetector:
             det = self._rows_to_detections(r, image, box)
         else:  # end-to-end heads and other layouts: ultralytics' NMS
             det = self._to_detections(torch.from_numpy(preds[0]), [image], [box])[0]
-        self.times.add(t1 - t0, t2 - t1, time.perf_counter() - t2, 1)
+        self._time_steps(t0, t1, t2, 1)
         return det
+
+    def _time_steps(self, t0: float, t1: float, t2: float, frames: int) -> None:
+        """With parallel workers these are summed thread times (they overlap), not wall time."""
+        self.times.add("preprocess", t1 - t0, frames)
+        self.times.add("inference", t2 - t1, frames)
+        self.times.add("postprocess", time.perf_counter() - t2, frames)
 
     def _detect_chunk(self, images: list[np.ndarray]) -> list[Detections]:
         if not images:
@@ -198,5 +179,5 @@ class YoloDetector:
             torch.cuda.synchronize(self.torch_device)
         t2 = time.perf_counter()
         dets = self._to_detections(preds, images, boxes)
-        self.times.add(t1 - t0, t2 - t1, time.perf_counter() - t2, len(images), calls=1)
+        self._time_steps(t0, t1, t2, len(images))
         return dets

@@ -49,13 +49,14 @@ def stored_keys(store) -> list[tuple]:
     return out
 
 
-def report(name: str, faults: Counter, emitted: list, store) -> tuple[int, int, int, int]:
+def report(name: str, faults: Counter, emitted: list, store, writer) -> tuple[int, int, int, int]:
     want, got = Counter(map(key, emitted)), Counter(stored_keys(store))
     duplicates = sum(n - 1 for n in got.values() if n > 1)
     lost = sum((want - got).values())
     running = sum(1 for r in store.runs() if r["status"] == "running")
     print(f"\n[{name}] faults {dict(faults)}; events emitted {len(emitted)}, stored {sum(got.values())}, "
-          f"duplicates {duplicates}, lost {lost}, unexpected {sum((got - want).values())}, runs left running {running}")
+          f"duplicates {duplicates}, lost {lost}, unexpected {sum((got - want).values())}, runs left running {running}; "
+          f"failed write attempts the writer rode out {writer.failures}")
     return duplicates, lost, sum((got - want).values()), running
 
 
@@ -142,8 +143,8 @@ def test_postgres_restarts_and_a_dying_camera_lose_and_double_nothing(tmp_path, 
         srv_a.start()
         assert wait_for(lambda: run.daemon.cameras[0].feed.stats.state == "streaming", 30)
         time.sleep(2)
-    duplicates, lost, unexpected, running = report("postgres+rtsp", faults, run.emitted, run.store)
-    assert len(run.emitted) >= 5
+    duplicates, lost, unexpected, running = report("postgres+rtsp", faults, run.emitted, run.store, run.daemon.writer)
+    assert len(run.emitted) >= 5 and run.daemon.writer.failures >= 1  # the outages were felt
     assert (duplicates, lost, unexpected, running) == (0, 0, 0, 0)
 
 
@@ -174,7 +175,8 @@ def test_a_full_disk_loses_and_doubles_nothing(tmp_path, rtsp, clip5, stages):
             wait_for(lambda: len(run.emitted) >= before + 2, 20)
             ballast.unlink()  # space comes back
             time.sleep(3)
-        duplicates, lost, unexpected, running = report("disk full", faults, run.emitted, run.store)
+        duplicates, lost, unexpected, running = report("disk full", faults, run.emitted, run.store, run.daemon.writer)
+        assert run.daemon.writer.failures >= 1  # the full disk was felt
         assert (duplicates, lost, unexpected, running) == (0, 0, 0, 0)
     finally:
         subprocess.run(["umount", "-l", str(disk)], capture_output=True)

@@ -82,3 +82,9 @@ def test_events_limit_beyond_64_bits(tmp_path, limit):
 
     Store(f"sqlite:///{tmp_path}/v.db").close()  # an existing, empty store: the query itself would overflow
     one_error_line(vigil("events", "--db", f"sqlite:///{tmp_path}/v.db", "--limit", limit), "--limit")
+
+
+@pytest.mark.parametrize("path, needle", [("x" * 5000 + ".yaml", "(5005 characters)' cannot be read (File name too long)"),
+                                          (".", "cannot be read (Is a directory)")])
+def test_unusable_config_paths(path, needle):
+    one_error_line(vigil("replay", path), needle)

@@ -115,10 +115,11 @@ def read_yaml_model(path: Path, model: type[M]) -> M:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a text file; give a YAML config") from None
-    except OSError as exc:
-        missing = isinstance(exc, FileNotFoundError) or not path.exists()
-        why = "does not exist" if missing else f"cannot be read ({exc.strerror or type(exc).__name__})"
-        raise ConfigError(f"config file '{path}' {why}; give the path of a YAML file") from None
+    except (OSError, ValueError) as exc:  # missing, a folder, unreadable, a name too long, a NUL byte
+        missing = isinstance(exc, (FileNotFoundError, NotADirectoryError))
+        why = "does not exist" if missing else f"cannot be read ({getattr(exc, 'strerror', None) or exc})"
+        shown = str(path) if len(str(path)) <= 200 else str(path)[:120] + f"... ({len(str(path))} characters)"
+        raise ConfigError(f"config file '{shown}' {why}; give the path of a YAML file") from None
     data = parse_yaml(text, path)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of keys at the top level, got {type(data).__name__}")
@@ -189,7 +190,10 @@ class LoadedConfig:
 
 
 def load_site(path: str | os.PathLike) -> LoadedConfig:
-    site_path = Path(path).resolve() if Path(path).exists() else Path(path)
+    try:
+        site_path = Path(path).resolve() if Path(path).exists() else Path(path)
+    except (OSError, ValueError):  # reading it below names the problem
+        site_path = Path(path)
     site = read_yaml_model(site_path, SiteConfig)
     pipe_path = find_pipeline(site.pipeline, site_path.parent)
     return LoadedConfig(site=site, pipeline=load_pipeline(pipe_path), site_path=site_path, pipeline_path=pipe_path)

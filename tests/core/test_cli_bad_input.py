@@ -45,6 +45,9 @@ LINE = "    lines:\n      - name: l\n        points: [[1, 2], [30, 40]]\n"
 BAD_SITES = {
     "deep flow nesting": ("pipeline: p\n" + CAMERA + "    x: " + "[" * 10_000 + "]" * 10_000 + "\n", "nested"),
     "deep block nesting": ("pipeline: p\n" + "".join("  " * i + "a:\n" for i in range(3000)), "nested"),
+    "billion laughs": ("pipeline: p\n" + CAMERA + "    x0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+                       + "".join(f"    x{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 9)),
+                       "more than 100000 values"),
     "complex key": ("pipeline: p\n? [a, b]\n: 1\n" + CAMERA, "a key must be a plain name"),
     "!!set on a list": ("pipeline: p\ncameras: !!set [a, b]\n", "expected a mapping"),
     "5000-digit integer": ("pipeline: p\n" + CAMERA + LINE + "        min_frames: " + "9" * 5000 + "\n",
@@ -79,3 +82,9 @@ def test_events_limit_beyond_64_bits(tmp_path, limit):
 
     Store(f"sqlite:///{tmp_path}/v.db").close()  # an existing, empty store: the query itself would overflow
     one_error_line(vigil("events", "--db", f"sqlite:///{tmp_path}/v.db", "--limit", limit), "--limit")
+
+
+@pytest.mark.parametrize("path, needle", [("x" * 5000 + ".yaml", "(5005 characters)' cannot be read (File name too long)"),
+                                          (".", "cannot be read (Is a directory)")])
+def test_unusable_config_paths(path, needle):
+    one_error_line(vigil("replay", path), needle)

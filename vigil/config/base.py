@@ -1,9 +1,11 @@
 """Shared config base: unknown keys fail loudly (Frigate's `extra="forbid"`), NaN and infinity are
-never numbers, and the one check that names are unique."""
+never numbers, the one check that names are unique, and types several sections share."""
 
 from collections.abc import Iterable
+from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict
 
 
 class Strict(BaseModel):
@@ -18,3 +20,14 @@ def first_duplicate(names: Iterable[str]) -> str | None:
             return n
         seen.add(n)
     return None
+
+
+def _plausible_time(t: datetime) -> datetime:
+    # Frame times are start_time + pts: a year near 9999 overflows datetime part-way through a file.
+    if not 1970 <= t.year < 3000:
+        raise ValueError(f"start_time {t.isoformat()} is not a plausible recording time; "
+                         "give an ISO 8601 time between 1970 and 2999")
+    return t
+
+
+StartTime = Annotated[datetime, AfterValidator(_plausible_time)]

@@ -1,26 +1,14 @@
 """RGB-thermal section of a camera (owned by the fusion stage)."""
 
-from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, Field, field_validator
+from pydantic import Field, field_validator
 
-from vigil.config.base import Strict
+from vigil.config.base import StartTime, Strict
 
 # The names vigil.fusion.fuse.METHODS implements, plus "default" (a test keeps the two in step):
 # config checks names without importing the fusion code.
 FUSION_METHODS = ("default", "average", "laplacian", "gff", "msd")
-
-
-def _plausible_time(t: datetime) -> datetime:
-    # Frame times are start_time + pts: a year near 9999 overflows datetime part-way through a file.
-    if not 1970 <= t.year < 3000:
-        raise ValueError(f"start_time {t.isoformat()} is not a plausible recording time; "
-                         "give an ISO 8601 time between 1970 and 2999")
-    return t
-
-
-StartTime = Annotated[datetime, AfterValidator(_plausible_time)]
 
 
 class ThermalConfig(Strict):

@@ -67,19 +67,30 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 
 MAX_DEPTH = 32  # Vigil's configs nest 5 levels; deeper input is a mistake (or an attack on the parser)
+MAX_NODES = 100_000
 
 
-def _resolve_values(data, where: str, base: Path, depth: int = 0):
-    """`data` with ${...} substituted in every string value, checked for depth on the way."""
-    if depth > MAX_DEPTH:
-        raise ConfigError(f"{where}: nested more than {MAX_DEPTH} levels deep; a Vigil config is a few levels")
-    if isinstance(data, str):
-        return substitute(data, where, base)
-    if isinstance(data, dict):
-        return {k: _resolve_values(v, f"{where}.{k}", base, depth + 1) for k, v in data.items()}
-    if isinstance(data, list):
-        return [_resolve_values(v, f"{where}.{i}", base, depth + 1) for i, v in enumerate(data)]
-    return data
+def _resolve_values(data, where: str, base: Path):
+    """`data` with ${...} substituted in every string value, as a tree: checked for depth and size
+    on the way (YAML aliases can make a few lines expand to billions of nodes)."""
+    budget = [MAX_NODES]
+
+    def walk(node, at: str, depth: int):
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise ConfigError(f"{where}: more than {MAX_NODES} values (after expanding YAML aliases); "
+                              "a Vigil config has a few hundred")
+        if depth > MAX_DEPTH:
+            raise ConfigError(f"{at}: nested more than {MAX_DEPTH} levels deep; a Vigil config is a few levels")
+        if isinstance(node, str):
+            return substitute(node, at, base)
+        if isinstance(node, dict):
+            return {k: walk(v, f"{at}.{k}", depth + 1) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v, f"{at}.{i}", depth + 1) for i, v in enumerate(node)]
+        return node
+
+    return walk(data, where, 0)
 
 
 def parse_yaml(text: str, path: Path):
@@ -104,10 +115,11 @@ def read_yaml_model(path: Path, model: type[M]) -> M:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a text file; give a YAML config") from None
-    except OSError as exc:
-        missing = isinstance(exc, FileNotFoundError) or not path.exists()
-        why = "does not exist" if missing else f"cannot be read ({exc.strerror or type(exc).__name__})"
-        raise ConfigError(f"config file '{path}' {why}; give the path of a YAML file") from None
+    except (OSError, ValueError) as exc:  # missing, a folder, unreadable, a name too long, a NUL byte
+        missing = isinstance(exc, (FileNotFoundError, NotADirectoryError))
+        why = "does not exist" if missing else f"cannot be read ({getattr(exc, 'strerror', None) or exc})"
+        shown = str(path) if len(str(path)) <= 200 else str(path)[:120] + f"... ({len(str(path))} characters)"
+        raise ConfigError(f"config file '{shown}' {why}; give the path of a YAML file") from None
     data = parse_yaml(text, path)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of keys at the top level, got {type(data).__name__}")
@@ -178,7 +190,10 @@ class LoadedConfig:
 
 
 def load_site(path: str | os.PathLike) -> LoadedConfig:
-    site_path = Path(path).resolve() if Path(path).exists() else Path(path)
+    try:
+        site_path = Path(path).resolve() if Path(path).exists() else Path(path)
+    except (OSError, ValueError):  # reading it below names the problem
+        site_path = Path(path)
     site = read_yaml_model(site_path, SiteConfig)
     pipe_path = find_pipeline(site.pipeline, site_path.parent)
     return LoadedConfig(site=site, pipeline=load_pipeline(pipe_path), site_path=site_path, pipeline_path=pipe_path)

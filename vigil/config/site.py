@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator, model_validator
 
-from vigil.config.base import Strict, first_duplicate
+from vigil.config.base import StartTime, Strict, first_duplicate
 from vigil.config.database import DEFAULT_DB_URL
-from vigil.config.fusion import StartTime, ThermalConfig
+from vigil.config.fusion import ThermalConfig
 from vigil.config.geometry import LineConfig, ZoneConfig
 from vigil.config.live import CameraStreamFields, LiveConfig
 

@@ -26,7 +26,7 @@ class StatusError(VigilError):
 @app.command("run")
 def run_live(
     config: Path = typer.Argument(..., help="site config YAML (configs/*.yaml)"),
-    db: Optional[str] = typer.Option(None, "--db", help="SQLAlchemy database URL (default: the config's database)"),
+    db: Optional[str] = typer.Option(None, "--db", help="SQLAlchemy database URL (default: $VIGIL_DB, else the config's database)"),
     camera: Optional[list[str]] = typer.Option(None, "--camera", help="watch only this camera (repeatable)"),
     metrics_port: Optional[int] = typer.Option(None, "--metrics-port",
                                                help="serve Prometheus metrics here (overrides live.metrics_port)"),
@@ -45,6 +45,7 @@ def run_live(
     from vigil.live.metrics import serve_metrics
     from vigil.pipeline.round import AnalysisRound
     from vigil.pipeline.stages import build_stages
+    from vigil.config.database import resolve_db_url
     from vigil.store import Store
 
     stop = threading.Event()
@@ -64,7 +65,7 @@ def run_live(
         live = cfg.site.live
         check_cameras(cfg, camera or None)  # bad URL, NVR or missing password: one line, before loading models
         setup_logging(log_format or live.log_format, log_level)
-        store = Store(db or cfg.site.database)
+        store = Store(resolve_db_url(db, cfg.site.database))
         detector, embedder = build_stages(cfg)
         daemon = build_daemon(cfg, store, AnalysisRound(detector, embedder), cameras=camera or None,
                               status_path=status_file)

@@ -40,7 +40,7 @@ def replay(
     config: Path = typer.Argument(..., help="site config YAML (configs/*.yaml)"),
     videos: Optional[list[str]] = typer.Argument(
         None, help="video files to replay; CAMERA=path picks the camera; default: each camera's source file"),
-    db: Optional[str] = typer.Option(None, "--db", help="SQLAlchemy database URL (default: the config's database)"),
+    db: Optional[str] = typer.Option(None, "--db", help="SQLAlchemy database URL (default: $VIGIL_DB, else the config's database)"),
     camera: Optional[str] = typer.Option(None, "--camera", help="replay only this camera / give all files to it"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="show a progress bar"),
 ) -> None:
@@ -52,9 +52,10 @@ def replay(
     cfg = load_site(config)
     jobs = plan_jobs(cfg, videos or [], camera)
     from vigil.pipeline.replay import Replay, probe_frames
+    from vigil.config.database import resolve_db_url
     from vigil.store import Store
 
-    store = Store(db or cfg.site.database)
+    store = Store(resolve_db_url(db, cfg.site.database))
     detector, embedder = build_stages(cfg)
     total = sum(probe_frames(j.path, cfg.pipeline.frame_stride) for j in jobs)
     console = Console(stderr=True)

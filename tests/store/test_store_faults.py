@@ -5,6 +5,7 @@ replays and migrations: test_store_concurrency.py."""
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -217,3 +218,20 @@ def test_a_writer_keeps_an_idle_run_alive(store_url):
 def test_stale_after_has_a_floor(tmp_path):
     with pytest.raises(ValueError, match="at least 30"):
         Store(f"sqlite:///{tmp_path / 'v.db'}", stale_after=5)
+
+
+def test_opening_does_not_wait_for_a_busy_writer(tmp_path):
+    """Reconciling on open only writes when it finds dead runs: a CLI or API opening the database
+    while a writer holds SQLite's write lock is not held up (nor fails on a read-only file)."""
+    url = f"sqlite:///{tmp_path / 'v.db'}"
+    Store(url).close()
+    holder = sqlite3.connect(tmp_path / "v.db")
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        t0 = time.monotonic()
+        with Store(url, create=False) as s:
+            assert s.counts() == []
+        assert time.monotonic() - t0 < 5
+    finally:
+        holder.rollback()
+        holder.close()

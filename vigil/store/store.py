@@ -138,16 +138,20 @@ class Store:
     def reconcile(self) -> int:
         """Mark runs still 'running' whose heartbeat is older than stale_after 'interrupted'
         (their process died: kill -9, power loss); returns how many. Runs begun by this
-        Store are left alone. Called on open and by begin_run."""
+        Store are left alone. Called on open and by begin_run; it only writes when it finds
+        such runs, so opening a read-only database to query it still works."""
         def attempt() -> int:
             now = to_us_now()
             seen = sa.func.coalesce(runs.c.heartbeat_us, runs.c.started_us)
-            q = sa.update(runs).where(runs.c.status == "running", seen < now - int(self.stale_after * 1e6))
+            stale = [runs.c.status == "running", seen < now - int(self.stale_after * 1e6)]
             mine = self._running_here()
             if mine:
-                q = q.where(runs.c.id.not_in(mine))
-            with self.engine.begin() as conn:
-                return conn.execute(q.values(
+                stale.append(runs.c.id.not_in(mine))
+            with self.engine.connect() as conn:
+                if conn.execute(sa.select(runs.c.id).where(*stale).limit(1)).first() is None:
+                    return 0
+            with self.engine.begin() as conn:  # the conditions again: another Store may have beaten us to it
+                return conn.execute(sa.update(runs).where(*stale).values(
                     status="interrupted", finished_us=seen,
                     error=f"no sign of life for {self.stale_after:g} s: the process stopped without "
                           "finishing the run; its counts are partial")).rowcount

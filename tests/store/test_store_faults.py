@@ -235,3 +235,17 @@ def test_opening_does_not_wait_for_a_busy_writer(tmp_path):
     finally:
         holder.rollback()
         holder.close()
+
+
+def test_a_spill_file_with_refused_events_does_not_block_opening(tmp_path):
+    from vigil.store import spill
+
+    url, folder = f"sqlite:///{tmp_path / 'v.db'}", tmp_path / "spill"
+    with Store(url, spill_dir=None) as s:
+        run = s.begin_run("gate-1", "a.mp4", None)
+    bad = CountEvent("gate-1", "line", "L1", 2**70, "car", "in", T0)  # track id beyond BIGINT
+    spill.save(folder, "w-1", [("w-1", 1, [(run, e) for e in numbered(5)]), ("w-1", 2, [(run, bad)]),
+                               ("w-1", 3, [(run, e) for e in numbered(4, 100)])])
+    with Store(url, spill_dir=folder) as s:
+        assert len(s.events(limit=None)) == 9
+    assert [p.name for p in folder.iterdir()] == ["w-1.jsonl.failed"]

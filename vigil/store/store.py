@@ -216,15 +216,34 @@ class Store:
     def import_spilled(self) -> int:
         """Store the events writers saved to spill files (database unreachable when they
         closed) and delete the files; returns how many events were stored. Each batch is
-        stored at most once however often this runs, even by two processes at once."""
+        stored at most once however often this runs, even by two processes at once. A batch
+        the database refuses is logged and its file kept as `*.jsonl.failed`; an outage
+        leaves the files for the next open."""
         stored = 0
         for path in spill.pending_files(self.spill_dir):
-            for wid, seq, batch in spill.load(path):
-                done = self._retry(lambda b=batch, tok=(wid, seq): write_events(self.engine, self._series, b, tok),
-                                   f"storing spilled events from {path}")
-                stored += done.stored
-            path.unlink(missing_ok=True)
-            log.warning("stored %d spilled events from %s", stored, path, extra={"event": "store_unspilled"})
+            refused = 0
+            try:
+                for wid, seq, batch in spill.load(path):
+                    try:
+                        done = self._retry(lambda b=batch, tok=(wid, seq): write_events(self.engine, self._series,
+                                                                                         b, tok),
+                                           f"storing spilled events from {path}")
+                    except StoreError:
+                        raise
+                    except Exception as exc:  # noqa: BLE001 - bad data: keep the file, store the rest
+                        refused += len(batch)
+                        log.error("spilled events in %s refused by the database: %s", path, exc)
+                        continue
+                    stored += done.stored
+            except StoreError as exc:
+                log.warning("spilled events in %s not stored yet: %s", path, exc)
+                return stored
+            if refused:
+                path.replace(path.with_name(path.name + ".failed"))
+            else:
+                path.unlink(missing_ok=True)
+            log.warning("stored spilled events from %s (%d so far)", path, stored,
+                        extra={"event": "store_unspilled"})
         return stored
 
     def rebuild_aggregates(self) -> None:

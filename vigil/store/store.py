@@ -138,16 +138,20 @@ class Store:
     def reconcile(self) -> int:
         """Mark runs still 'running' whose heartbeat is older than stale_after 'interrupted'
         (their process died: kill -9, power loss); returns how many. Runs begun by this
-        Store are left alone. Called on open and by begin_run."""
+        Store are left alone. Called on open and by begin_run; it only writes when it finds
+        such runs, so opening a read-only database to query it still works."""
         def attempt() -> int:
             now = to_us_now()
             seen = sa.func.coalesce(runs.c.heartbeat_us, runs.c.started_us)
-            q = sa.update(runs).where(runs.c.status == "running", seen < now - int(self.stale_after * 1e6))
+            stale = [runs.c.status == "running", seen < now - int(self.stale_after * 1e6)]
             mine = self._running_here()
             if mine:
-                q = q.where(runs.c.id.not_in(mine))
-            with self.engine.begin() as conn:
-                return conn.execute(q.values(
+                stale.append(runs.c.id.not_in(mine))
+            with self.engine.connect() as conn:
+                if conn.execute(sa.select(runs.c.id).where(*stale).limit(1)).first() is None:
+                    return 0
+            with self.engine.begin() as conn:  # the conditions again: another Store may have beaten us to it
+                return conn.execute(sa.update(runs).where(*stale).values(
                     status="interrupted", finished_us=seen,
                     error=f"no sign of life for {self.stale_after:g} s: the process stopped without "
                           "finishing the run; its counts are partial")).rowcount
@@ -212,15 +216,34 @@ class Store:
     def import_spilled(self) -> int:
         """Store the events writers saved to spill files (database unreachable when they
         closed) and delete the files; returns how many events were stored. Each batch is
-        stored at most once however often this runs, even by two processes at once."""
+        stored at most once however often this runs, even by two processes at once. A batch
+        the database refuses is logged and its file kept as `*.jsonl.failed`; an outage
+        leaves the files for the next open."""
         stored = 0
         for path in spill.pending_files(self.spill_dir):
-            for wid, seq, batch in spill.load(path):
-                done = self._retry(lambda b=batch, tok=(wid, seq): write_events(self.engine, self._series, b, tok),
-                                   f"storing spilled events from {path}")
-                stored += done.stored
-            path.unlink(missing_ok=True)
-            log.warning("stored %d spilled events from %s", stored, path, extra={"event": "store_unspilled"})
+            refused = 0
+            try:
+                for wid, seq, batch in spill.load(path):
+                    try:
+                        done = self._retry(lambda b=batch, tok=(wid, seq): write_events(self.engine, self._series,
+                                                                                         b, tok),
+                                           f"storing spilled events from {path}")
+                    except StoreError:
+                        raise
+                    except Exception as exc:  # noqa: BLE001 - bad data: keep the file, store the rest
+                        refused += len(batch)
+                        log.error("spilled events in %s refused by the database: %s", path, exc)
+                        continue
+                    stored += done.stored
+            except StoreError as exc:
+                log.warning("spilled events in %s not stored yet: %s", path, exc)
+                return stored
+            if refused:
+                path.replace(path.with_name(path.name + ".failed"))
+            else:
+                path.unlink(missing_ok=True)
+            log.warning("stored spilled events from %s (%d so far)", path, stored,
+                        extra={"event": "store_unspilled"})
         return stored
 
     def rebuild_aggregates(self) -> None:

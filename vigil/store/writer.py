@@ -261,6 +261,10 @@ class EventWriter:
                 self._seq += 1
                 left.append((self._seq, chunk))
             n = sum(len(b) for _, b in left)
+            self._pending, self._settled = [], self._accepted  # from here they are the spill file's
+            self._front.clear()
+        if n == 0:  # everything settled after all, just as the flush gave up
+            return
         why = self.last_error or str(cause)
         if self._spill_dir is None:
             raise StoreError(f"{n} events were not stored in '{self._url}' ({why}) and are lost: "

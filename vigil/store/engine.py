@@ -15,6 +15,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.pool import StaticPool
 
 from vigil.errors import VigilError
+from vigil.secrets import mask_url, quote_credentials
 from vigil.store.schema import HEAD_REVISION
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -64,9 +65,9 @@ def parse_url(text: str) -> URL:
     if "://" not in text:
         return make_url(f"sqlite:///{text}")
     try:
-        url = make_url(text)
+        url = make_url(quote_credentials(text))  # a raw '@' or '#' in the password stays in the password
     except Exception:
-        raise StoreError(f"'{text}' is not a database URL; use e.g. sqlite:///vigil.db or "
+        raise StoreError(f"'{mask_url(text)}' is not a database URL; use e.g. sqlite:///vigil.db or "
                          "postgresql+psycopg://user:password@host:5432/db") from None
     if url.drivername in ("postgres", "postgresql"):
         url = url.set(drivername="postgresql+psycopg")
@@ -76,13 +77,9 @@ def parse_url(text: str) -> URL:
 
 
 def masked(url: URL | str) -> str:
-    """The URL as text with any password replaced by ***."""
-    if isinstance(url, str):
-        try:
-            url = make_url(url)
-        except Exception:
-            return url
-    return url.render_as_string(hide_password=True)
+    """The URL as text with any password (in the user part or the query) replaced by ***."""
+    text = url if isinstance(url, str) else url.render_as_string(hide_password=False)
+    return mask_url(text)
 
 
 def first_line(exc: BaseException) -> str:

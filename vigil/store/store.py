@@ -8,6 +8,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from vigil.config.database import DEFAULT_DB_URL
 from vigil.store import aggregates as agg
 from vigil.store import queries, spill
 from vigil.store.aggregates import insert_ignore
@@ -45,7 +46,7 @@ class Store:
     next to a SQLite file; $XDG_STATE_HOME/vigil/spill/... for PostgreSQL).
     """
 
-    def __init__(self, url: str = "sqlite:///vigil.db", create: bool = True, *, stale_after: float = 60.0,
+    def __init__(self, url: str = DEFAULT_DB_URL, create: bool = True, *, stale_after: float = 60.0,
                  retry_window: float = 30.0, spill_dir: str | Path | None | object = _DEFAULT) -> None:
         """create=False: a missing SQLite file is an error instead of a new empty database."""
         if stale_after < 30:

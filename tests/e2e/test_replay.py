@@ -218,7 +218,7 @@ def test_a_failing_store_does_not_hide_why_the_replay_stopped(tmp_path, clip):
     def failing_writer(**kw):
         w = real_writer(**kw)
 
-        def flush():
+        def flush(timeout=None):
             raise RuntimeError("database went away")
 
         w.flush = flush

@@ -245,7 +245,7 @@ class MemoryStore:
             def put(self, run_id, events):
                 store.pending.extend(events)
 
-            def flush(self):
+            def flush(self, timeout=None):
                 store.flushed.extend(store.pending)
                 store.pending.clear()
 

@@ -73,6 +73,7 @@ class LiveDaemon:
         self.started = utc_now_iso()
         self.last_batch_ms = 0.0
         self.store_errors = 0
+        self.store_wait = 60.0  # seconds a camera's close waits for an unreachable database
         self.writer = None
         self.status = StatusFileWriter(status_path, self.snapshot, status_interval) if status_path else None
 
@@ -171,20 +172,28 @@ class LiveDaemon:
             self.on_events(events)
 
     def _close_finished(self) -> None:
-        """File cameras that reached their end (and whose frames are all processed)."""
+        """File cameras that reached their end (and whose frames are all processed). A database
+        that is away does not stop the loop: the run is marked when it can be."""
         for cam in self.cameras:
             if not cam.closed and cam.feed.finished:
                 failed = cam.feed.stats.state == "failed"
-                self._close(cam, "error" if failed else "done", cam.feed.stats.last_error)
+                try:
+                    self._close(cam, "error" if failed else "done", cam.feed.stats.last_error)
+                except Exception as exc:
+                    self.store_errors += 1
+                    log.error("%s: could not mark its run finished: %s", cam.camera_id, exc,
+                              extra={"camera": cam.camera_id, "event": "store_error"})
 
     def _close(self, cam: LiveCamera, status: str, error: str | None) -> None:
         try:
             self._emit(cam, cam.pipeline.finish())
         except Exception:
             log.exception("%s: error closing the pipeline", cam.camera_id, extra={"camera": cam.camera_id})
-        self.writer.flush()  # the run's events are durable before the run is marked finished
-        self.store.finish_run(cam.run_id, status, cam.proc.processed, error)
         cam.closed = True
+        # The run's events are durable before the run is marked finished. With the database away
+        # the wait is bounded: the writer then spills what it holds when it is closed.
+        self.writer.flush(timeout=self.store_wait)
+        self.store.finish_run(cam.run_id, status, cam.proc.processed, error)
 
     def shutdown(self, status: str, error: str | None = None) -> None:
         self.state = "stopping"
@@ -204,7 +213,10 @@ class LiveDaemon:
                     except Exception as exc:  # the others' runs are still closed
                         log.error("%s: could not close its run: %s", cam.camera_id, exc,
                                   extra={"camera": cam.camera_id, "event": "store_error"})
-            self.writer.close()
+            try:
+                self.writer.close()  # what the database did not take by now goes to the spill file
+            except Exception as exc:
+                log.error("%s", exc, extra={"event": "store_error"})
         self.state = "stopped" if status != "failed" else "failed"
         if self.status:
             self.status.stop()

@@ -76,6 +76,13 @@ def _lane(jobs: list[ReplayJob], stride: int, base_dir: Path | None = None, thre
         yield _End(job, None)
 
 
+# How long a replay waits for an unreachable database (a restart, a full disk) before it stops
+# with one error line; the writer keeps every event meanwhile and retries in order.
+STORE_WAIT_S = 300.0
+# Events held for the database before the replay waits for it to catch up (bounds memory).
+MAX_PENDING = 50_000
+
+
 def probe_frames(path: Path, stride: int) -> int:
     """Frames that will be analysed in a file (0 when unknown), for progress bars."""
     try:
@@ -169,6 +176,8 @@ class Replay:
             if r.events:
                 res.counts.update((e.kind, e.name, e.class_name, e.direction) for e in r.events)
                 writer.put(res.run_id, r.events)
+        if writer.pending > MAX_PENDING:  # the database is slow or away: wait for it, do not pile up
+            writer.flush(timeout=STORE_WAIT_S)
         self.frames += len(batch)
         self.on_frames(len(batch))
         return failed
@@ -186,7 +195,7 @@ class Replay:
         if events:
             res.counts.update((e.kind, e.name, e.class_name, e.direction) for e in events)
             writer.put(res.run_id, events)
-        writer.flush()  # the run's events are durable before the run is marked finished
+        writer.flush(timeout=STORE_WAIT_S)  # the run's events are durable before the run is marked finished
         res.warnings = list(pipe.warnings)
         res.status, res.error = status, error
         self.store.finish_run(res.run_id, status, res.frames, error)

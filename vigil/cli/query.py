@@ -98,9 +98,15 @@ def counts_cmd(db: DbOpt = None, config: ConfigOpt = None, camera: CameraOpt = N
     store = Store(resolve_db(db, config), create=False)
     try:
         rows = store.counts(f, by=by, public=True)
+        partial = [r for r in store.incomplete_runs(camera, since, until, tz) if r["events"]]
     finally:
         store.close()
     emit(rows, fmt, "counts")
+    if partial:  # on stderr: JSON and CSV on stdout stay as they are
+        runs = ", ".join(f"run {r['id']} ({r['camera']}, {r['status']}, {r['events']} events)" for r in partial[:5])
+        more = f" and {len(partial) - 5} more" if len(partial) > 5 else ""
+        print(f"note: partial counts: {runs}{more} ended early; replay those files again to complete them "
+              "(`vigil runs` lists them)", file=sys.stderr)
 
 
 @app.command("events")
@@ -128,6 +134,33 @@ def events_cmd(db: DbOpt = None, config: ConfigOpt = None, camera: CameraOpt = N
     if limit and len(rows) == limit:
         print(f"showing the first {limit} events; raise --limit (0 = all) or narrow the range", file=sys.stderr)
     emit([event_row(r) for r in rows], fmt, "events")
+
+
+@app.command("runs")
+def runs_cmd(db: DbOpt = None, config: ConfigOpt = None, camera: CameraOpt = None,
+             fmt: FormatOpt = "table") -> None:
+    """Every replay and live run: camera, kind, status (running, done, replaced, interrupted,
+    failed, error), frames, start and end (UTC), source (passwords masked) and error.
+    Counts of interrupted/failed/error runs are partial; `vigil counts` says so."""
+    from datetime import datetime, timezone
+
+    from vigil.secrets import mask_text, mask_url
+    from vigil.store import Store
+
+    _check_format(fmt)
+
+    def iso(us):
+        return None if us is None else datetime.fromtimestamp(us / 1e6, timezone.utc).isoformat(timespec="seconds")
+
+    store = Store(resolve_db(db, config), create=False)
+    try:
+        rows = [{"id": r["id"], "camera": r["camera_id"], "kind": r["kind"], "status": r["status"],
+                 "frames": r["frames"], "started": iso(r["started_us"]), "finished": iso(r["finished_us"]),
+                 "source": mask_url(r["source"] or ""), "error": mask_text(r["error"]) if r["error"] else None}
+                for r in store.runs(camera)]
+    finally:
+        store.close()
+    emit(rows, fmt, "runs")
 
 
 @app.command("serve")

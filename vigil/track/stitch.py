@@ -63,7 +63,7 @@ class IdentityStitcher:
             tab.track_id[slots[i]] = ids[i]
         continues = np.full(len(ids), -1, np.int64)
         if self.enabled and new.any() and tracks.embedding is not None:
-            for r, src in self._match_lost(tracks, slots, new, t):
+            for r, src in self._match_lost(tracks, normalise(tracks.embedding), slots, new, t):
                 continues[r] = tab.track_id[src]
                 tab.copy_rows(int(slots[r]), src, list(_IDENTITY))
                 self.forget([int(tab.track_id[src])])
@@ -89,10 +89,10 @@ class IdentityStitcher:
 
     # ------------------------------------------------------------------ pieces
 
-    def _match_lost(self, tracks: Detections, slots: np.ndarray, new: np.ndarray, t: float) -> list[tuple[int, int]]:
-        """(row of a new track, slot of the lost track it continues) pairs."""
+    def _match_lost(self, tracks: Detections, emb: np.ndarray, slots: np.ndarray, new: np.ndarray,
+                    t: float) -> list[tuple[int, int]]:
+        """(row of a new track, slot of the lost track it continues) pairs; `emb`: the rows' unit embeddings."""
         tab = self._table
-        emb = normalise(tracks.embedding)
         self._ensure_embedding_field(emb.shape[1])
         new_rows = np.flatnonzero(new & tracks.has_embedding)
         live = np.flatnonzero(tab.track_id >= 0)

@@ -20,7 +20,7 @@ import logging
 import socket
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Literal
 
 import av
@@ -81,7 +81,10 @@ class StreamReader(threading.Thread):
         self.max_lag = max_lag
         self.stats = ReaderStats()
         self._index = 0
+        # One clock for a frame: pts counts on from the monotonic clock at start, and `time` is the
+        # wall time at that start plus pts, so tracker (pts) and counter (time) never drift apart.
         self._clock0 = time.monotonic()
+        self._wall0 = datetime.now(timezone.utc)
         self._last_pts = -1.0
 
     # -- one connection
@@ -139,7 +142,7 @@ class StreamReader(threading.Thread):
                 if index % self.stride:  # decoded (the next frames need it), not analysed
                     continue
                 frame = Frame(image=vf.to_ndarray(format="bgr24"), index=index, pts=self._last_pts,
-                              time=datetime.now(timezone.utc), camera_id=self.camera_id)
+                              time=self._wall0 + timedelta(seconds=self._last_pts), camera_id=self.camera_id)
                 self.slot.put(frame, self.stop_event)
 
     def _next_pts(self, t: float | None, prev_t: float | None, interval: float, now: float):

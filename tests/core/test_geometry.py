@@ -6,8 +6,9 @@ import pytest
 from pydantic import ValidationError
 
 from vigil.config.fusion import FUSION_METHODS
-from vigil.config.geometry import LineConfig, ZoneConfig, outside_frame
+from vigil.config.geometry import LineConfig, ZoneConfig
 from vigil.config.site import CameraConfig
+from vigil.count.geometry import outside_frame
 
 
 @pytest.mark.parametrize("bad, needle", [

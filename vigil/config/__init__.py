@@ -1,7 +1,7 @@
 """Configuration: pydantic models loaded from YAML, strict about unknown keys."""
 
 from vigil.config.database import DEFAULT_DB_URL, resolve_db_url
-from vigil.config.geometry import LineConfig, ZoneConfig, outside_frame
+from vigil.config.geometry import LineConfig, ZoneConfig
 from vigil.config.load import LoadedConfig, load_pipeline, load_site
 from vigil.config.pipeline import DetectorConfig, PipelineConfig
 from vigil.config.reid import ReidConfig
@@ -9,5 +9,5 @@ from vigil.config.site import CameraConfig, SiteConfig
 from vigil.config.tracker import TrackerConfig
 
 __all__ = ["DEFAULT_DB_URL", "CameraConfig", "DetectorConfig", "LineConfig", "LoadedConfig", "PipelineConfig",
-           "ReidConfig", "SiteConfig", "TrackerConfig", "ZoneConfig", "load_pipeline", "load_site", "outside_frame",
+           "ReidConfig", "SiteConfig", "TrackerConfig", "ZoneConfig", "load_pipeline", "load_site",
            "resolve_db_url"]

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from vigil.config.base import Strict
-
-if TYPE_CHECKING:
-    from vigil.config.site import CameraConfig
 
 # No camera is 100k pixels wide: a bigger coordinate is a typo (or 1e308), and would count nothing.
 MAX_COORD = 100_000.0
@@ -120,29 +117,3 @@ class CountingConfig(Strict):
                              f"({self.lost_after_s}); a lost track is forgotten before re-ID could bridge it, "
                              "so raise lost_after_s or lower reid_max_gap_s")
         return self
-
-
-def outside_frame(camera: CameraConfig, width: int, height: int) -> list[str]:
-    """One message per line or zone of `camera` that lies wholly, or mostly (less than half of its
-    length or area inside), outside a `width` x `height` frame: e.g. drawn for 640x360 but run on
-    320x180 video, which counts nothing without any error. A line that reaches a little past the
-    edge (to catch objects cut off by it) is fine. Call it with the camera's first decoded frame."""
-    from shapely import make_valid  # loaded here: loading a config needs no shapely
-    from shapely.geometry import LineString, Polygon, box
-
-    frame = box(0, 0, width, height)
-    out = []
-    shapes = [("line", ln.name, LineString(ln.points)) for ln in camera.lines]
-    shapes += [("zone", z.name, make_valid(Polygon(z.polygon))) for z in camera.zones]
-    for kind, name, shape in shapes:
-        size = shape.length if kind == "line" else shape.area
-        inside = frame.intersection(shape)
-        inside = inside.length if kind == "line" else inside.area
-        if size > 0 and inside >= 0.5 * size:
-            continue
-        where = "wholly" if inside == 0 else f"mostly ({100 * (1 - inside / size):.0f}%)"
-        minx, miny, maxx, maxy = (round(c, 1) for c in shape.bounds)
-        out.append(f"camera {camera.id!r}: {kind} {name!r} lies {where} outside the {width}x{height} frame "
-                   f"(it spans x {minx}-{maxx}, y {miny}-{maxy}); redraw it in pixels of the {width}x{height} "
-                   "video")
-    return out

@@ -27,7 +27,11 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from vigil.config.geometry import CountingConfig, LineConfig, ZoneConfig
-from vigil.count.geometry import crossing_within_segment, points_in_polygon, signed_distance
+from vigil.count.geometry import (
+    crossing_within_segment,
+    points_in_polygon,
+    signed_distance,
+)
 from vigil.errors import ConfigError
 from vigil.track.slots import SlotTable
 from vigil.track.stitch import IdentityStitcher

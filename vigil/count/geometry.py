@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from vigil.config.site import CameraConfig
+
 
 def signed_distance(points: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(N,) distance of each point from the infinite line A->B; positive on the right of A->B
@@ -35,3 +37,29 @@ def points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         x_cross = x0 + (y - y0) * (x1 - x0) / (y1 - y0)
     return ((straddles & (x < x_cross)).sum(axis=1) % 2) == 1
+
+
+def outside_frame(camera: CameraConfig, width: int, height: int) -> list[str]:
+    """One message per line or zone of `camera` that lies wholly, or mostly (less than half of its
+    length or area inside), outside a `width` x `height` frame: e.g. drawn for 640x360 but run on
+    320x180 video, which counts nothing without any error. A line that reaches a little past the
+    edge (to catch objects cut off by it) is fine. Call it with the camera's first decoded frame."""
+    from shapely import make_valid  # loaded here: loading a config needs no shapely
+    from shapely.geometry import LineString, Polygon, box
+
+    frame = box(0, 0, width, height)
+    out = []
+    shapes = [("line", ln.name, LineString(ln.points)) for ln in camera.lines]
+    shapes += [("zone", z.name, make_valid(Polygon(z.polygon))) for z in camera.zones]
+    for kind, name, shape in shapes:
+        size = shape.length if kind == "line" else shape.area
+        inside = frame.intersection(shape)
+        inside = inside.length if kind == "line" else inside.area
+        if size > 0 and inside >= 0.5 * size:
+            continue
+        where = "wholly" if inside == 0 else f"mostly ({100 * (1 - inside / size):.0f}%)"
+        minx, miny, maxx, maxy = (round(c, 1) for c in shape.bounds)
+        out.append(f"camera {camera.id!r}: {kind} {name!r} lies {where} outside the {width}x{height} frame "
+                   f"(it spans x {minx}-{maxx}, y {miny}-{maxy}); redraw it in pixels of the {width}x{height} "
+                   "video")
+    return out

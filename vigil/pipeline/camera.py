@@ -8,10 +8,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from vigil.config.geometry import outside_frame
 from vigil.config.pipeline import PipelineConfig
 from vigil.config.site import CameraConfig
 from vigil.count import CameraCounter
+from vigil.count.geometry import outside_frame
 from vigil.timing import NullClock, StageClock
 from vigil.track import Tracker
 from vigil.types import CountEvent, Detections, Frame

@@ -293,6 +293,34 @@ def test_batches_across_cameras_drops_stale_frames_and_flushes_everything_at_sto
     assert all(r["kind"] == "live" for r in store.runs.values())
 
 
+def test_events_reach_the_writer_once_when_it_reports_an_earlier_failure(tmp_path, caplog):
+    """A writer that has taken the events and then reports an earlier batch's failure (as the
+    old EventWriter.put did) must not be handed them again: that stored a blip's events twice."""
+    daemon, store = make_daemon(tmp_path, cams=("a",), fps=20)
+    real_writer = store.writer
+
+    def blipping_writer(flush_interval):
+        w = real_writer(flush_interval)
+        put, calls = w.put, {"n": 0}
+
+        def put_then_raise(run_id, events):
+            put(run_id, events)
+            calls["n"] += 1
+            if calls["n"] == 3:
+                raise RuntimeError("an earlier batch failed: connection lost")
+
+        w.put = put_then_raise
+        return w
+
+    store.writer = blipping_writer
+    with caplog.at_level(logging.ERROR, logger="vigil"):
+        run_for(daemon, 1.0)
+    a = daemon.cameras[0]
+    assert len(store.flushed) == a.proc.events and daemon.store_errors == 1
+    assert len({(e.track_id, e.kind) for e in store.flushed}) == len(store.flushed)  # each event once
+    assert "database write failed" in caplog.text
+
+
 def test_a_failing_pipeline_does_not_stop_the_other_camera(tmp_path, caplog):
     daemon, store = make_daemon(tmp_path, fps=20, fail_on=range(0, 10_000, 2))
     with caplog.at_level(logging.ERROR, logger="vigil"):

@@ -128,3 +128,62 @@ def test_a_replay_rides_out_a_postgres_restart(setup, own_pg):
     assert "Traceback" not in err
     assert counts(db) == clean
     assert [r["status"] for r in runs(db)] == ["done"]
+
+
+def test_lines_drawn_for_another_resolution_are_warned_about(tmp_path):
+    """Lines drawn for 640x360 on a 320x180 recording used to give a `done` replay with 0 counts
+    and no word; now the replay says which line lies outside the picture."""
+    import av
+    import numpy as np
+
+    from tests.fusion.streams import write_video
+
+    frames = []
+    with av.open(str(need(VIDEO / "saoyan_test.mp4"))) as inp:
+        for i, f in enumerate(inp.decode(video=0)):
+            if i >= 10:
+                break
+            frames.append(np.ascontiguousarray(f.to_ndarray(format="bgr24")[::2, ::2]))  # 320x180
+    small = write_video(tmp_path / "small.mp4", frames, 15)
+    far = "- name: far\n  points: [[400, 250], [630, 250]]\n  in_side: left\n"
+    cfg = site(tmp_path, small, AWAY + far)
+    code, err = finish(vigil("replay", str(cfg), "--db", f"sqlite:///{tmp_path / 'w.db'}", "--no-progress"))
+    assert code == 0, err
+    warnings = [ln for ln in err.splitlines() if ln.startswith("warning:")]
+    assert len(warnings) == 1 and "'far'" in warnings[0] and "320x180" in warnings[0], err
+
+
+def test_a_replay_waits_out_a_full_disk_and_counts_once(setup, tmp_path):
+    """SQLite on a small tmpfs that fills up while the replay writes; space comes back a few
+    seconds later. The replay waits (the writer keeps the events), ends `done`, counts once."""
+    cfg, clean = setup
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(disk)], capture_output=True, text=True)
+    if r.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
+    try:
+        db = f"sqlite:///{disk / 'v.db'}"
+        from vigil.store import Store
+
+        Store(db).close()  # schema in place before the disk fills
+        ballast = disk / "ballast"
+        with open(ballast, "wb") as f:
+            try:
+                while True:
+                    f.write(b"\0" * 65536)
+                    f.flush()
+            except OSError:
+                pass
+        proc = vigil("replay", str(cfg), "--db", db, "--no-progress")
+        time.sleep(15)  # the replay runs into the full disk
+        ballast.unlink()
+        code, err = finish(proc)
+        assert code == 0, err[-2000:]
+        assert "Traceback" not in err
+        assert counts(db) == clean
+        assert [r["status"] for r in runs(db)] == ["done"]
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)

@@ -159,6 +159,7 @@ def serve_cmd(db: DbOpt = None, config: ConfigOpt = None,
     print(f"serving {store.url} on http://{host_pattern(host)}:{port} (docs: /docs)"
           + (", bearer token required" if token else "") + f"; Host headers allowed: {', '.join(hosts)}",
           file=sys.stderr)
+    sys.setswitchinterval(0.001)  # the event loop (/healthz) gets the GIL back from query threads within ~1 ms
     try:
         uvicorn.run(create_app(store, token, hosts), host=host, port=port, log_level="info")
     finally:

@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -159,7 +159,7 @@ def create_app(store: Store, token: str | None = None, allowed_hosts: Iterable[s
                      since: str | None = Query(None, description=_TIME_HELP),
                      until: str | None = Query(None, description=_TIME_HELP + " (exclusive)"),
                      by: Bucket | None = None, tz: str = Query("UTC", description="IANA time zone for buckets"),
-                     fmt: Format = Query("json", alias="format")):
+                     fmt: Annotated[Format, Query(alias="format")] = "json"):
         def run() -> list[dict]:
             name, kind = name_filter(line, zone)
             f = Filters.parse(camera, name, kind, class_, direction, since, until, tz)
@@ -176,7 +176,7 @@ def create_app(store: Store, token: str | None = None, allowed_hosts: Iterable[s
                      limit: int = Query(min(1000, limits.max_events), ge=1, le=limits.max_events),
                      after: str | None = Query(None, description="cursor: the X-Next-Cursor header of the "
                                                                  "previous page"),
-                     fmt: Format = Query("json", alias="format")):
+                     fmt: Annotated[Format, Query(alias="format")] = "json"):
         """Counted events, oldest first, a page at a time: when more follow, the answer's
         X-Next-Cursor header is the `after` that fetches the next page."""
         def run() -> tuple[list[dict], str | None]:

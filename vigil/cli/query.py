@@ -177,6 +177,8 @@ def serve_cmd(db: DbOpt = None, config: ConfigOpt = None,
                   help="Serve without a token on a non-loopback --host, or with an empty "
                        f"{TOKEN_ENV}: anyone who can reach the port reads every count.")] = False) -> None:
     """HTTP API: /api/counts, /api/events, /api/cameras; OpenAPI docs at /docs."""
+    import gc
+
     import uvicorn
 
     from vigil.api.app import LOOPBACK_HOSTS, create_app, host_pattern, is_loopback
@@ -194,8 +196,14 @@ def serve_cmd(db: DbOpt = None, config: ConfigOpt = None,
     print(f"serving {store.url} on http://{host_pattern(host)}:{port} (docs: /docs)"
           + (", bearer token required" if token else "") + f"; Host headers allowed: {', '.join(hosts)}",
           file=sys.stderr)
+    api = create_app(store, token, hosts)
+    # Keep /healthz quick while queries build big answers: the event loop gets the GIL back from
+    # query threads within ~1 ms, and full garbage collections (which hold the GIL throughout) no
+    # longer walk the ~1e5 objects of the loaded libraries (a ~40 ms pause each; bench/api_load.py).
+    sys.setswitchinterval(0.001)
+    gc.freeze()
     try:
-        uvicorn.run(create_app(store, token, hosts), host=host, port=port, log_level="info")
+        uvicorn.run(api, host=host, port=port, log_level="info")
     finally:
         store.close()
 

@@ -1,9 +1,9 @@
 """`vigil serve` under a heavy query mix: is /healthz still quick, are answers capped, does
 the server's memory stay bounded?
 
-    python bench/api_load.py --events 1000000 --clients 6 --seconds 45
+    python -m vigil.bench.api_load --events 1000000 --clients 6 --seconds 45
 
-Builds (or reuses) a synthetic SQLite store with vigil.store.bench (the store's bulk writer
+Builds (or reuses) a synthetic SQLite store with vigil.bench.count_queries (the store's bulk writer
 path: one INSERT, then the aggregates rebuilt), starts a real `python -m vigil serve` process
 on loopback, and runs --clients threads that each loop over MIX (minute buckets over a month,
 hour buckets in Berlin, 15-minute buckets in Kolkata, full pages of events, CSV) while one
@@ -28,10 +28,9 @@ from pathlib import Path
 import httpx
 import psutil
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from vigil.bench import count_queries as bench
 
-from vigil.store import bench
+REPO = Path(__file__).resolve().parents[2]  # the checkout this module belongs to
 
 MIX = [
     ("minute, whole month", "/api/counts", {"by": "minute"}),

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from tests.api.apikit import local_client
 from tests.store.storekit import T0, random_events
 from vigil.api.app import Limits, create_app
-from vigil.count.events import CountEvent
+from vigil.types import CountEvent
 from vigil.store import Store
 
 

@@ -176,3 +176,21 @@ def test_healthz_answers_while_every_query_is_stuck(filled_store):
         slow.gate.set()
         server.should_exit = True
         thread.join(10)
+
+
+def test_counts_name_the_runs_that_ended_early(filled_store):
+    """Counts that include events of an interrupted run say so in a header (the body keeps its
+    contract); counts of other cameras do not."""
+    from tests.api.apikit import local_client
+    from vigil.api.app import create_app
+
+    s, evs = filled_store
+    cut = s.begin_run("gate-2", "y.mp4", "h2")
+    s.write(cut, [e.__class__(**{**vars(e), "camera_id": "gate-2"}) for e in evs[:5]])
+    s.finish_run(cut, "interrupted", 3, "replay interrupted")
+    client = local_client(create_app(s))
+    r = client.get("/api/counts")
+    assert r.status_code == 200 and r.headers["X-Vigil-Partial-Runs"] == str(cut)
+    assert sum(row["count"] for row in r.json()) == len(evs) + 5
+    r = client.get("/api/counts", params={"camera": "gate-1"})
+    assert r.status_code == 200 and "X-Vigil-Partial-Runs" not in r.headers

@@ -153,19 +153,25 @@ def create_app(store: Store, token: str | None = None, allowed_hosts: Iterable[s
     @api.get("/counts", response_model=list[CountRow], responses=_CSV,
              description="Counts per camera, line/zone, class and direction, optionally per time bucket. "
                          f"At most {limits.max_rows:,} rows (and buckets spanned): beyond that a 400 says "
-                         "to narrow the range or use a coarser bucket.")
+                         "to narrow the range or use a coarser bucket. When the counts include events of "
+                         "runs that ended early (interrupted, failed, error), the X-Vigil-Partial-Runs "
+                         "header lists those run ids.")
     async def counts(camera: str | None = None, line: str | None = None, zone: str | None = None,
                      class_: str | None = Query(None, alias="class"), direction: Direction | None = None,
                      since: str | None = Query(None, description=_TIME_HELP),
                      until: str | None = Query(None, description=_TIME_HELP + " (exclusive)"),
                      by: Bucket | None = None, tz: str = Query("UTC", description="IANA time zone for buckets"),
                      fmt: Annotated[Format, Query(alias="format")] = "json"):
-        def run() -> list[dict]:
+        def run() -> tuple[list[dict], list[dict]]:
             name, kind = name_filter(line, zone)
             f = Filters.parse(camera, name, kind, class_, direction, since, until, tz)
-            return store.counts(f, by=by, public=True, max_rows=limits.max_rows, timeout_s=limits.timeout_s)
+            rows = store.counts(f, by=by, public=True, max_rows=limits.max_rows, timeout_s=limits.timeout_s)
+            return rows, [r for r in store.incomplete_runs(camera, since, until, tz) if r["events"]]
 
-        return _answer(await off_loop(run), fmt)
+        rows, partial = await off_loop(run)
+        # Runs that ended early (interrupted, failed, error): their counts are partial.
+        headers = {"X-Vigil-Partial-Runs": ",".join(str(r["id"]) for r in partial)} if partial else None
+        return _answer(rows, fmt, headers)
 
     @api.get("/events", response_model=list[EventRow], responses=_CSV)
     async def events(camera: str | None = None, line: str | None = None, zone: str | None = None,

@@ -140,6 +140,9 @@ class _Blocking:
             self.running -= 1
         return self.store.counts(*a, **kw)
 
+    def incomplete_runs(self, *a, **kw):
+        return self.store.incomplete_runs(*a, **kw)
+
 
 def test_healthz_answers_while_every_query_is_stuck(filled_store):
     s, _ = filled_store

@@ -31,11 +31,18 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from vigil import __version__
 from vigil.errors import VigilError
 from vigil.store import Store
-from vigil.store.public import event_cursor, event_row, iter_csv, iter_json, name_filter, parse_cursor
+from vigil.store.public import (
+    event_cursor,
+    event_row,
+    iter_csv,
+    iter_json,
+    name_filter,
+    parse_cursor,
+)
 from vigil.store.queries import Filters, QueryTimeout
+from vigil.types import Direction
 
 Bucket = Literal["minute", "15min", "hour", "day", "week"]
-Direction = Literal["in", "out"]
 Format = Literal["json", "csv"]
 T = TypeVar("T")
 

@@ -52,7 +52,9 @@ def _check_format(fmt: str) -> None:
 
 
 def _check_direction(direction: str | None) -> None:
-    if direction is not None and direction not in ("in", "out"):
+    from vigil.types import DIRECTIONS
+
+    if direction is not None and direction not in DIRECTIONS:
         raise VigilError(f"--direction '{direction}' must be 'in' or 'out'")
 
 

@@ -19,12 +19,26 @@ from datetime import UTC, tzinfo
 import sqlalchemy as sa
 
 from vigil.store.schema import LEVELS, aggregates, cameras, events, runs, series
-from vigil.store.timebuckets import (BUCKETS, DAY, OffsetPlan, QueryError, bucket_key_expr, bucket_label,
-                                     from_us, offset_plan, parse_bucket, parse_time, parse_tz, shown,
-                                     sql_int, to_us)
+from vigil.store.timebuckets import (
+    BUCKETS,
+    DAY,
+    OffsetPlan,
+    QueryError,
+    bucket_key_expr,
+    bucket_label,
+    from_us,
+    offset_plan,
+    parse_bucket,
+    parse_time,
+    parse_tz,
+    shown,
+    sql_int,
+    to_us,
+)
+from vigil.types import DIRECTIONS, EVENT_KINDS
 
 US = 1_000_000
-_CHOICES = {"kind": ("line", "zone"), "direction": ("in", "out")}
+_CHOICES = {"kind": EVENT_KINDS, "direction": DIRECTIONS}  # the contract is vigil.types'
 
 
 class TooManyRows(QueryError):

@@ -82,7 +82,8 @@ class YoloDetector:
             raise VigilError(f"cannot load detector weights '{self.weights}': {str(exc).splitlines()[0]}; "
                              "give an ultralytics-loadable file (.pt, .onnx, .tflite, .engine, ...)") from None
         self.stride = int(max(getattr(self.backend, "stride", 32) or 32, 32))
-        self.fixed = not bool(getattr(self.backend, "dynamic", False)) and self.backend.format not in ("pt", "torchscript")
+        self.fixed = (not bool(getattr(self.backend, "dynamic", False))
+                      and self.backend.format not in ("pt", "torchscript"))
         model_size = getattr(self.backend, "imgsz", None)
         if self.fixed and model_size and list(model_size) != [self.imgsz, self.imgsz]:
             raise ConfigError(f"detector weights '{self.weights.name}' take a fixed {model_size[0]}x{model_size[1]} "

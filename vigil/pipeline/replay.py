@@ -166,7 +166,7 @@ class Replay:
         """One round over the batch; returns (camera, error) for cameras whose frame failed."""
         if not batch:
             return []
-        failed = []
+        failed: list[tuple[str, str]] = []
         for (cam, _), r in zip(batch, self.round([(current[cam][1], f) for cam, f in batch])):
             res = current[cam][0]
             if r.error is not None:

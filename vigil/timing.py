@@ -18,13 +18,20 @@ from contextlib import contextmanager
 from typing import Iterator
 
 
+class _Seconds(dict[str, float]):
+    """Seconds per stage; like a Counter, a stage not timed yet reads 0 without being added."""
+
+    def __missing__(self, key: str) -> float:
+        return 0.0
+
+
 class StageClock:
     """Seconds and frames per named stage, summed over threads (parallel work overlaps, so the
     sum of stages can exceed the wall time)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.seconds: Counter[str] = Counter()
+        self.seconds = _Seconds()
         self.frames: Counter[str] = Counter()
         self.calls: Counter[str] = Counter()
 

@@ -18,8 +18,8 @@ PIPELINE = "detector:\n  weights: {weights}\n"
 
 def vigil(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     full = {**os.environ, "PYTHONPATH": str(REPO), "YOLO_OFFLINE": "1", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "vigil", *args], capture_output=True, text=True, timeout=120, check=False,
-                          cwd=REPO, env=full)
+    return subprocess.run([sys.executable, "-m", "vigil", *args], capture_output=True, text=True, timeout=120,
+                          check=False, cwd=REPO, env=full)
 
 
 def one_error_line(proc: subprocess.CompletedProcess, needle: str) -> str:
@@ -71,7 +71,8 @@ def test_bad_site_yaml_is_one_line_exit_2(tmp_path, name):
 def test_weights_path_that_is_a_directory(tmp_path):
     clip = need(VIDEO / "saoyan_test.mp4")
     (tmp_path / "weights_dir").mkdir()
-    path = site(tmp_path, f"pipeline: p\ncameras:\n  - id: c\n    source: {clip}\n", weights=str(tmp_path / "weights_dir"))
+    path = site(tmp_path, f"pipeline: p\ncameras:\n  - id: c\n    source: {clip}\n",
+                weights=str(tmp_path / "weights_dir"))
     one_error_line(vigil("replay", str(path), "--db", f"sqlite:///{tmp_path}/v.db", "--no-progress"),
                    "is a directory")
 
@@ -84,7 +85,9 @@ def test_events_limit_beyond_64_bits(tmp_path, limit):
     one_error_line(vigil("events", "--db", f"sqlite:///{tmp_path}/v.db", "--limit", limit), "--limit")
 
 
-@pytest.mark.parametrize("path, needle", [("x" * 5000 + ".yaml", "(5005 characters)' cannot be read (File name too long)"),
-                                          (".", "cannot be read (Is a directory)")])
+@pytest.mark.parametrize("path, needle", [
+    ("x" * 5000 + ".yaml", "(5005 characters)' cannot be read (File name too long)"),
+    (".", "cannot be read (Is a directory)"),
+])
 def test_unusable_config_paths(path, needle):
     one_error_line(vigil("replay", path), needle)

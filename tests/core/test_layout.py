@@ -50,7 +50,8 @@ def graph() -> nx.DiGraph:
 
 def test_library_code_never_imports_the_cli():
     g = graph()
-    bad = [(a, b) for a, b in g.edges if b.startswith("vigil.cli") and not a.startswith(("vigil.cli", "vigil.__main__"))]
+    bad = [(a, b) for a, b in g.edges
+           if b.startswith("vigil.cli") and not a.startswith(("vigil.cli", "vigil.__main__"))]
     assert not bad, bad
 
 

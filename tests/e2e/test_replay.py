@@ -124,9 +124,9 @@ def test_replay_batches_reid_across_the_round(tmp_path, clip):
     """The replay driver embeds the whole detector batch in one call, so each camera's
     pipeline receives detections that already carry embeddings."""
     from tests.support.data import MODELS
-    from vigil.pipeline.stages import build_stages, plan_jobs
     from vigil.config import load_site
     from vigil.pipeline.replay import Replay
+    from vigil.pipeline.stages import build_stages, plan_jobs
     from vigil.store import Store
 
     cfg_path = site(tmp_path, clip, AWAY)
@@ -178,9 +178,9 @@ class _Stop(Exception):
 
 
 def _interrupting_replay(tmp_path, clip, store, after: int):
-    from vigil.pipeline.stages import build_stages, plan_jobs
     from vigil.config import load_site
     from vigil.pipeline.replay import Replay
+    from vigil.pipeline.stages import build_stages, plan_jobs
 
     cfg = load_site(site(tmp_path, clip, AWAY))
     detector, embedder = build_stages(cfg)

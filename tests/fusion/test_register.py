@@ -11,9 +11,17 @@ from tests.fusion.data import ROADSCENE_REG, VIFB_INPUT, need
 from vigil.config.fusion import ThermalConfig
 from vigil.eval.registration import evaluate_folder, load_reference_homographies
 from vigil.fusion.pairs import read_pair_image
-from vigil.fusion.register import (Registration, RegistrationError, as_homography, calibrate, calibrate_file,
-                                   corner_error_px, invert_homography, register_images,
-                                   warp_thermal_to_visible)
+from vigil.fusion.register import (
+    Registration,
+    RegistrationError,
+    as_homography,
+    calibrate,
+    calibrate_file,
+    corner_error_px,
+    invert_homography,
+    register_images,
+    warp_thermal_to_visible,
+)
 
 H_TRUE = np.array([[0.41, -0.012, 38.5], [0.009, 0.405, -6.2], [2e-5, -3e-5, 1.0]])
 

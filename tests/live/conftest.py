@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.support.data import VIDEO, need
@@ -49,7 +51,7 @@ LINE = "[{name: southbound, points: [[120, 200], [630, 200]], in_side: right}]"
 
 
 def write_site(tmp_path, cameras: dict[str, str], live: str = "", db: str | None = None,
-               tracker: str = SLOW_TRACKER) -> "Path":
+               tracker: str = SLOW_TRACKER) -> Path:
     """A site config with one southbound line per camera, the real YOLO weights, every frame
     analysed; `live` is extra YAML for the live: section (indented by the caller's flow style)."""
     from tests.support.data import YOLO_ONNX

@@ -187,8 +187,8 @@ def test_live_counts_match_replay_of_the_served_clip(tmp_path, rtsp, clip_slow, 
     with InProcess(site, stages) as run:
         a = run.cam("a")
         # the stream ends after its last frame; the reader then waits in backoff (120 s)
-        assert wait_for(lambda: a.feed.stats.state == "backoff" and len(a.slot) == 0 and a.feed.stats.frames >= 1, 150), \
-            a.health(time.monotonic())
+        assert wait_for(lambda: a.feed.stats.state == "backoff" and len(a.feed.slot) == 0 and a.feed.stats.frames >= 1,
+                        150), a.health(time.monotonic())
         time.sleep(1.5)  # the last frame's inference
     live = Counter((e.name, e.class_name, e.direction) for e in run.emitted if e.kind == "line")
     decoded, dropped = a.feed.stats.frames, a.feed.slot.dropped + a.feed.stats.skipped

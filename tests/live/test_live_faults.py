@@ -55,8 +55,8 @@ def report(name: str, faults: Counter, emitted: list, store, writer) -> tuple[in
     lost = sum((want - got).values())
     running = sum(1 for r in store.runs() if r["status"] == "running")
     print(f"\n[{name}] faults {dict(faults)}; events emitted {len(emitted)}, stored {sum(got.values())}, "
-          f"duplicates {duplicates}, lost {lost}, unexpected {sum((got - want).values())}, runs left running {running}; "
-          f"failed write attempts the writer rode out {writer.failures}")
+          f"duplicates {duplicates}, lost {lost}, unexpected {sum((got - want).values())}, "
+          f"runs left running {running}; failed write attempts the writer rode out {writer.failures}")
     return duplicates, lost, sum((got - want).values()), running
 
 
@@ -133,7 +133,7 @@ def test_postgres_restarts_and_a_dying_camera_lose_and_double_nothing(tmp_path, 
             pg_down(own_pg)
             faults["postgres_stop"] += 1
             before = len(run.emitted)
-            wait_for(lambda: len(run.emitted) > before, 6)
+            wait_for(lambda before=before: len(run.emitted) > before, 6)
             time.sleep(1)
             pg_up(own_pg)
             time.sleep(2)

@@ -11,8 +11,8 @@ import random
 import threading
 import time
 import urllib.request
-from types import SimpleNamespace
 from datetime import datetime, timezone
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -21,15 +21,14 @@ from vigil.config.live import LiveConfig
 from vigil.config.site import CameraConfig, SiteConfig
 from vigil.errors import ConfigError
 from vigil.live.daemon import LiveCamera, LiveDaemon
-from vigil.pipeline.round import AnalysisRound
-from vigil.sources.factory import Feed
 from vigil.live.health import write_atomic
 from vigil.live.logs import setup_logging
 from vigil.live.metrics import serve_metrics
+from vigil.pipeline.round import AnalysisRound
+from vigil.sources.factory import Feed
 from vigil.sources.nvr import nvr_url, stream_target
 from vigil.sources.rtsp import Backoff, FrameQueue, LatestFrameSlot, ReaderStats, mask_url, scrub, with_credentials
 from vigil.types import CountEvent, Detections, Frame
-
 
 # ---------------------------------------------------------------- URLs and credentials
 

@@ -106,7 +106,8 @@ def test_matches_a_plain_torch_reference(embedder, frame):
     rgb = np.stack([cv2.cvtColor(cv2.resize(c, (tw, th), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
                     for c in crops])
     x = torch.from_numpy(rgb).permute(0, 3, 1, 2).float().contiguous() / 255.0
-    x = (x - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    mean, std = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])
+    x = (x - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1)
     with torch.no_grad():
         ref = torch.nn.functional.normalize(embedder.model.float()(x), dim=1).numpy()
     np.testing.assert_allclose(embedder.embed_crops(crops), ref, atol=1e-4)

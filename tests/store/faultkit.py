@@ -64,7 +64,8 @@ class SmallDisk:
         self.path = root / "small"
         self.path.mkdir()
         self.mounted = how == "tmpfs" and os.geteuid() == 0 and subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(self.path)], capture_output=True, check=False).returncode == 0
+            ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(self.path)],
+            capture_output=True, check=False).returncode == 0
         self.max_pages = 0  # fallback only: 0 = no cap
         self.ballast = self.path / "ballast"
 

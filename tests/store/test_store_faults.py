@@ -17,10 +17,10 @@ import pytest
 import sqlalchemy as sa
 
 from tests.store.storekit import T0
-from vigil.types import CountEvent
 from vigil.store import Store, StoreError
 from vigil.store.schema import runs
 from vigil.store.writer import SeriesIds, write_events
+from vigil.types import CountEvent
 
 
 def numbered(n: int, start: int = 0, camera: str = "gate-1") -> list[CountEvent]:
@@ -182,7 +182,8 @@ def age_heartbeat(store: Store, run_id: int, seconds: float) -> None:
 
 
 def test_a_run_of_a_killed_process_is_marked_interrupted_and_listed(store_url):
-    p = subprocess.run([sys.executable, "-c", KILLED, store_url], capture_output=True, text=True, timeout=60, check=False)
+    p = subprocess.run([sys.executable, "-c", KILLED, store_url], capture_output=True, text=True, timeout=60,
+                       check=False)
     assert p.returncode == -9, p.stderr
     dead = int(p.stdout.strip())
     with Store(store_url) as s:

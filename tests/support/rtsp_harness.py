@@ -18,7 +18,6 @@ from pathlib import Path
 
 import av
 
-
 SERVER_SCRIPT = Path(__file__).with_name("rtsp_server.py")
 SYSTEM_PYTHON = os.environ.get("VIGIL_GST_PYTHON", "/usr/bin/python3")
 
@@ -52,7 +51,8 @@ def prepare_clip(src: Path, fps: float | None = None, seconds: float | None = No
     at half speed). Cached by parameters; the frames kept are the ones a replay at the same stride sees."""
     cache_dir = Path(cache_dir or Path(tempfile.gettempdir()) / "vigil-rtsp-clips")
     cache_dir.mkdir(parents=True, exist_ok=True)
-    key = hashlib.sha1(f"{src.resolve()}|{src.stat().st_mtime}|{fps}|{seconds}|{loops}|{slowdown}|v3".encode()).hexdigest()[:12]
+    ident = f"{src.resolve()}|{src.stat().st_mtime}|{fps}|{seconds}|{loops}|{slowdown}|v3"
+    key = hashlib.sha1(ident.encode()).hexdigest()[:12]
     out = cache_dir / f"{src.stem}-{key}.mp4"
     if out.exists():
         return out

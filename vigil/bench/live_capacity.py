@@ -39,10 +39,10 @@ def write_site(work: Path, weights: Path, urls: dict[str, str], live: str, track
 
 
 def start_daemon(site: Path, decode_only: bool):
-    from vigil.pipeline.stages import build_stages
     from vigil.config.load import load_site
     from vigil.live.build import build_daemon
     from vigil.pipeline.camera import CameraPipeline
+    from vigil.pipeline.stages import build_stages
     from vigil.store import Store
 
     cfg = load_site(site)

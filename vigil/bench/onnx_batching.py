@@ -83,7 +83,8 @@ def main() -> None:
     alone = [one.run(None, {"images": x})[0][0] for x in xs[:4]]
     together = dyn.run(None, {"images": quads[0]})[0]
     score_moves = max(float(np.abs(a[4:] - b[4:]).max()) for a, b in zip(alone, together))
-    box_moves = max(float(np.abs(a[:4] - b[:4])[:, a[4:].max(axis=0) > 0.25].max(initial=0)) for a, b in zip(alone, together))
+    box_moves = max(float(np.abs(a[:4] - b[:4])[:, a[4:].max(axis=0) > 0.25].max(initial=0))
+                    for a, b in zip(alone, together))
     fast = fast_model_bytes(Path(args.weights), opts)
     rewritten = ort.InferenceSession(fast, opts, providers=["CPUExecutionProvider"]) if fast else one
     out = {"batch1_ms_per_frame": round(ms_per_frame(one, xs, args.seconds), 1),

@@ -48,7 +48,8 @@ def result_json(ultralytics: list[SideResult] | None, vigil: list[SideResult], c
     if strided:
         out["vigil_strided"] = side_json(strided)  # frame skipping: reported, never part of the ratio
     if reid:
-        out["vigil_reid"] = side_json(reid)  # more work than the ultralytics side does: reported, never part of the ratio
+        # more work than the ultralytics side does: reported, never part of the ratio
+        out["vigil_reid"] = side_json(reid)
     return out
 
 

@@ -88,6 +88,6 @@ def run_ultralytics(video: Path, weights: Path, line: tuple[tuple[float, float],
         cc["out"] += d["OUT"]
     counts["in"], counts["out"] = counter.in_count, counter.out_count
     steady = frames - 1 if frames > 1 else frames
+    cpu_ms = round(1000 * (cpu_end - cpu_first) / max(steady, 1), 1) if frames > 1 else None
     return SideResult(steady, seconds, counts, stages, rss.start, rss.peak, rss.end,
-                      {"camera_frames": frames, "total_seconds": t_end - t0,
-                       "cpu_ms_per_frame": round(1000 * (cpu_end - cpu_first) / max(steady, 1), 1) if frames > 1 else None})
+                      {"camera_frames": frames, "total_seconds": t_end - t0, "cpu_ms_per_frame": cpu_ms})

@@ -14,12 +14,12 @@ from vigil.bench.memory import RssSampler, cpu_seconds
 from vigil.bench.side import STAGES, SideResult, empty_counts
 from vigil.config.geometry import LineConfig
 from vigil.config.load import LoadedConfig
-from vigil.pipeline.stages import build_stages  # noqa: F401  (the benchmarks build stages as replay does)
 from vigil.config.pipeline import DetectorConfig, PipelineConfig
 from vigil.config.reid import ReidConfig
 from vigil.config.site import CameraConfig, SiteConfig
 from vigil.config.tracker import TrackerConfig
 from vigil.errors import SourceError
+from vigil.pipeline.stages import build_stages  # noqa: F401  (the benchmarks build stages as replay does)
 from vigil.timing import StageClock
 
 Line = tuple[tuple[float, float], tuple[float, float]]

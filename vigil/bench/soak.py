@@ -28,7 +28,8 @@ def loop_clip(src: Path, dst: Path, loops: int) -> Path:
         if not packets:
             raise SourceError(f"'{src}' holds no video packets; give a video with frames")
         step = max((p.duration or 0) for p in packets) or 1
-        span = max(p.pts for p in packets if p.pts is not None) - min(p.pts for p in packets if p.pts is not None) + step
+        pts = [p.pts for p in packets if p.pts is not None]
+        span = max(pts) - min(pts) + step
         for k in range(loops):  # pts and dts shift together: their order within a loop is kept
             for p in packets:
                 q = av.Packet(bytes(p))
@@ -73,8 +74,8 @@ def run_soak(video: Path, weights: Path, line, minutes: float, cameras: int = 1,
     from vigil.bench.clip import probe_clip
     from vigil.bench.pipeline_ultralytics import quiet_ultralytics
     from vigil.bench.pipeline_vigil import bench_config, replay_timed
-    from vigil.pipeline.stages import build_stages
     from vigil.pipeline.replay import ReplayJob
+    from vigil.pipeline.stages import build_stages
     from vigil.store import Store
 
     quiet_ultralytics()

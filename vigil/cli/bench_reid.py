@@ -24,7 +24,8 @@ def _int_list(text: str, option: str) -> list[int]:
 @bench_app.command("reid")
 def bench_reid(
     models: str = typer.Option("osnet_x0_25,osnet_x1_0", "--models",
-                               help="comma-separated OSNet names (osnet_x1_0, osnet_x0_75, osnet_x0_5, osnet_x0_25, ...)"),
+                               help="comma-separated OSNet names "
+                                    "(osnet_x1_0, osnet_x0_75, osnet_x0_5, osnet_x0_25, ...)"),
     batch_sizes: str = typer.Option("1,16,64", "--batch-sizes", help="comma-separated crops per forward pass"),
     weights: list[Path] = typer.Option([], "--weights",
                                        help="torchreid checkpoint(s); each is used for the model it fits, "
@@ -63,7 +64,8 @@ def bench_reid(
                           min_seconds=seconds)
     if fmt == "json":
         typer.echo(json.dumps([{**r.__dict__, "crops_per_second": r.crops_per_second,
-                                "ms_per_batch": r.ms_per_batch, "crops_per_cpu_second": r.crops_per_cpu_second} for r in rows], indent=2))
+                                "ms_per_batch": r.ms_per_batch, "crops_per_cpu_second": r.crops_per_cpu_second}
+                               for r in rows], indent=2))
         return
     from rich.console import Console
     from rich.table import Table
@@ -75,7 +77,8 @@ def bench_reid(
         table.add_column(col, justify=justify)
     for r in rows:
         table.add_row(r.model, f"{r.params / 1e6:.2f} M", r.weights, r.device + (" fp16" if r.half else ""),
-                      str(r.batch_size), f"{r.crops_per_second:.1f}", f"{r.ms_per_batch:.1f}", f"{r.crops_per_cpu_second:.1f}")
+                      str(r.batch_size), f"{r.crops_per_second:.1f}", f"{r.ms_per_batch:.1f}",
+                      f"{r.crops_per_cpu_second:.1f}")
     console = Console()
     if not console.is_terminal:  # piped to a file: do not squeeze the columns into 80 characters
         console.width = 120

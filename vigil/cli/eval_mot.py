@@ -41,8 +41,9 @@ def eval_mot(
                                                          " e.g. det/det_frcnn_sort.txt"),
     tracker: str = typer.Option("vigil", "--tracker", help="vigil, ultralytics-bytetrack, ultralytics-botsort, a "
                                                            "comma list, or all"),
-    tracker_config: Optional[Path] = typer.Option(None, "--tracker-config", help="YAML with Vigil tracker settings "
-                                                  "(or a pipeline file: its tracker section); default settings if absent"),
+    tracker_config: Optional[Path] = typer.Option(None, "--tracker-config",
+                                                  help="YAML with Vigil tracker settings (or a pipeline file: its "
+                                                       "tracker section); default settings if absent"),
     reid: Optional[Path] = typer.Option(None, "--reid", help="OSNet weights: embed every detection from the "
                                         "sequence images (img1/) and let Vigil's tracker use appearance"),
     reid_refresh: Optional[float] = typer.Option(

@@ -26,7 +26,8 @@ class StatusError(VigilError):
 @app.command("run")
 def run_live(
     config: Path = typer.Argument(..., help="site config YAML (configs/*.yaml)"),
-    db: Optional[str] = typer.Option(None, "--db", help="SQLAlchemy database URL (default: $VIGIL_DB, else the config's database)"),
+    db: Optional[str] = typer.Option(None, "--db",
+                                     help="SQLAlchemy database URL (default: $VIGIL_DB, else the config's database)"),
     camera: Optional[list[str]] = typer.Option(None, "--camera", help="watch only this camera (repeatable)"),
     metrics_port: Optional[int] = typer.Option(None, "--metrics-port",
                                                help="serve Prometheus metrics here (overrides live.metrics_port)"),
@@ -39,13 +40,13 @@ def run_live(
     Dead cameras are retried with backoff while the others run on. On SIGINT/SIGTERM the
     daemon stops its readers, analyses the frames already read and flushes every pending
     event before it exits. Health: `vigil status CONFIG` (or the metrics port)."""
+    from vigil.config.database import resolve_db_url
     from vigil.config.load import load_site
     from vigil.live.build import build_daemon, check_cameras
     from vigil.live.logs import setup_logging
     from vigil.live.metrics import serve_metrics
     from vigil.pipeline.round import AnalysisRound
     from vigil.pipeline.stages import build_stages
-    from vigil.config.database import resolve_db_url
     from vigil.store import Store
 
     stop = threading.Event()

@@ -40,7 +40,8 @@ def replay(
     config: Path = typer.Argument(..., help="site config YAML (configs/*.yaml)"),
     videos: Optional[list[str]] = typer.Argument(
         None, help="video files to replay; CAMERA=path picks the camera; default: each camera's source file"),
-    db: Optional[str] = typer.Option(None, "--db", help="SQLAlchemy database URL (default: $VIGIL_DB, else the config's database)"),
+    db: Optional[str] = typer.Option(None, "--db",
+                                     help="SQLAlchemy database URL (default: $VIGIL_DB, else the config's database)"),
     camera: Optional[str] = typer.Option(None, "--camera", help="replay only this camera / give all files to it"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="show a progress bar"),
 ) -> None:
@@ -51,8 +52,8 @@ def replay(
     are processed side by side with one batched detector."""
     cfg = load_site(config)
     jobs = plan_jobs(cfg, videos or [], camera)
-    from vigil.pipeline.replay import Replay, probe_frames
     from vigil.config.database import resolve_db_url
+    from vigil.pipeline.replay import Replay, probe_frames
     from vigil.store import Store
 
     store = Store(resolve_db_url(db, cfg.site.database))

@@ -24,7 +24,9 @@ class DetectorConfig(Strict):
     device: str = Field(default="auto", description="'auto' (cuda if available), 'cpu', 'cuda', 'cuda:1'")
     half: Literal["auto", True, False] = Field(default="auto", description="fp16; 'auto' = on CUDA only")
     batch: int = Field(default=8, ge=1, le=256, description="frames per detector call")
-    workers: int = Field(default=0, ge=0, le=64, description="ONNX on CPU: frames inferred in parallel, one single-threaded session each; 0 = one per core")
+    workers: int = Field(default=0, ge=0, le=64,
+                         description="ONNX on CPU: frames inferred in parallel, one single-threaded session each; "
+                                     "0 = one per core")
 
     @field_validator("classes")
     @classmethod

@@ -42,11 +42,11 @@ def substitute(text: str, where: str, base: Path | None = None) -> str:
         if not _ENV_NAME.match(ref):
             raise ConfigError(f"{where}: '${{{ref[:40]}}}' is not a variable; use ${{NAME}} or ${{file:/path}} "
                               "(write $${ for a literal ${)")
-        value = os.environ.get(ref)
-        if value is None:
+        env = os.environ.get(ref)
+        if env is None:
             raise ConfigError(f"{where}: environment variable {ref} is not set; export it, or set it in the "
                               "service's EnvironmentFile")
-        return value
+        return env
 
     return _SUBST.sub(one, text)
 

@@ -22,7 +22,8 @@ class ReidConfig(Strict):
     device: str = Field(default="auto", description="'auto' (cuda if available), 'cpu', 'cuda', 'cuda:1'")
     half: Literal["auto", True, False] = Field(default="auto", description="fp16; 'auto' = on CUDA only")
     batch_size: int = Field(default=64, ge=1, le=1024, description="crops per forward pass")
-    input_size: tuple[_Side, _Side] = Field(default=(256, 128), description="crop size fed to the network: height, width")
+    input_size: tuple[_Side, _Side] = Field(default=(256, 128),
+                                            description="crop size fed to the network: height, width")
     min_crop_size: int = Field(default=2, ge=1, le=64,
                                description="boxes narrower or shorter than this (pixels, after clipping to the "
                                            "frame) get a zero embedding instead of a crop")

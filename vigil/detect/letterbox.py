@@ -74,7 +74,7 @@ class PlanarLetterbox:
 
     def __init__(self, dtype=np.float32) -> None:
         self.dtype = np.dtype(dtype)
-        self._buf: np.ndarray | None = None
+        self._buf = np.empty((1, 3, 0, 0), self.dtype)  # sized by the first call
         self._placement: tuple | None = None
 
     def __call__(self, image: np.ndarray, H: int, W: int) -> tuple[np.ndarray, Letterbox]:
@@ -84,7 +84,7 @@ class PlanarLetterbox:
         top, left = (H - nh) // 2, (W - nw) // 2
         placement = (H, W, top, left, nh, nw)
         if self._placement != placement:
-            if self._buf is None or self._buf.shape != (1, 3, H, W):
+            if self._buf.shape != (1, 3, H, W):
                 self._buf = np.empty((1, 3, H, W), self.dtype)
             self._buf.fill(PAD_VALUE / 255.0)
             self._placement = placement

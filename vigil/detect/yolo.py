@@ -17,6 +17,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -53,8 +54,8 @@ def class_lookup(names: dict[int, str]) -> np.ndarray:
             if vigil is not None:
                 lut[i] = CLASS_IDS[vigil]
     else:
-        for coco, vigil in COCO_TO_VIGIL.items():
-            lut[coco] = vigil
+        for coco, class_id in COCO_TO_VIGIL.items():
+            lut[coco] = class_id
     return lut
 
 
@@ -82,7 +83,8 @@ class YoloDetector:
             raise VigilError(f"cannot load detector weights '{self.weights}': {str(exc).splitlines()[0]}; "
                              "give an ultralytics-loadable file (.pt, .onnx, .tflite, .engine, ...)") from None
         self.stride = int(max(getattr(self.backend, "stride", 32) or 32, 32))
-        self.fixed = not bool(getattr(self.backend, "dynamic", False)) and self.backend.format not in ("pt", "torchscript")
+        self.fixed = (not bool(getattr(self.backend, "dynamic", False))
+                      and self.backend.format not in ("pt", "torchscript"))
         model_size = getattr(self.backend, "imgsz", None)
         if self.fixed and model_size and list(model_size) != [self.imgsz, self.imgsz]:
             raise ConfigError(f"detector weights '{self.weights.name}' take a fixed {model_size[0]}x{model_size[1]} "
@@ -118,9 +120,9 @@ class YoloDetector:
     @torch.inference_mode()
     def detect(self, images: list[np.ndarray]) -> list[Detections]:
         """Detect in BGR frames (any sizes); one Detections per frame, in frame pixels."""
-        if self.pool is not None:
-            dets = self.pool.map(self._detect_one_cpu, images)
-            return dets
+        pool = self.pool
+        if pool is not None:
+            return pool.map(partial(self._detect_one_cpu, pool), images)
         out: list[Detections] = []
         for start in range(0, len(images), self.batch):
             out.extend(self._detect_chunk(images[start:start + self.batch]))
@@ -142,16 +144,16 @@ class YoloDetector:
         return Detections(xyxy=lb.to_frame(r[:, :4], image.shape[:2]), confidence=r[:, 4], class_id=self.lut[cls])
 
     @torch.inference_mode()
-    def _detect_one_cpu(self, image: np.ndarray) -> Detections:
+    def _detect_one_cpu(self, pool: OnnxWorkers, image: np.ndarray) -> Detections:
         """One frame, start to end, on a worker thread (CPU ONNX path)."""
         t0 = time.perf_counter()
         prep = getattr(self._per_thread, "letterbox", None)
         if prep is None:
-            prep = self._per_thread.letterbox = PlanarLetterbox(self.pool.input_dtype)
+            prep = self._per_thread.letterbox = PlanarLetterbox(pool.input_dtype)
         H, W = input_shape([image.shape[:2]], self.imgsz, self.stride, self.fixed)
         x, box = prep(image, H, W)
         t1 = time.perf_counter()
-        preds = self.pool.run(x)  # synchronous: x may be reused by this thread's next frame
+        preds = pool.run(x)  # synchronous: x may be reused by this thread's next frame
         t2 = time.perf_counter()
         if self.raw_head and preds[0].ndim == 3 and preds[0].shape[1] == 4 + self.n_model_classes:
             r = yolo_nms(preds[0][0], self.confidence, self.iou, self.model_classes)

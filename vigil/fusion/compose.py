@@ -152,7 +152,7 @@ class ThermalComposer:
             return visible
         ir = None if thermal is None else to_gray(thermal)
         warp = None if ir is None else self._warp_for(visible, ir)
-        if warp is None:  # no partner in time, or registration not there yet
+        if ir is None or warp is None:  # no partner in time, or registration not there yet
             if mode == "auto":
                 self.stats.shown_rgb += 1
                 return visible

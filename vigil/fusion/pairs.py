@@ -93,5 +93,7 @@ def read_pair_image(path: str | Path) -> np.ndarray:
     if img.ndim == 3 and img.shape[2] == 4:
         img = cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
     if img.dtype != np.uint8:
-        img = cv2.normalize(img.astype(np.float32), None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+        # the cv2 stubs make dst a required array; None (allocate it) is the documented default
+        img = cv2.normalize(img.astype(np.float32), None, 0, 255,  # type: ignore[call-overload]
+                            cv2.NORM_MINMAX).astype(np.uint8)
     return img

@@ -63,7 +63,7 @@ class Registration:
         if not self.ok or self.visible_to_thermal is None:
             raise RegistrationError(f"registration refused ({self.reason}); nothing to store: "
                                     "give point pairs (vigil register VIS IR --points FILE)")
-        return [[float(v) for v in row] for row in self.thermal_to_visible]
+        return [[float(v) for v in row] for row in invert_homography(self.visible_to_thermal)]
 
     def to_dict(self) -> dict:
         def mat(m):
@@ -72,8 +72,9 @@ class Registration:
         out = {"ok": self.ok, "confidence": round(self.confidence, 4), "method": self.method,
                "reason": self.reason, "visible_to_thermal": mat(self.visible_to_thermal),
                "thermal_to_visible": mat(self.thermal_to_visible)}
-        if self.reprojection_px is not None:
-            out["reprojection_rms_px"] = round(self.reprojection_rms_px, 4)
+        rms = self.reprojection_rms_px
+        if self.reprojection_px is not None and rms is not None:
+            out["reprojection_rms_px"] = round(rms, 4)
             out["reprojection_max_px"] = round(float(self.reprojection_px.max()), 4)
             out["reprojection_px"] = [round(float(v), 4) for v in self.reprojection_px]
         if self.stats:

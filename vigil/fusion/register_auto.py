@@ -111,7 +111,7 @@ class _Peak:
     scale: float  # thermal px per visible px
 
 
-def coarse_search(vis: np.ndarray, ir: np.ndarray, p: AutoParams) -> _Peak | None:
+def coarse_search(vis: np.ndarray, ir: np.ndarray, p: AutoParams) -> _Peak:
     """Best scale + translation by overlap-normalised orientation correlation at low resolution."""
     f_ir = min(1.0, p.coarse_width / ir.shape[1])
     A = orientation_field(_resize(ir, f_ir))
@@ -159,7 +159,7 @@ def coarse_search(vis: np.ndarray, ir: np.ndarray, p: AutoParams) -> _Peak | Non
 
     best = max(range(len(maps)), key=lambda i: float(maps[i][4].max()))
     s, h, w, k, sc = maps[best]
-    iy, ix = np.unravel_index(int(np.argmax(sc)), sc.shape)
+    iy, ix = (int(i) for i in np.unravel_index(int(np.argmax(sc)), sc.shape))
     fy, fx = _subpixel(sc, iy, ix)
     dy, dx = fy - h, fx - w
     # a rival peak must put the visible image's centre elsewhere (> 4 coarse px away) or use a

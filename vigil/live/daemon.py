@@ -21,13 +21,16 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from vigil.live.health import ProcessingStats, StatusFileWriter, camera_health, utc_now_iso
 from vigil.pipeline.camera import CameraPipeline
 from vigil.pipeline.round import AnalysisRound
 from vigil.sources.factory import Feed
 from vigil.timing import StageClock
+
+if TYPE_CHECKING:
+    from vigil.store.writer import EventWriter
 
 log = logging.getLogger("vigil.live")
 
@@ -74,7 +77,7 @@ class LiveDaemon:
         self.last_batch_ms = 0.0
         self.store_errors = 0
         self.store_wait = 60.0  # seconds a camera's close waits for an unreachable database
-        self.writer = None
+        self.writer: EventWriter | None = None  # opened by start()
         self.status = StatusFileWriter(status_path, self.snapshot, status_interval) if status_path else None
 
     @property
@@ -94,6 +97,11 @@ class LiveDaemon:
                           "mean_batch": round(r.frames / r.rounds, 2) if r.rounds else 0.0},
             "store": {"errors": self.store_errors, "pending": getattr(self.writer, "pending", None)},
         }
+
+    def _open_writer(self) -> EventWriter:
+        if self.writer is None:
+            raise RuntimeError("the daemon's writer is opened by start(); call it first")
+        return self.writer
 
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> None:
@@ -163,7 +171,9 @@ class LiveDaemon:
         if not events:
             return
         try:
-            self.writer.put(cam.run_id, events)
+            if cam.run_id is None:
+                raise RuntimeError(f"camera '{cam.camera_id}' has no run; start() begins one per camera")
+            self._open_writer().put(cam.run_id, events)
         except Exception as exc:
             self.store_errors += 1
             log.error("database write failed: %s", exc, extra={"event": "store_error"})
@@ -192,7 +202,7 @@ class LiveDaemon:
         cam.closed = True
         # The run's events are durable before the run is marked finished. With the database away
         # the wait is bounded: the writer then spills what it holds when it is closed.
-        self.writer.flush(timeout=self.store_wait)
+        self._open_writer().flush(timeout=self.store_wait)
         self.store.finish_run(cam.run_id, status, cam.proc.processed, error)
 
     def shutdown(self, status: str, error: str | None = None) -> None:

@@ -56,7 +56,8 @@ def camera_health(camera_id: str, source: str, reader_stats, slot, proc: Process
         "errors": proc.errors,
         "last_error": reader_stats.last_error,
         "next_retry_in_s": None if reader_stats.next_retry_in is None else round(reader_stats.next_retry_in, 2),
-        "resolution": f"{reader_stats.stream_width}x{reader_stats.stream_height}" if reader_stats.stream_width else None,
+        "resolution": (f"{reader_stats.stream_width}x{reader_stats.stream_height}"
+                       if reader_stats.stream_width else None),
     }
 
 

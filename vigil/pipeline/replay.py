@@ -142,7 +142,8 @@ class Replay:
                             break  # this job's frames already in the batch are processed first
                         elif cam in current:  # frames of a job that failed in the round are skipped
                             batch.append((cam, item[1]))
-                failed = [(cam, _End(current[cam][0].job, error)) for cam, error in self._process(batch, current, writer)]
+                failed = [(cam, _End(current[cam][0].job, error))
+                          for cam, error in self._process(batch, current, writer)]
                 for cam, end in failed + ended:  # a failure ends its job before the job's own end
                     self._finish(cam, end, current, results, writer)
         except BaseException as exc:
@@ -165,7 +166,7 @@ class Replay:
         """One round over the batch; returns (camera, error) for cameras whose frame failed."""
         if not batch:
             return []
-        failed = []
+        failed: list[tuple[str, str]] = []
         for (cam, _), r in zip(batch, self.round([(current[cam][1], f) for cam, f in batch])):
             res = current[cam][0]
             if r.error is not None:

@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 from vigil.config.live import LiveConfig
 from vigil.config.load import LoadedConfig
@@ -91,18 +91,18 @@ class Feed:
     """One camera's frames in the daemon: reader thread(s) filling a slot, and `take()`, which
     gives the daemon the next frame to analyse (paired with thermal where the camera has it)."""
 
-    def __init__(self, camera_id: str, source: str, readers: list[threading.Thread],
+    def __init__(self, camera_id: str, source: str, readers: Sequence[StreamReader | FileFeeder],
                  slot: LatestFrameSlot | FrameQueue, pairing: LivePairing | None = None) -> None:
         self.camera_id, self.source = camera_id, source  # source is masked: safe to print
         self.readers, self.slot, self.pairing = readers, slot, pairing
 
     @property
     def stats(self) -> ReaderStats:
-        return self.readers[0].stats  # type: ignore[attr-defined]
+        return self.readers[0].stats
 
     @property
     def thermal_stats(self) -> ReaderStats | None:
-        return self.readers[1].stats if len(self.readers) > 1 else None  # type: ignore[attr-defined]
+        return self.readers[1].stats if len(self.readers) > 1 else None
 
     @property
     def finished(self) -> bool:
@@ -144,13 +144,13 @@ def open_feed(camera: CameraConfig, config: LoadedConfig, ready: threading.Event
     target = stream_target(camera, live, source)
     thermal = camera.thermal
     if not is_stream_url(target.url):
-        slot = FrameQueue(ready)
+        queue = FrameQueue(ready)
         path = target.url
 
         def frames() -> Iterable[Frame]:
             return open_recording(camera, path, stride, config.site_dir, estimator)
 
-        return Feed(camera.id, target.masked, [FileFeeder(camera.id, frames, slot, stop)], slot)
+        return Feed(camera.id, target.masked, [FileFeeder(camera.id, frames, queue, stop)], queue)
 
     def reader(name: str, url: str, into, every: int) -> StreamReader:
         return StreamReader(name, url, into, stop, transport=target.transport, open_timeout=live.open_timeout,

@@ -82,9 +82,12 @@ class FileSource:
         """Frames the container claims to hold (estimated from duration when not stored)."""
         if self.stream.frames:
             return int(self.stream.frames)
-        dur = self.stream.duration * self.stream.time_base if self.stream.duration else (
-            self.container.duration / av.time_base if self.container.duration else 0)
-        return int(float(dur) * self.fps)
+        stream = self.stream
+        if stream.duration and stream.time_base is not None:
+            dur = float(stream.duration * stream.time_base)
+        else:
+            dur = self.container.duration / av.time_base if self.container.duration else 0.0
+        return int(dur * self.fps)
 
     def _add_decode(self, seconds: float) -> None:
         if self.clock is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Literal
 
 from vigil.config.live import LiveConfig, NvrConfig
 from vigil.config.site import CameraConfig
@@ -57,7 +58,7 @@ class StreamTarget:
 
     camera_id: str
     url: str
-    transport: str = "tcp"
+    transport: Literal["tcp", "udp"] = "tcp"
 
     @property
     def masked(self) -> str:

@@ -18,12 +18,12 @@ MINUTE_US = 60_000_000
 def _insert_for(conn: sa.Connection):
     name = conn.dialect.name
     if name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    elif name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:  # engine.parse_url only lets these two through
-        raise NotImplementedError(name)
-    return insert
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+        return sqlite_insert
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+        return postgresql_insert
+    raise NotImplementedError(name)  # engine.parse_url only lets these two through
 
 
 def insert_ignore(conn: sa.Connection, table: sa.Table, rows: list[dict]) -> None:

@@ -91,9 +91,10 @@ def first_line(exc: BaseException) -> str:
 def create(url: URL) -> Engine:
     """An engine with the settings each backend needs; nothing is connected yet."""
     if url.get_backend_name() == "sqlite":
-        memory = url.database in (None, "", ":memory:")
+        database = url.database or ""
+        memory = database in ("", ":memory:")
         if not memory:
-            Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         kw: dict = {"connect_args": {"check_same_thread": False, "timeout": 30}}
         if memory:  # one shared connection, or every thread would see its own empty database
             kw["poolclass"] = StaticPool

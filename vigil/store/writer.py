@@ -130,7 +130,7 @@ def write_events(engine: sa.Engine, ids: SeriesIds, batch: Iterable[tuple[int, C
             batch = [(r, e) for r, e in batch if r in live]
         if not batch:
             return out
-        keys = {(e.camera_id, e.kind, e.name, e.class_name, e.direction) for _, e in batch}
+        keys: set[SeriesKey] = {(e.camera_id, e.kind, e.name, e.class_name, e.direction) for _, e in batch}
         sid = ids.resolve(conn, keys)
         rows, minutes = [], Counter[tuple[int, int]]()
         for run_id, e in batch:

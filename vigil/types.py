@@ -82,9 +82,10 @@ class Detections:
     """
 
     xyxy: np.ndarray
-    confidence: np.ndarray = field(default=None)  # type: ignore[assignment]
-    class_id: np.ndarray = field(default=None)  # type: ignore[assignment]
-    tracker_id: np.ndarray = field(default=None)  # type: ignore[assignment]
+    # None as a default only: __post_init__ always fills these three, so readers never see None
+    confidence: np.ndarray = field(default=None)  # type: ignore[arg-type]
+    class_id: np.ndarray = field(default=None)  # type: ignore[arg-type]
+    tracker_id: np.ndarray = field(default=None)  # type: ignore[arg-type]
     embedding: np.ndarray | None = None
     embedded: np.ndarray | None = None
 

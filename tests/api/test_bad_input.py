@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from tests.api.apikit import local_client
 from tests.store.storekit import T0, random_events
 from vigil.api.app import Limits, create_app
-from vigil.types import CountEvent
 from vigil.store import Store
+from vigil.types import CountEvent
 
 
 def _assert_clear_400(r, *needles: str) -> None:

@@ -71,7 +71,8 @@ def test_host_header_allow_list(filled_store):
 
 
 def _referenced(html: str) -> list[str]:
-    return re.findall(r"""(?:src|href|spec-url)\s*=\s*["']([^"']+)["']""", html) + re.findall(r"""url:\s*['"]([^'"]+)""", html)
+    attributes = re.findall(r"""(?:src|href|spec-url)\s*=\s*["']([^"']+)["']""", html)
+    return attributes + re.findall(r"""url:\s*['"]([^'"]+)""", html)
 
 
 @pytest.mark.parametrize("page", ["/docs", "/redoc"])

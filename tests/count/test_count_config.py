@@ -54,8 +54,8 @@ def test_counter_without_lines_or_zones_is_harmless():
 
 def test_pipeline_counting_section_reaches_the_counter(tmp_path):
     from vigil.config.load import load_pipeline
-    from vigil.pipeline.camera import CameraPipeline
     from vigil.config.site import CameraConfig
+    from vigil.pipeline.camera import CameraPipeline
 
     p = tmp_path / "p.yaml"
     p.write_text("detector: {weights: x.onnx}\ncounting: {lost_after_s: 9, reid_min_similarity: 0.8}\n")

@@ -3,7 +3,6 @@ in two (an id switch across a one-second gap) and the counter must still see one
 
 from __future__ import annotations
 
-import av
 import numpy as np
 import pytest
 

@@ -130,7 +130,7 @@ def test_embeddings_are_carried_and_keep_identities_through_an_ambiguous_occlusi
 
     def run(with_appearance: bool) -> tuple[int, int, Detections]:
         trk = Tracker()
-        t, f = 0.0, 0
+        f = 0
         for f in range(30):  # A walks right, B walks left, slowly, towards each other
             emb = e if with_appearance else None
             out = trk.update(dets([person(200 + 2 * f), person(320 - 2 * f)], emb=emb), f / 30)

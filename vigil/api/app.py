@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -48,7 +48,8 @@ T = TypeVar("T")
 
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 _TIME_HELP = "ISO 8601 date or date-time; without an offset it is local time in `tz`"
-_CSV = {200: {"content": {"text/csv": {}}, "description": "JSON rows, or CSV with `format=csv`"}}
+_CSV: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {}}, "description": "JSON rows, or CSV with `format=csv`"}}
 
 
 @dataclass(frozen=True)

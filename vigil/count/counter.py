@@ -47,7 +47,7 @@ class CameraCounter:
 
     def __init__(self, camera_id: str, lines: list[LineConfig], zones: list[ZoneConfig],
                  counting: CountingConfig | None = None):
-        names = [x.name for x in (*lines, *zones)]
+        names = [ln.name for ln in lines] + [z.name for z in zones]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise ConfigError(f"camera {camera_id!r}: line/zone name {dup[0]!r} is used twice; names must be unique")
@@ -146,6 +146,7 @@ class CameraCounter:
         return (time - self._t0).total_seconds()
 
     def _at(self, seconds: float) -> datetime:
+        assert self._t0 is not None  # seconds come from _seconds, which sets the origin
         return self._t0 + timedelta(seconds=float(seconds))
 
     @staticmethod

@@ -101,7 +101,8 @@ def _matching_series(conn: sa.Connection, f: Filters) -> dict[int, tuple]:
 def _data_bounds_us(conn: sa.Connection) -> tuple[int | None, int | None]:
     lo = sa.select(sa.func.min(events.c.t_us)).scalar_subquery()  # separate subqueries: each one
     hi = sa.select(sa.func.max(events.c.t_us)).scalar_subquery()  # is a single index probe
-    return tuple(conn.execute(sa.select(lo, hi)).one())
+    row = conn.execute(sa.select(lo, hi)).one()
+    return row[0], row[1]
 
 
 def split_range(lo: int | None, hi: int | None, level: int) -> list[tuple[int, int | None, int | None]]:
@@ -134,6 +135,7 @@ def choose_level(by: str | None, plan: OffsetPlan | None) -> int:
         if by is None:
             return lv
         size = BUCKETS[by]
+        assert plan is not None  # bucketed queries always have an offset plan
         if (size is None or size % lv == 0) and plan.all_multiple_of(lv):
             return lv
     return 0
@@ -141,6 +143,8 @@ def choose_level(by: str | None, plan: OffsetPlan | None) -> int:
 
 def _piece_query(level: int, lo: int | None, hi: int | None, by: str | None, plan: OffsetPlan | None,
                  sids: list[int] | None) -> sa.Select:
+    ts: sa.ColumnElement
+    n: sa.ColumnElement
     if level == 0:
         ts, n, sid_col, where_col, scale = events.c.t_us // sql_int(US), sa.func.count(), events.c.series_id, \
             events.c.t_us, 1
@@ -149,8 +153,9 @@ def _piece_query(level: int, lo: int | None, hi: int | None, by: str | None, pla
         t = aggregates[level]
         ts, n, sid_col, where_col, scale = t.c.bucket_ts, t.c["count"], t.c.series_id, t.c.bucket_ts, US
         grouped = not (by is not None and BUCKETS[by] == level)  # rows are already the buckets
-    cols = [sid_col]
+    cols: list[sa.ColumnElement] = [sid_col]
     if by is not None:
+        assert plan is not None  # bucketed queries always have an offset plan
         cols.append(ts if not grouped and level else bucket_key_expr(ts, by, plan))
     total = sa.cast(sa.func.sum(n), sa.BigInteger) if grouped and level else n  # PostgreSQL: not numeric
     q = sa.select(*cols, total)
@@ -184,6 +189,7 @@ def reading(engine: sa.Engine, timeout_s: float | None = None) -> Iterator[sa.Co
             return
         sqlite = conn.dialect.name == "sqlite"
         raw = conn.connection.driver_connection
+        assert raw is not None  # a checked-out connection has its driver connection
         if sqlite:
             deadline = time.monotonic() + timeout_s
             raw.set_progress_handler(lambda: time.monotonic() > deadline, 1000)
@@ -233,7 +239,7 @@ def counts(engine: sa.Engine, f: Filters, by: str | None = None, public: bool = 
                 plan = OffsetPlan((0,), (0,))
             else:
                 dlo, dhi = _data_bounds_us(conn)
-                if dlo is None:
+                if dlo is None or dhi is None:  # no events at all
                     return []
                 lo = dlo if f.since_us is None else max(dlo, f.since_us)
                 hi = dhi + 1 if f.until_us is None else min(dhi + 1, f.until_us)
@@ -247,8 +253,8 @@ def counts(engine: sa.Engine, f: Filters, by: str | None = None, public: bool = 
                 plan = offset_plan(f.tz, lo // US, -(-hi // US))
         pieces = split_range(f.since_us, f.until_us, choose_level(by, plan))
         results = []
-        for level, lo, hi in pieces:
-            q = _piece_query(level, lo, hi, by, plan, sids)
+        for level, piece_lo, piece_hi in pieces:
+            q = _piece_query(level, piece_lo, piece_hi, by, plan, sids)
             results.append(_fetch(conn, q if max_rows is None else q.limit(max_rows + 1)))
             if max_rows is not None and len(results[-1]) > max_rows:  # a piece's rows all reach the answer
                 raise _too_many(max_rows)
@@ -263,7 +269,9 @@ def _fetch(conn: sa.Connection, q: sa.Select) -> list[tuple]:
     rows SQLAlchemy's Row objects cost more than the query. Every value in these queries
     is an inlined integer, so compiling with literal binds is safe."""
     sql = str(q.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-    cur = conn.connection.driver_connection.cursor()
+    raw = conn.connection.driver_connection
+    assert raw is not None  # a checked-out connection has its driver connection
+    cur = raw.cursor()
     try:
         cur.execute(sql)
         return cur.fetchall()
@@ -293,9 +301,8 @@ def _count_rows(results: list[list[tuple]], keys: dict[int, tuple], by: str | No
     # One integer sort key (bucket, then series rank): much cheaper than a tuple per row.
     width = len(order)
     merged = sorted(merged, key=lambda r: r[1] * width + rank[r[0]])
-    labels = {b: bucket_label(b, by, tz) for b in {r[1] for r in merged}}
-    if public:
-        labels = {b: t.isoformat() for b, t in labels.items()}
+    starts = {b: bucket_label(b, by, tz) for b in {r[1] for r in merged}}
+    labels: dict[int, object] = {b: t.isoformat() for b, t in starts.items()} if public else dict(starts)
     return [{**base[sid], "bucket": labels[b], "count": n} for sid, b, n in merged]
 
 

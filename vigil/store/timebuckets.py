@@ -106,7 +106,9 @@ _TS_MAX = int((datetime(9999, 12, 30, tzinfo=UTC) - datetime(1970, 1, 1, tzinfo=
 
 
 def _offset(tz: tzinfo, ts: int) -> int:
-    return int(datetime.fromtimestamp(min(max(ts, _TS_MIN), _TS_MAX), tz).utcoffset().total_seconds())
+    offset = datetime.fromtimestamp(min(max(ts, _TS_MIN), _TS_MAX), tz).utcoffset()
+    assert offset is not None  # an aware datetime always has one
+    return int(offset.total_seconds())
 
 
 @dataclass(frozen=True)

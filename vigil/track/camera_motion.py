@@ -44,7 +44,8 @@ class CameraMotion:
         pts = cv2.goodFeaturesToTrack(prev, maxCorners=500, qualityLevel=0.01, minDistance=5, blockSize=3)
         if pts is None or len(pts) < 8:
             return None
-        nxt, status, _ = cv2.calcOpticalFlowPyrLK(prev, cur, pts, None)
+        # cv2's stubs require nextPts; None (let OpenCV allocate it) is the documented default
+        nxt, status, _ = cv2.calcOpticalFlowPyrLK(prev, cur, pts, None)  # type: ignore[call-overload]
         ok = status.ravel() == 1
         if ok.sum() < 8:
             return None
@@ -56,7 +57,9 @@ class CameraMotion:
         warp = np.eye(2, 3, dtype=np.float32)
         criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 100, 1e-5)
         try:
-            _, warp = cv2.findTransformECC(prev, cur, warp, cv2.MOTION_EUCLIDEAN, criteria, None, 1)
+            # cv2's stubs type inputMask as required; None (no mask) is the documented default
+            _, warp = cv2.findTransformECC(prev, cur, warp, cv2.MOTION_EUCLIDEAN, criteria,  # type: ignore[call-overload]
+                                           None, 1)
         except cv2.error:
             return None
         return warp.astype(np.float64)

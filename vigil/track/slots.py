@@ -34,7 +34,7 @@ class SlotTable:
     def _grow(self, capacity: int) -> None:
         old = self.capacity
         for name, (tail, dtype, fill) in self._spec.items():
-            new = np.full((capacity, *tail), fill, dtype=dtype)
+            new: np.ndarray = np.full((capacity, *tail), fill, dtype=dtype)
             if old:
                 new[:old] = self.arrays[name]
             self.arrays[name] = new

@@ -8,6 +8,7 @@ track, and no history of removed tracks is kept (unlike ByteTrack's `removed_str
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 
@@ -47,15 +48,16 @@ class TrackArrays:
 
     def select(self, index: np.ndarray) -> TrackArrays:
         """A new table with the rows in `index` (mask or indices); the arrays are copies."""
-        return TrackArrays(**{f.name: None if getattr(self, f.name) is None else getattr(self, f.name)[index]
-                             for f in fields(self)})
+        rows: dict[str, Any] = {f.name: None if getattr(self, f.name) is None else getattr(self, f.name)[index]
+                                for f in fields(self)}
+        return TrackArrays(**rows)
 
     def append(self, other: TrackArrays) -> TrackArrays:
         if len(other) == 0:
             return self
         if len(self) == 0:
             return other
-        out = {}
+        out: dict[str, Any] = {}
         for f in fields(self):
             a, b = getattr(self, f.name), getattr(other, f.name)
             if f.name == "embedding":

@@ -211,6 +211,7 @@ class Tracker:
         tr = self.tracks
         if not len(dets) or not len(tr):
             return want
+        assert self._t is not None  # tracks exist, so an update has set the clock
         dt = max(float(t) - self._t, 0.0)
         mean = self.kf.predict(tr.mean, tr.cov, dt)[0] if dt > 0 else tr.mean
         # every track, in any state, can be a rival; only a visible, freshly embedded one can be continued

@@ -145,20 +145,27 @@ def test_lines_drawn_for_another_resolution_are_warned_about(tmp_path):
                 break
             frames.append(np.ascontiguousarray(f.to_ndarray(format="bgr24")[::2, ::2]))  # 320x180
     small = write_video(tmp_path / "small.mp4", frames, 15)
-    far = "- name: far\n  points: [[400, 250], [630, 250]]\n  in_side: left\n"
-    cfg = site(tmp_path, small, AWAY + far)
+    near = "- name: near\n  points: [[10, 100], [300, 100]]\n  in_side: left\n"  # inside 320x180
+    far = "- name: far\n  points: [[400, 250], [630, 250]]\n  in_side: left\n"  # drawn for 640x360
+    cfg = site(tmp_path, small, near + far)
     code, err = finish(vigil("replay", str(cfg), "--db", f"sqlite:///{tmp_path / 'w.db'}", "--no-progress"))
     assert code == 0, err
     warnings = [ln for ln in err.splitlines() if ln.startswith("warning:")]
     assert len(warnings) == 1 and "'far'" in warnings[0] and "320x180" in warnings[0], err
 
 
-def test_a_replay_waits_out_a_full_disk_and_counts_once(setup, tmp_path):
-    """SQLite on a small tmpfs that fills up while the replay writes; space comes back a few
-    seconds later. The replay waits (the writer keeps the events), ends `done`, counts once."""
-    cfg, clean = setup
+def test_a_replay_waits_out_a_full_disk_and_counts_once(tmp_path):
+    """SQLite on a small tmpfs that fills up while the replay writes; space comes back ten
+    seconds later. The replay waits (the writer keeps the events and retries), ends `done`, and
+    counts what a clean replay of the same 10 s clip counts."""
     if os.geteuid() != 0:
         pytest.skip("mounting a small tmpfs needs root")
+    clip = cut_video(need(VIDEO / "saoyan_test.mp4"), tmp_path / "cut10.mp4", 300)
+    cfg = site(tmp_path, clip, AWAY)
+    clean_db = f"sqlite:///{tmp_path / 'clean.db'}"
+    code, err = finish(vigil("replay", str(cfg), "--db", clean_db, "--no-progress"))
+    assert code == 0, err
+    clean = counts(clean_db)
     disk = tmp_path / "disk"
     disk.mkdir()
     r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(disk)], capture_output=True, text=True)
@@ -166,23 +173,22 @@ def test_a_replay_waits_out_a_full_disk_and_counts_once(setup, tmp_path):
         pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
     try:
         db = f"sqlite:///{disk / 'v.db'}"
-        from vigil.store import Store
-
-        Store(db).close()  # schema in place before the disk fills
+        proc = vigil("replay", str(cfg), "--db", db, "--no-progress")
+        time.sleep(8)  # the database is open and the replay is writing
         ballast = disk / "ballast"
-        with open(ballast, "wb") as f:
+        with open(ballast, "wb") as f:  # now the disk fills up
             try:
                 while True:
                     f.write(b"\0" * 65536)
                     f.flush()
             except OSError:
                 pass
-        proc = vigil("replay", str(cfg), "--db", db, "--no-progress")
-        time.sleep(15)  # the replay runs into the full disk
-        ballast.unlink()
+        time.sleep(10)
+        ballast.unlink()  # space comes back
         code, err = finish(proc)
         assert code == 0, err[-2000:]
         assert "Traceback" not in err
+        assert "database write failed, retrying" in err and "database writes resumed" in err, err[-2000:]
         assert counts(db) == clean
         assert [r["status"] for r in runs(db)] == ["done"]
     finally:

@@ -80,7 +80,7 @@ def replay(
           file=sys.stderr)
     for r in results:
         for w in r.warnings:
-            print(f"warning: camera {r.job.camera.id} ({r.job.path.name}): {w}", file=sys.stderr)
+            print(f"warning: {w} (in {r.job.path.name})", file=sys.stderr)
     errors = [r for r in results if r.error]
     for r in errors:
         print(f"error: {r.error}", file=sys.stderr)

@@ -58,4 +58,4 @@ class CameraPipeline:
         h, w = frame.shape
         self.warnings = outside_frame(self.camera, w, h)
         for msg in self.warnings:
-            log.warning("camera %s: %s", self.camera.id, msg, extra={"camera": self.camera.id, "event": "geometry"})
+            log.warning("%s", msg, extra={"camera": self.camera.id, "event": "geometry"})

@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
+from vigil.config.base import first_duplicate
 from vigil.config.geometry import CountingConfig, LineConfig, ZoneConfig
 from vigil.count.geometry import (
     crossing_within_segment,
@@ -47,10 +48,10 @@ class CameraCounter:
 
     def __init__(self, camera_id: str, lines: list[LineConfig], zones: list[ZoneConfig],
                  counting: CountingConfig | None = None):
-        names = [ln.name for ln in lines] + [z.name for z in zones]
-        dup = sorted({n for n in names if names.count(n) > 1})
-        if dup:
-            raise ConfigError(f"camera {camera_id!r}: line/zone name {dup[0]!r} is used twice; names must be unique")
+        # The site config refuses duplicates already; a counter built by hand gets the same check.
+        dup = first_duplicate([ln.name for ln in lines] + [z.name for z in zones])
+        if dup is not None:
+            raise ConfigError(f"camera {camera_id!r}: line/zone name {dup!r} is used twice; names must be unique")
         self.camera_id = camera_id
         self.lines = list(lines)
         self.zones = list(zones)

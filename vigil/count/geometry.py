@@ -39,26 +39,71 @@ def points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
     return ((straddles & (x < x_cross)).sum(axis=1) % 2) == 1
 
 
+def _inside_length(a: tuple[float, float], b: tuple[float, float], w: float, h: float) -> float:
+    """Length of segment AB inside [0, w] x [0, h] (Liang-Barsky clipping)."""
+    (x0, y0), (x1, y1) = a, b
+    dx, dy = x1 - x0, y1 - y0
+    t0, t1 = 0.0, 1.0
+    for p, q in ((-dx, x0), (dx, w - x0), (-dy, y0), (dy, h - y0)):
+        if p == 0:
+            if q < 0:
+                return 0.0
+        elif p < 0:
+            t0 = max(t0, q / p)
+        else:
+            t1 = min(t1, q / p)
+    return max(0.0, t1 - t0) * float(np.hypot(dx, dy))
+
+
+def _area(poly: list[tuple[float, float]]) -> float:
+    """Shoelace area (absolute)."""
+    if len(poly) < 3:
+        return 0.0
+    x, y = np.asarray(poly, np.float64).T
+    return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+
+
+def _clip_to_frame(poly: list[tuple[float, float]], w: float, h: float) -> list[tuple[float, float]]:
+    """The polygon cut to [0, w] x [0, h] (Sutherland-Hodgman, one frame edge at a time)."""
+    edges = ((0, 0.0, True), (0, w, False), (1, 0.0, True), (1, h, False))  # axis, bound, keep >=
+    for axis, bound, keep_ge in edges:
+        out: list[tuple[float, float]] = []
+        for k, cur in enumerate(poly):
+            prev = poly[k - 1]
+            cur_in = cur[axis] >= bound if keep_ge else cur[axis] <= bound
+            prev_in = prev[axis] >= bound if keep_ge else prev[axis] <= bound
+            if cur_in != prev_in:  # the edge crosses the bound: keep the crossing point
+                t = (bound - prev[axis]) / (cur[axis] - prev[axis])
+                out.append((prev[0] + t * (cur[0] - prev[0]), prev[1] + t * (cur[1] - prev[1])))
+            if cur_in:
+                out.append(cur)
+        poly = out
+        if not poly:
+            break
+    return poly
+
+
 def outside_frame(camera: CameraConfig, width: int, height: int) -> list[str]:
     """One message per line or zone of `camera` that lies wholly, or mostly (less than half of its
     length or area inside), outside a `width` x `height` frame: e.g. drawn for 640x360 but run on
     320x180 video, which counts nothing without any error. A line that reaches a little past the
-    edge (to catch objects cut off by it) is fine. Call it with the camera's first decoded frame."""
-    from shapely import make_valid  # loaded here: loading a config needs no shapely
-    from shapely.geometry import LineString, Polygon, box
-
-    frame = box(0, 0, width, height)
+    edge (to catch objects cut off by it) is fine. Call it with the camera's first decoded frame.
+    Plain arithmetic, no geometry library: it runs on the first frame of every run."""
     out = []
-    shapes = [("line", ln.name, LineString(ln.points)) for ln in camera.lines]
-    shapes += [("zone", z.name, make_valid(Polygon(z.polygon))) for z in camera.zones]
-    for kind, name, shape in shapes:
-        size = shape.length if kind == "line" else shape.area
-        inside = frame.intersection(shape)
-        inside = inside.length if kind == "line" else inside.area
+    shapes: list[tuple[str, str, list[tuple[float, float]]]] = [
+        ("line", ln.name, [(float(x), float(y)) for x, y in ln.points]) for ln in camera.lines]
+    shapes += [("zone", z.name, [(float(x), float(y)) for x, y in z.polygon]) for z in camera.zones]
+    for kind, name, pts in shapes:
+        if kind == "line":
+            size = float(np.hypot(pts[1][0] - pts[0][0], pts[1][1] - pts[0][1]))
+            inside = _inside_length(pts[0], pts[1], width, height)
+        else:
+            size, inside = _area(pts), _area(_clip_to_frame(pts, width, height))
         if size > 0 and inside >= 0.5 * size:
             continue
         where = "wholly" if inside == 0 else f"mostly ({100 * (1 - inside / size):.0f}%)"
-        minx, miny, maxx, maxy = (round(c, 1) for c in shape.bounds)
+        xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+        minx, miny, maxx, maxy = (round(float(c), 1) for c in (min(xs), min(ys), max(xs), max(ys)))
         out.append(f"camera {camera.id!r}: {kind} {name!r} lies {where} outside the {width}x{height} frame "
                    f"(it spans x {minx}-{maxx}, y {miny}-{maxy}); redraw it in pixels of the {width}x{height} "
                    "video")

@@ -125,19 +125,25 @@ def _unavailable_reason() -> tuple[str | None, Path | None, str | None]:
     return None, bindir, run_as
 
 
-@pytest.fixture(scope="session")
-def pg_server():
+def serve(cls: type[PgServer] = PgServer):
+    """A started server of `cls` for a fixture to yield (skips with the reason when PostgreSQL is
+    not installed; binaries present but failing is an error worth seeing, not a skip)."""
     reason, bindir, run_as = _unavailable_reason()
     if reason:
         pytest.skip(reason)
-    server = PgServer(bindir, run_as)
+    server = cls(bindir, run_as)
     try:
-        server.start()  # binaries present but failing is an error worth seeing, not a skip
+        server.start()
     except BaseException:
         server.stop()
         raise
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    yield from serve(PgServer)
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.test_replay import AWAY, site
-from tests.pg_fixture import PgServer, _unavailable_reason
 from tests.support.data import VIDEO, cut_video, need
 
 pytestmark = pytest.mark.slow
@@ -64,17 +63,6 @@ def setup(tmp_path_factory):
     return cfg, clean
 
 
-@pytest.fixture
-def own_pg():
-    reason, bindir, run_as = _unavailable_reason()
-    if reason:
-        pytest.skip(reason)
-    server = PgServer(bindir, run_as)
-    server.start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture(params=["sqlite", "postgres"])
 def db_url(request, tmp_path):
     if request.param == "sqlite":
@@ -107,22 +95,13 @@ def test_a_replay_killed_at_a_random_moment_and_run_again_counts_once(setup, db_
     assert statuses[-1] == "done" and "running" not in statuses, statuses
 
 
-def pg_restart(server: PgServer, down_seconds: float) -> None:
-    r = server._run("pg_ctl", "-D", str(server.data), "-m", "fast", "-w", "stop", timeout=60)
-    assert r.returncode == 0, r.stderr
-    time.sleep(down_seconds)
-    opts = f"-h 127.0.0.1 -p {server.port} -k {server.root} -F -c max_connections=200"
-    r = server._run("pg_ctl", "-D", str(server.data), "-l", str(server.log), "-w", "-t", "60", "-o", opts, "start")
-    assert r.returncode == 0, r.stderr
-
-
-def test_a_replay_rides_out_a_postgres_restart(setup, own_pg):
+def test_a_replay_rides_out_a_postgres_restart(setup, restartable_pg):
     cfg, clean = setup
-    db = own_pg.url()
+    db = restartable_pg.url()
     proc = vigil("replay", str(cfg), "--db", db, "--progress")
     # wait until frames are flowing (the progress bar on stderr shows them), then restart
     time.sleep(12)
-    pg_restart(own_pg, 4.0)
+    restartable_pg.restart_later(4.0).join()  # down for 4 s
     code, err = finish(proc)
     assert code == 0, err[-2000:]
     assert "Traceback" not in err

@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 
 from tests.live.conftest import write_site
-from tests.pg_fixture import PgServer, _unavailable_reason
 from tests.support.rtsp_harness import wait_for
 from vigil.config.load import load_site
 from vigil.live.build import build_daemon
@@ -93,29 +92,6 @@ def stages(tmp_path_factory, gst):
     return build_stages(load_site(site))
 
 
-@pytest.fixture
-def own_pg():
-    """A PostgreSQL server of this test's own, so that stopping it disturbs no other test."""
-    reason, bindir, run_as = _unavailable_reason()
-    if reason:
-        pytest.skip(reason)
-    server = PgServer(bindir, run_as)
-    server.start()
-    yield server
-    server.stop()
-
-
-def pg_down(server: PgServer) -> None:
-    r = server._run("pg_ctl", "-D", str(server.data), "-m", "fast", "-w", "stop", timeout=60)
-    assert r.returncode == 0, r.stderr
-
-
-def pg_up(server: PgServer) -> None:
-    opts = f"-h 127.0.0.1 -p {server.port} -k {server.root} -F -c max_connections=200"
-    r = server._run("pg_ctl", "-D", str(server.data), "-l", str(server.log), "-w", "-t", "60", "-o", opts, "start")
-    assert r.returncode == 0, r.stderr
-
-
 def sites_with_zone(tmp_path: Path, cameras: dict[str, str], db: str) -> Path:
     site = write_site(tmp_path, cameras, live="backoff: {initial: 0.5, maximum: 2}, flush_interval: 0.5", db=db)
     text = site.read_text().replace("in_side: right}]}", f"in_side: right}}], zones: {ZONE}}}")
@@ -123,19 +99,19 @@ def sites_with_zone(tmp_path: Path, cameras: dict[str, str], db: str) -> Path:
     return site
 
 
-def test_postgres_restarts_and_a_dying_camera_lose_and_double_nothing(tmp_path, rtsp, clip5, stages, own_pg):
+def test_postgres_restarts_and_a_dying_camera_lose_and_double_nothing(tmp_path, rtsp, clip5, stages, restartable_pg):
     srv_a, srv_b = rtsp({"cam": clip5}), rtsp({"cam": clip5})
-    site = sites_with_zone(tmp_path, {"a": srv_a.url("cam"), "b": srv_b.url("cam")}, own_pg.url())
+    site = sites_with_zone(tmp_path, {"a": srv_a.url("cam"), "b": srv_b.url("cam")}, restartable_pg.url())
     faults: Counter = Counter()
     with Daemon(site, stages) as run:
         assert wait_for(lambda: len(run.emitted) >= 2, 60), run.daemon.snapshot()
         for _ in range(3):  # the database goes away while both cameras keep counting
-            pg_down(own_pg)
+            restartable_pg.halt()  # as a crash: clients cut off, in-flight transactions lost
             faults["postgres_stop"] += 1
             before = len(run.emitted)
             wait_for(lambda before=before: len(run.emitted) > before, 6)
             time.sleep(1)
-            pg_up(own_pg)
+            restartable_pg.resume()
             time.sleep(2)
         srv_a.kill()  # a camera dies and comes back; the other runs on
         faults["rtsp_kill"] += 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.store.faultkit import restartable_pg, small_disk  # noqa: F401 (fixtures)
+from tests.store.faultkit import small_disk  # noqa: F401 (fixture)
 from vigil.store import Store
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.pg_fixture import PgServer, _unavailable_reason
+from tests.pg_fixture import PgServer, serve
 
 
 class RestartablePg(PgServer):
@@ -43,17 +43,8 @@ class RestartablePg(PgServer):
 
 @pytest.fixture(scope="module")
 def restartable_pg():
-    reason, bindir, run_as = _unavailable_reason()
-    if reason:
-        pytest.skip(reason)
-    server = RestartablePg(bindir, run_as)
-    try:
-        server.start()
-    except BaseException:
-        server.stop()
-        raise
-    yield server
-    server.stop()
+    """A PostgreSQL server of the module's own, so that stopping it disturbs no other test."""
+    yield from serve(RestartablePg)
 
 
 class SmallDisk:

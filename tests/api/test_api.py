@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import datetime
 
 import httpx
@@ -16,6 +15,7 @@ import httpx
 from tests.api.apikit import free_port, local_client
 from tests.store.storekit import reference_counts
 from vigil.api.app import create_app
+from vigil.bench.serving import wait_healthy
 from vigil.cli import main
 
 TOKEN = "t0ken-for-tests"
@@ -81,16 +81,7 @@ def test_vigil_serve_really_serves(filled_store):
                              str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, proc.stdout.read()
-            assert time.monotonic() < deadline, "vigil serve did not come up in 60 s"
-            time.sleep(0.2)
+        wait_healthy(base, proc)
         assert httpx.get(f"{base}/api/counts").status_code == 401
         r = httpx.get(f"{base}/api/counts", headers={"Authorization": f"Bearer {TOKEN}"})
         assert r.status_code == 200

@@ -8,7 +8,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
@@ -16,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from tests.api.apikit import free_port, local_client
 from vigil.api.app import create_app
+from vigil.bench.serving import wait_healthy
 from vigil.cli import main
 from vigil.errors import VigilError
 
@@ -98,16 +98,7 @@ def test_serve_open_on_all_interfaces_only_when_asked_and_loudly(filled_store):
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, proc.stdout.read()
-            assert time.monotonic() < deadline, "vigil serve did not come up in 60 s"
-            time.sleep(0.2)
+        wait_healthy(base, proc)
         assert sum(x["count"] for x in httpx.get(f"{base}/api/counts").json()) == len(evs)
         assert httpx.get(f"{base}/api/counts", headers={"Host": "gate.example"}).status_code == 200
         assert httpx.get(f"{base}/api/counts", headers={"Host": "rebound.example"}).status_code == 400

@@ -39,6 +39,16 @@ def rtsp(gst):
 
 
 @pytest.fixture(scope="session")
+def stages(tmp_path_factory, gst):
+    """The real detector and re-ID embedder, loaded once for every live test module."""
+    from vigil.config.load import load_site
+    from vigil.pipeline.stages import build_stages
+
+    site = write_site(tmp_path_factory.mktemp("stages"), {"x": "rtsp://127.0.0.1/x"})
+    return build_stages(load_site(site))
+
+
+@pytest.fixture(scope="session")
 def clip_slow(gst):
     """The first 4 s of saoyan_test.mp4 at 15 fps (where the tracker counts cars), served 15x
     slower (1 frame a second) so this CPU analyses every frame live: 60 frames, 60 s. Its time

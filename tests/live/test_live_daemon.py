@@ -12,7 +12,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -20,10 +19,8 @@ from pathlib import Path
 import pytest
 
 from tests.live.conftest import write_site
+from tests.live.daemonkit import InProcess
 from tests.support.rtsp_harness import wait_for
-from vigil.config.load import load_site
-from vigil.live.build import build_daemon
-from vigil.pipeline.round import AnalysisRound
 
 pytestmark = [pytest.mark.rtsp, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
@@ -38,43 +35,6 @@ def db_events(db: Path) -> list[tuple]:
                                 "FROM events e JOIN series s ON s.id = e.series_id ORDER BY e.id").fetchall()
         except sqlite3.OperationalError:  # tables not created yet
             return []
-
-
-@pytest.fixture(scope="module")
-def stages(tmp_path_factory, gst):
-    """The real detector, loaded once for the module."""
-    from vigil.pipeline.stages import build_stages
-
-    site = write_site(tmp_path_factory.mktemp("stages"), {"x": "rtsp://127.0.0.1/x"})
-    return build_stages(load_site(site))
-
-
-class InProcess:
-    """`vigil run` in a thread: the daemon object stays inspectable."""
-
-    def __init__(self, site: Path, stages):
-        from vigil.store import Store
-
-        self.cfg = load_site(site)
-        self.store = Store(self.cfg.site.database)
-        detector, embedder = stages
-        self.daemon = build_daemon(self.cfg, self.store, AnalysisRound(detector, embedder))
-        self.emitted: list = []
-        self.daemon.on_events = self.emitted.extend
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.daemon.run, args=(self.stop,), daemon=True)
-
-    def cam(self, cid):
-        return next(c for c in self.daemon.cameras if c.camera_id == cid)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        self.thread.join(60)
-        assert not self.thread.is_alive(), "daemon did not stop"
 
 
 def test_two_cameras_one_dies_the_other_runs_on_and_it_comes_back(tmp_path, rtsp, clip_slow, stages):

@@ -9,9 +9,6 @@ lost, runs left running."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -19,10 +16,9 @@ from pathlib import Path
 import pytest
 
 from tests.live.conftest import write_site
+from tests.live.daemonkit import InProcess
 from tests.support.rtsp_harness import wait_for
-from vigil.config.load import load_site
-from vigil.live.build import build_daemon
-from vigil.pipeline.round import AnalysisRound
+from tests.support.tmpfs import mount_or_skip
 
 pytestmark = [pytest.mark.rtsp, pytest.mark.slow, pytest.mark.postgres]
 
@@ -59,39 +55,6 @@ def report(name: str, faults: Counter, emitted: list, store, writer) -> tuple[in
     return duplicates, lost, sum((got - want).values()), running
 
 
-class Daemon:
-    """The daemon in a thread, with the counters' own tally of what they emitted."""
-
-    def __init__(self, site: Path, stages):
-        from vigil.store import Store
-
-        self.cfg = load_site(site)
-        self.store = Store(self.cfg.site.database)
-        detector, embedder = stages
-        self.daemon = build_daemon(self.cfg, self.store, AnalysisRound(detector, embedder))
-        self.emitted: list = []
-        self.daemon.on_events = self.emitted.extend
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.daemon.run, args=(self.stop,), daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        self.thread.join(120)
-        assert not self.thread.is_alive(), "daemon did not stop"
-
-
-@pytest.fixture(scope="module")
-def stages(tmp_path_factory, gst):
-    from vigil.pipeline.stages import build_stages
-
-    site = write_site(tmp_path_factory.mktemp("stages"), {"x": "rtsp://127.0.0.1/x"})
-    return build_stages(load_site(site))
-
-
 def sites_with_zone(tmp_path: Path, cameras: dict[str, str], db: str) -> Path:
     site = write_site(tmp_path, cameras, live="backoff: {initial: 0.5, maximum: 2}, flush_interval: 0.5", db=db)
     text = site.read_text().replace("in_side: right}]}", f"in_side: right}}], zones: {ZONE}}}")
@@ -103,7 +66,7 @@ def test_postgres_restarts_and_a_dying_camera_lose_and_double_nothing(tmp_path, 
     srv_a, srv_b = rtsp({"cam": clip5}), rtsp({"cam": clip5})
     site = sites_with_zone(tmp_path, {"a": srv_a.url("cam"), "b": srv_b.url("cam")}, restartable_pg.url())
     faults: Counter = Counter()
-    with Daemon(site, stages) as run:
+    with InProcess(site, stages) as run:
         assert wait_for(lambda: len(run.emitted) >= 2, 60), run.daemon.snapshot()
         for _ in range(3):  # the database goes away while both cameras keep counting
             restartable_pg.halt()  # as a crash: clients cut off, in-flight transactions lost
@@ -125,34 +88,18 @@ def test_postgres_restarts_and_a_dying_camera_lose_and_double_nothing(tmp_path, 
 
 
 def test_a_full_disk_loses_and_doubles_nothing(tmp_path, rtsp, clip5, stages):
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root")
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], capture_output=True, text=True)
-    if r.returncode:
-        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
-    try:
+    with mount_or_skip(tmp_path / "disk", "2m") as disk:
         srv = rtsp({"cam": clip5})
-        site = sites_with_zone(tmp_path, {"a": srv.url("cam")}, f"sqlite:///{disk}/v.db")
+        site = sites_with_zone(tmp_path, {"a": srv.url("cam")}, f"sqlite:///{disk.path}/v.db")
         faults: Counter = Counter()
-        with Daemon(site, stages) as run:
+        with InProcess(site, stages) as run:
             assert wait_for(lambda: len(run.emitted) >= 1, 60), run.daemon.snapshot()
-            ballast = disk / "ballast"
-            with open(ballast, "wb") as f:  # fill the disk to the last byte
-                try:
-                    while True:
-                        f.write(b"\0" * 65536)
-                        f.flush()
-                except OSError:
-                    pass
+            disk.fill()  # to the last byte
             faults["disk_full"] += 1
             before = len(run.emitted)
             wait_for(lambda: len(run.emitted) >= before + 2, 20)
-            ballast.unlink()  # space comes back
+            disk.free()  # space comes back
             time.sleep(3)
         duplicates, lost, unexpected, running = report("disk full", faults, run.emitted, run.store, run.daemon.writer)
         assert run.daemon.writer.failures >= 1  # the full disk was felt
         assert (duplicates, lost, unexpected, running) == (0, 0, 0, 0)
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], capture_output=True)

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.pg_fixture import PgServer, serve
+from tests.support.tmpfs import Tmpfs
 
 
 class RestartablePg(PgServer):
@@ -54,11 +54,9 @@ class SmallDisk:
     def __init__(self, root: Path, how: str = "tmpfs") -> None:
         self.path = root / "small"
         self.path.mkdir()
-        self.mounted = how == "tmpfs" and os.geteuid() == 0 and subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(self.path)],
-            capture_output=True, check=False).returncode == 0
+        self.tmpfs = Tmpfs(self.path, "4m") if how == "tmpfs" and os.geteuid() == 0 else None
+        self.mounted = self.tmpfs is not None and self.tmpfs.mounted.returncode == 0
         self.max_pages = 0  # fallback only: 0 = no cap
-        self.ballast = self.path / "ballast"
 
     def limit(self, engine: sa.Engine) -> None:
         if not self.mounted:
@@ -69,26 +67,21 @@ class SmallDisk:
 
     def fill(self, engine: sa.Engine) -> None:
         """Leave (almost) no room."""
-        if self.mounted:
-            with open(self.ballast, "wb", buffering=0) as f:
-                try:
-                    while True:
-                        f.write(b"\0" * 4096)
-                except OSError:
-                    pass
+        if self.tmpfs and self.mounted:
+            self.tmpfs.fill()
         else:
             with engine.connect() as conn:
                 self.max_pages = conn.exec_driver_sql("PRAGMA page_count").scalar() + 1
 
     def free(self) -> None:
-        if self.mounted:
-            self.ballast.unlink(missing_ok=True)
+        if self.tmpfs and self.mounted:
+            self.tmpfs.free()
         else:
             self.max_pages = 0
 
     def remove(self) -> None:
-        if self.mounted:
-            subprocess.run(["umount", "-l", str(self.path)], capture_output=True, check=False)
+        if self.tmpfs and self.mounted:
+            self.tmpfs.unmount()
 
 
 @pytest.fixture(params=["tmpfs", "pages"])

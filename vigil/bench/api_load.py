@@ -29,6 +29,7 @@ import httpx
 import psutil
 
 from vigil.bench import count_queries as bench
+from vigil.bench.serving import wait_healthy
 
 REPO = Path(__file__).resolve().parents[2]  # the checkout this module belongs to
 
@@ -106,16 +107,10 @@ def main() -> None:
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://localhost:{args.port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("vigil serve did not come up")
-            time.sleep(0.2)
+        try:
+            wait_healthy(base, server)
+        except RuntimeError as e:
+            raise SystemExit(f"vigil serve did not come up: {e}") from e
         proc = psutil.Process(server.pid)
         rss_start = proc.memory_info().rss
         rss_peak = rss_start

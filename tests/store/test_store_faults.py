@@ -161,6 +161,10 @@ def test_flush_times_out_with_the_cause(small_disk, tmp_path):
     w = store.writer(flush_interval=0.02)
     disk.fill(store.engine)
     w.put(run, numbered(3000))
+    # the first attempt must have failed before the timeout can name its cause (slow under load)
+    deadline = time.monotonic() + 60
+    while w.last_error is None and time.monotonic() < deadline:
+        time.sleep(0.05)
     with pytest.raises(StoreError, match=r"3000 events not yet stored .* after 0.5 s: .*(full|I/O)"):
         w.flush(timeout=0.5)
     disk.free()

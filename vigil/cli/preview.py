@@ -20,8 +20,8 @@ def preview(
     config: Path = typer.Argument(..., help="site config YAML (configs/*.yaml)"),
     camera: Optional[str] = typer.Option(None, "--camera", help="only this camera (default: every camera)"),
     out: Path = typer.Option(Path("preview.png"), "-o", "--out",
-                             help="PNG (or JPEG) to write; with several cameras, NAME-<camera>.png each, "
-                                  "or DIR/<camera>.png when given a folder"),
+                             help="PNG (or JPEG) to write; with several cameras, NAME-<camera>.png each; "
+                                  "a folder (or a name without extension): DIR/<camera>.png"),
     timeout: Optional[float] = typer.Option(None, "--timeout", min=0.1,
                                             help="seconds to wait for a stream's first frame "
                                                  "(default: the site's live open_timeout + read_timeout)"),

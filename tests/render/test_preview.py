@@ -70,12 +70,15 @@ def test_several_cameras_give_one_png_each_and_a_bad_one_does_not_stop_the_other
     assert (tmp_path / "one.png").is_file()
 
 
-@pytest.mark.parametrize("args, says", [
-    (["--camera", "nope"], "camera 'nope' is not in"),
-    (["-o", "out.gif"], "give -o a .png or .jpg"),
+@pytest.mark.parametrize("args, extra, says", [
+    (["--camera", "nope"], "", "camera 'nope' is not in"),
+    (["-o", "out.gif"], "", "give -o a .png or .jpg"),
+    ([], "snapshots: {enabled: true, max_kb: 0}\n", "max_kb"),
+    ([], "snapshots: {enable: true}\n", "enable"),
 ])
-def test_bad_input_is_one_line_and_exit_2(tmp_path, clip, capsys, args, says):
+def test_bad_input_is_one_line_and_exit_2(tmp_path, clip, capsys, args, extra, says):
     cfg = site(tmp_path, {"gate": clip})
+    cfg.write_text(extra + cfg.read_text())
     assert main(["preview", str(cfg), *args]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:") and says in err[0]

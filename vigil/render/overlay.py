@@ -103,7 +103,11 @@ class Overlay:
         sv.draw_filled_polygon(scene, poly, ZONE_COLOR, opacity=0.2)
         sv.draw_polygon(scene, poly, ZONE_COLOR, thickness=2)
         x, y = poly.min(axis=0)
-        _text(scene, zone.name, x + 4, y + 10, ZONE_COLOR, 0.45)
+        label = zone.name
+        if tally is not None:
+            c = tally.zones[zone.name]
+            label = f"{zone.name}: entered {c['in']} inside {c['in'] - c['out']}"
+        _text(scene, label, x + 4, y + 10, ZONE_COLOR, 0.45)
 
     def _line(self, scene: np.ndarray, line: LineConfig, tally: Tally | None) -> None:
         sv.draw_filled_polygon(scene, in_side_band(line), IN_SIDE_COLOR, opacity=0.35)

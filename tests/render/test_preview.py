@@ -105,3 +105,12 @@ def test_preview_of_a_stream_that_never_answers_fails_in_time(tmp_path, capsys):
     assert main(["preview", str(cfg), "--timeout", "2", "-o", str(tmp_path / "x.png")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "camera 'dead': no frame from rtsp://127.0.0.1" in err[0], err
+
+
+def test_annotate_into_a_file_is_one_line_and_exit_2_before_any_work(tmp_path, clip, capsys):
+    taken = tmp_path / "taken"
+    taken.write_text("not a folder")
+    assert main(["replay", str(site(tmp_path, {"gate": clip})), "--annotate", str(taken), "--no-progress",
+                 "--db", f"sqlite:///{tmp_path / 'v.db'}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: --annotate {taken}: cannot make that folder"), err

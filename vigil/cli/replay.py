@@ -47,7 +47,7 @@ def replay(
     annotate: Optional[Path] = typer.Option(
         None, "--annotate", metavar="DIR",
         help="also write DIR/<camera>-<file>.mp4 per file: every analysed frame with boxes, class, track id, "
-             "traces, lines and zones with live counts (slower: drawing and encoding every frame)"),
+             "traces, lines and zones with live counts (drawing and encoding cost a few ms per frame)"),
 ) -> None:
     """Replay recorded video: detect, track and count, and write every event to the database.
 

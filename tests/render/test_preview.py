@@ -114,3 +114,22 @@ def test_annotate_into_a_file_is_one_line_and_exit_2_before_any_work(tmp_path, c
                  "--db", f"sqlite:///{tmp_path / 'v.db'}"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"error: --annotate {taken}: cannot make that folder"), err
+
+
+def test_the_live_daemon_takes_snapshots_when_the_site_says_so(tmp_path, clip):
+    """The daemon builds its camera pipelines from the same `snapshots:` section as replay."""
+    from vigil.config.load import load_site
+    from vigil.live.build import build_daemon
+    from vigil.pipeline.round import AnalysisRound
+    from vigil.store import Store
+
+    cfg = site(tmp_path, {"gate": clip})
+    base = cfg.read_text()
+    for enabled in (True, False):
+        cfg.write_text(f"snapshots: {{enabled: {str(enabled).lower()}, max_kb: 12}}\n" + base)
+        with Store(f"sqlite:///{tmp_path / 'v.db'}") as store:
+            daemon = build_daemon(load_site(cfg), store, AnalysisRound(detector=None), status_path=tmp_path / "s.json")
+            pipe = daemon.cameras[0].pipeline
+            assert (pipe.snapshots is not None) is enabled
+            if pipe.snapshots is not None:
+                assert pipe.snapshots.config.max_kb == 12

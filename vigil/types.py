@@ -185,6 +185,7 @@ class CountEvent:
     kind 'zone': a track entered (direction 'in') or left (direction 'out') zone `name`;
     exits carry the seconds spent inside in `dwell_s`.
     time: tz-aware UTC time of the frame on which the event was decided.
+    snapshot: optional JPEG crop of the object on that frame (site `snapshots:`), stored with the event.
     """
 
     camera_id: str
@@ -195,6 +196,8 @@ class CountEvent:
     direction: Direction
     time: datetime
     dwell_s: float | None = None
+    # bytes, not part of the event's identity: equal events with or without a crop are equal
+    snapshot: bytes | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.kind not in EVENT_KINDS:

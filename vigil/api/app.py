@@ -22,7 +22,7 @@ from functools import partial
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict, Field
@@ -203,6 +203,16 @@ def create_app(store: Store, token: str | None = None, allowed_hosts: Iterable[s
 
         rows, nxt = await off_loop(run)
         return _answer(rows, fmt, {"X-Next-Cursor": nxt} if nxt else None)
+
+    @api.get("/events/{event_id}/snapshot", response_class=Response,
+             responses={200: {"content": {"image/jpeg": {}}}, 404: {"description": "no snapshot kept"}})
+    async def snapshot(event_id: int):
+        """The JPEG crop kept for an event (site `snapshots: {enabled: true}`); 404 when none."""
+        jpeg = await off_loop(store.snapshot, event_id)
+        if jpeg is None:
+            raise HTTPException(404, f"no snapshot for event {event_id}")
+        # an event's crop never changes: let browsers keep it
+        return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
 
     @api.get("/cameras", response_model=list[CameraRow])
     async def cameras():

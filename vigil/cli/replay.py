@@ -44,6 +44,10 @@ def replay(
                                      help="SQLAlchemy database URL (default: $VIGIL_DB, else the config's database)"),
     camera: Optional[str] = typer.Option(None, "--camera", help="replay only this camera / give all files to it"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="show a progress bar"),
+    annotate: Optional[Path] = typer.Option(
+        None, "--annotate", metavar="DIR",
+        help="also write DIR/<camera>-<file>.mp4 per file: every analysed frame with boxes, class, track id, "
+             "traces, lines and zones with live counts (drawing and encoding cost a few ms per frame)"),
 ) -> None:
     """Replay recorded video: detect, track and count, and write every event to the database.
 
@@ -52,6 +56,12 @@ def replay(
     are processed side by side with one batched detector."""
     cfg = load_site(config)
     jobs = plan_jobs(cfg, videos or [], camera)
+    if annotate is not None:
+        try:
+            annotate.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise VigilError(f"--annotate {annotate}: cannot make that folder ({exc.strerror}); "
+                             "give a writable folder") from None
     from vigil.config.database import resolve_db_url
     from vigil.pipeline.replay import Replay, probe_frames
     from vigil.store import Store
@@ -71,13 +81,25 @@ def replay(
             done = bar.tasks[0].completed + n
             bar.update(task, advance=n, fps=done / max(time.perf_counter() - started, 1e-9))
 
-        runner = Replay(cfg, store, detector, embedder, on_frames=advance)
+        observers = None
+        if annotate is not None:
+            from vigil.render.annotate import annotators
+
+            observers = annotators(annotate, cfg.pipeline.frame_stride)
+        runner = Replay(cfg, store, detector, embedder, on_frames=advance, observers=observers)
         results = runner.run(jobs)
     elapsed = time.perf_counter() - started
     Console().print(summary_table(results))
     print(f"{runner.frames} frames analysed in {elapsed:.1f} s ({runner.frames / max(elapsed, 1e-9):.1f} fps); "
           f"database: {store.url}",  # Store.url has the password masked
           file=sys.stderr)
+    if annotate is not None:
+        from vigil.render.annotate import annotated_path
+
+        for r in results:
+            path = annotated_path(annotate, r.job.camera.id, r.job.path)
+            if path.is_file():
+                print(f"annotated video: {path}", file=sys.stderr)
     for r in results:
         for w in r.warnings:
             print(f"warning: {w} (in {r.job.path.name})", file=sys.stderr)

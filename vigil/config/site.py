@@ -9,6 +9,7 @@ from vigil.config.database import DEFAULT_DB_URL
 from vigil.config.fusion import ThermalConfig
 from vigil.config.geometry import LineConfig, ZoneConfig
 from vigil.config.live import CameraStreamFields, LiveConfig
+from vigil.config.snapshots import SnapshotConfig
 
 
 class CameraConfig(CameraStreamFields):
@@ -38,6 +39,8 @@ class SiteConfig(Strict):
                           description="SQLAlchemy URL; relative sqlite paths are relative to the working "
                                       "directory. --db and $VIGIL_DB override it")
     live: LiveConfig = Field(default_factory=LiveConfig)
+    snapshots: SnapshotConfig = Field(default_factory=SnapshotConfig,
+                                      description="JPEG crop of the object at each counted event")
     cameras: list[CameraConfig] = Field(min_length=1)
 
     @field_validator("cameras")

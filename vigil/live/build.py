@@ -37,7 +37,8 @@ def build_daemon(config: LoadedConfig, store, round_: AnalysisRound, cameras: li
     site, live = config.site, config.site.live
     chosen = check_cameras(config, cameras)
     ready, reader_stop = threading.Event(), threading.Event()
-    live_cams = [LiveCamera(open_feed(c, config, ready, reader_stop), CameraPipeline(c, config.pipeline))
+    live_cams = [LiveCamera(open_feed(c, config, ready, reader_stop),
+                            CameraPipeline(c, config.pipeline, snapshots=config.site.snapshots))
                  for c in chosen]
     if status_path is None:
         status_path = Path(live.status_file) if live.status_file else default_status_path(site.site)

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Iterable, Protocol
 
 from vigil.config.pipeline import PipelineConfig
 from vigil.config.site import CameraConfig
+from vigil.config.snapshots import SnapshotConfig
 from vigil.count import CameraCounter
 from vigil.count.geometry import outside_frame
+from vigil.render.snapshot import Snapshotter
 from vigil.timing import NullClock, StageClock
 from vigil.track import Tracker
 from vigil.types import CountEvent, Detections, Frame
@@ -20,9 +23,21 @@ log = logging.getLogger("vigil.pipeline")
 _NULL = NullClock()
 
 
+class FrameObserver(Protocol):
+    """Sees every analysed frame of one camera with its tracks and events (e.g. the annotated
+    video writer). It must not change them; a failing observer is dropped, counting goes on."""
+
+    def __call__(self, frame: Frame, tracks: Detections, events: list[CountEvent]) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class CameraPipeline:
-    def __init__(self, camera: CameraConfig, pipeline: PipelineConfig) -> None:
+    def __init__(self, camera: CameraConfig, pipeline: PipelineConfig, *,
+                 snapshots: SnapshotConfig | None = None, observers: Iterable[FrameObserver] = ()) -> None:
         self.camera = camera
+        self.snapshots = Snapshotter(snapshots) if snapshots is not None and snapshots.enabled else None
+        self.observers = list(observers)
         # None or 0: every detection on every frame
         self.refresh_seconds = (pipeline.reid.refresh_seconds or None) if pipeline.reid is not None else None
         self.tracker = Tracker(pipeline.tracker)
@@ -44,9 +59,36 @@ class CameraPipeline:
             tracks = self.tracker.update(dets, frame.pts, frame.image)
         with clock.time("count", frames=1):
             events = self.counter.update(tracks, frame.time)
+        if self.snapshots is not None and events:
+            with clock.time("snapshot", frames=1):
+                events = self.snapshots.attach(frame, tracks, events)
+        if self.observers:
+            with clock.time("observe", frames=1):
+                self._observe(frame, tracks, events)
         self.frames += 1
         self.last_time = frame.time
         return events
+
+    def _observe(self, frame: Frame, tracks: Detections, events: list[CountEvent]) -> None:
+        for obs in list(self.observers):
+            try:
+                obs(frame, tracks, events)
+            except Exception as exc:  # an overlay or a full disk must not stop the counting
+                self.observers.remove(obs)
+                msg = f"camera {self.camera.id!r}: {type(obs).__name__} stopped at frame {frame.index}: {exc}"
+                self.warnings.append(msg)
+                log.warning("%s", msg, extra={"camera": self.camera.id, "event": "observer_failed"})
+
+    def close(self) -> None:
+        """Close the observers (their files become complete); counting state is untouched."""
+        for obs in self.observers:
+            try:
+                obs.close()
+            except Exception as exc:
+                msg = f"camera {self.camera.id!r}: closing {type(obs).__name__} failed: {exc}"
+                self.warnings.append(msg)
+                log.warning("%s", msg, extra={"camera": self.camera.id, "event": "observer_failed"})
+        self.observers.clear()
 
     def finish(self, time_: datetime | None = None) -> list[CountEvent]:
         """End of stream: zone visits still open are closed at the last frame's time."""
@@ -56,6 +98,6 @@ class CameraPipeline:
     def _check_first_frame(self, frame: Frame) -> None:
         """Lines and zones drawn for another resolution count nothing: say so once."""
         h, w = frame.shape
-        self.warnings = outside_frame(self.camera, w, h)
+        self.warnings = outside_frame(self.camera, w, h) + self.warnings
         for msg in self.warnings:
             log.warning("%s", msg, extra={"camera": self.camera.id, "event": "geometry"})

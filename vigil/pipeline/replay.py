@@ -17,7 +17,7 @@ from typing import Callable, Iterator
 from vigil.config.load import LoadedConfig
 from vigil.config.site import CameraConfig
 from vigil.errors import VigilError
-from vigil.pipeline.camera import CameraPipeline
+from vigil.pipeline.camera import CameraPipeline, FrameObserver
 from vigil.pipeline.round import AnalysisRound
 from vigil.sources.factory import open_recording
 from vigil.sources.file import FileSource, content_hash
@@ -95,11 +95,14 @@ def probe_frames(path: Path, stride: int) -> int:
 
 
 class Replay:
-    """Wires sources, the shared detector/embedder, per-camera pipelines and the store."""
+    """Wires sources, the shared detector/embedder, per-camera pipelines and the store.
+    observers(camera, path): the FrameObservers of that file's run (e.g. its annotated video)."""
 
     def __init__(self, config: LoadedConfig, store, detector, embedder=None,
-                 on_frames: Callable[[int], None] | None = None, clock: StageClock | None = None) -> None:
+                 on_frames: Callable[[int], None] | None = None, clock: StageClock | None = None,
+                 observers: Callable[[CameraConfig, Path], list[FrameObserver]] | None = None) -> None:
         self.config = config
+        self.observers = observers
         self.store = store
         self.clock = clock or StageClock()
         self.round = AnalysisRound(detector, embedder, self.clock)
@@ -135,7 +138,9 @@ class Replay:
                         if isinstance(item, _Start):
                             res = JobResult(item.job)
                             res.run_id = self.store.begin_run(cam, str(item.job.path), item.digest, kind="replay")
-                            current[cam] = (res, CameraPipeline(item.job.camera, cfg))
+                            observers = self.observers(item.job.camera, item.job.path) if self.observers else []
+                            current[cam] = (res, CameraPipeline(item.job.camera, cfg, observers=observers,
+                                                                snapshots=self.config.site.snapshots))
                             results.append(res)
                         elif isinstance(item, _End):
                             ended.append((cam, item))
@@ -192,6 +197,7 @@ class Replay:
         self._close_run(res, pipe, writer, "error" if end.error else "done", end.error)
 
     def _close_run(self, res: JobResult, pipe: CameraPipeline, writer, status: str, error: str | None) -> None:
+        pipe.close()
         events = pipe.finish()
         if events:
             res.counts.update((e.kind, e.name, e.class_name, e.direction) for e in events)

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 import sqlalchemy as sa
 
-from vigil.store.schema import LEVELS, aggregates, events
+from vigil.store.schema import LEVELS, aggregates, events, snapshots
 from vigil.store.timebuckets import sql_int
 
 MINUTE_US = 60_000_000
@@ -67,6 +67,8 @@ def remove_runs(conn: sa.Connection, run_ids: Iterable[int]) -> int:
                         .where(events.c.run_id.in_(run_ids))
                         .group_by(events.c.series_id, minute)).all()
     add_minute_counts(conn, Counter({(s, m): -n for s, m, n in rows}))
+    conn.execute(sa.delete(snapshots).where(snapshots.c.event_id.in_(
+        sa.select(events.c.id).where(events.c.run_id.in_(run_ids)))))
     conn.execute(sa.delete(events).where(events.c.run_id.in_(run_ids)))
     return sum(n for _, _, n in rows)
 

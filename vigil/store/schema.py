@@ -18,7 +18,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 # Alembic head: Store skips loading Alembic when the database is already here.
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 
 # Aggregate levels in seconds, finest first.
 LEVELS = (60, 900, 3600)
@@ -81,6 +81,14 @@ events = sa.Table(
     sa.Index("ix_events_series_time", "series_id", "t_us"),
     sa.Index("ix_events_time", "t_us"),
     sa.Index("ix_events_run", "run_id"),
+)
+
+# Event snapshots (JPEG crops), one per event at most; apart from the events so that the hot
+# table stays narrow, deleted with their events (aggregates.remove_runs).
+snapshots = sa.Table(
+    "snapshots", metadata,
+    sa.Column("event_id", BigId, sa.ForeignKey("events.id"), primary_key=True),
+    sa.Column("jpeg", sa.LargeBinary, nullable=False),
 )
 
 

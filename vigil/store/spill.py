@@ -6,6 +6,7 @@ skipped, never counted twice."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
@@ -36,13 +37,18 @@ def default_dir(url: URL) -> Path | None:
 
 
 def _row(run_id: int, e: CountEvent) -> list:
-    return [run_id, e.camera_id, e.kind, e.name, e.track_id, e.class_name, e.direction, e.time.isoformat(),
-            e.dwell_s]
+    row = [run_id, e.camera_id, e.kind, e.name, e.track_id, e.class_name, e.direction, e.time.isoformat(),
+           e.dwell_s]
+    if e.snapshot is not None:  # a tenth field, so files written before snapshots still load
+        row.append(base64.b64encode(e.snapshot).decode("ascii"))
+    return row
 
 
 def _event(row: list) -> tuple[int, CountEvent]:
-    run_id, cam, kind, name, track, cls, direction, t, dwell = row
-    return int(run_id), CountEvent(cam, kind, name, int(track), cls, direction, datetime.fromisoformat(t), dwell)
+    run_id, cam, kind, name, track, cls, direction, t, dwell = row[:9]
+    jpeg = base64.b64decode(row[9]) if len(row) > 9 else None
+    return int(run_id), CountEvent(cam, kind, name, int(track), cls, direction, datetime.fromisoformat(t), dwell,
+                                   snapshot=jpeg)
 
 
 def save(folder: Path, writer_id: str, batches: list[Batch]) -> Path:

@@ -13,7 +13,7 @@ from vigil.store import aggregates as agg
 from vigil.store import queries, spill
 from vigil.store.aggregates import insert_ignore
 from vigil.store.engine import StoreError, masked, open_engine, retry_transient
-from vigil.store.schema import cameras, events, runs
+from vigil.store.schema import cameras, events, runs, snapshots
 from vigil.store.timebuckets import from_us, parse_time, parse_tz, to_us
 from vigil.store.writer import (
     EventWriter,
@@ -273,3 +273,8 @@ class Store:
 
     def cameras(self) -> list[dict]:
         return queries.list_cameras(self.engine)
+
+    def snapshot(self, event_id: int) -> bytes | None:
+        """The JPEG crop kept for this event (site `snapshots:` enabled), or None when there is none."""
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(snapshots.c.jpeg).where(snapshots.c.event_id == int(event_id))).scalar()

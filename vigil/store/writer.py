@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from vigil.store import spill
 from vigil.store.aggregates import add_minute_counts, insert_ignore
 from vigil.store.engine import StoreError, first_line, is_transient
-from vigil.store.schema import cameras, events, runs, series, writers
+from vigil.store.schema import cameras, events, runs, series, snapshots, writers
 from vigil.store.timebuckets import to_us
 from vigil.types import CountEvent
 
@@ -96,6 +96,18 @@ def _claim(conn: sa.Connection, token: tuple[str, int], now: int) -> bool:
                         .values(seq=seq, updated_us=now)).rowcount == 1
 
 
+def _insert_with_snapshots(conn: sa.Connection, rows: list[dict], jpegs: list[bytes | None]) -> None:
+    """Events that carry a snapshot need their new ids for it: those rows go in with RETURNING
+    (in parameter order), in the same transaction, so an event and its crop commit together."""
+    plain = [r for r, j in zip(rows, jpegs) if j is None]
+    if plain:
+        conn.execute(events.insert(), plain)
+    with_jpeg = [(r, j) for r, j in zip(rows, jpegs) if j is not None]
+    ids = conn.execute(events.insert().returning(events.c.id, sort_by_parameter_order=True),
+                       [r for r, _ in with_jpeg]).scalars().all()
+    conn.execute(snapshots.insert(), [{"event_id": i, "jpeg": j} for i, (_, j) in zip(ids, with_jpeg)])
+
+
 def write_events(engine: sa.Engine, ids: SeriesIds, batch: Iterable[tuple[int, CountEvent]],
                  token: tuple[str, int] | None = None) -> Written:
     """Write (run_id, event) pairs and their aggregates in one transaction. Events of a run
@@ -125,14 +137,18 @@ def write_events(engine: sa.Engine, ids: SeriesIds, batch: Iterable[tuple[int, C
             return out
         keys: set[SeriesKey] = {(e.camera_id, e.kind, e.name, e.class_name, e.direction) for _, e in batch}
         sid = ids.resolve(conn, keys)
-        rows, minutes = [], Counter[tuple[int, int]]()
+        rows, minutes, jpegs = [], Counter[tuple[int, int]](), []
         for run_id, e in batch:
             s = sid[(e.camera_id, e.kind, e.name, e.class_name, e.direction)]
             t = to_us(e.time)
             rows.append({"run_id": run_id, "series_id": s, "track_id": int(e.track_id), "t_us": t,
                          "dwell_s": None if e.dwell_s is None else float(e.dwell_s)})
+            jpegs.append(e.snapshot)
             minutes[(s, t // 60_000_000 * 60)] += 1
-        conn.execute(events.insert(), rows)
+        if any(j is not None for j in jpegs):
+            _insert_with_snapshots(conn, rows, jpegs)
+        else:
+            conn.execute(events.insert(), rows)
         add_minute_counts(conn, minutes)
     ids.commit(sid)
     out.stored = len(rows)

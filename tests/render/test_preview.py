@@ -1,0 +1,135 @@
+"""`vigil preview` as a user runs it: real frames from a file and from a loopback RTSP stream."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.support.data import VIDEO, cut_video, need
+from tests.support.rtsp_harness import RtspServer, gst_unavailable_reason, prepare_clip
+from vigil.cli import main
+
+LINE = "[{name: main, points: [[120, 200], [630, 200]], in_side: left}]"
+ZONE = "[{name: lot, polygon: [[400, 250], [600, 250], [600, 340], [400, 340]]}]"
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    return cut_video(need(VIDEO / "saoyan_test.mp4"), tmp_path_factory.mktemp("clip") / "cut.mp4", 5)
+
+
+def site(tmp_path, cameras: dict[str, str], lines: str = LINE, zones: str = ZONE):
+    cams = "\n".join(f"  - {{id: {cid}, source: '{src}', lines: {lines}, zones: {zones}}}"
+                     for cid, src in cameras.items())
+    path = tmp_path / "site.yaml"
+    path.write_text(f"site: t\npipeline: p.yaml\ncameras:\n{cams}\n")
+    (tmp_path / "p.yaml").write_text("detector: {weights: unused.onnx}\n")
+    return path
+
+
+def raw_first_frame(path) -> np.ndarray:
+    import av
+    with av.open(str(path)) as c:
+        return next(c.decode(video=0)).to_ndarray(format="bgr24")
+
+
+def test_preview_draws_lines_and_zones_on_the_first_frame(tmp_path, clip, capsys):
+    out = tmp_path / "p.png"
+    assert main(["preview", str(site(tmp_path, {"gate": clip})), "-o", str(out)]) == 0
+    io = capsys.readouterr()
+    assert "gate: 640x360 frame, 1 line(s), 1 zone(s)" in io.out and str(out) in io.out
+    assert "warning" not in io.err
+    img = cv2.imread(str(out))
+    raw = raw_first_frame(clip)
+    assert img.shape == raw.shape
+    diff = np.abs(img.astype(int) - raw.astype(int)).sum(axis=2)
+    assert diff[188:198, 250:450].min() > 20   # the in side (above the line) is shaded
+    assert diff[260:330, 420:580].mean() > 10  # the zone is tinted
+    assert diff[300:350, 50:150].max() < 30    # elsewhere: the frame itself (PNG is lossless; decoders agree)
+
+
+def test_shapes_outside_the_frame_are_warned_about_one_line_each(tmp_path, clip, capsys):
+    far = "[{name: far, points: [[1200, 700], [1800, 700]]}]"
+    out = tmp_path / "p.png"
+    assert main(["preview", str(site(tmp_path, {"gate": clip}, lines=far)), "-o", str(out)]) == 0
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(err) == 1 and err[0].startswith("warning:") and "'far'" in err[0] and "640x360" in err[0]
+    assert out.is_file()
+
+
+def test_several_cameras_give_one_png_each_and_a_bad_one_does_not_stop_the_others(tmp_path, clip, capsys):
+    cfg = site(tmp_path, {"a": clip, "b": clip, "gone": tmp_path / "missing.mp4"})
+    assert main(["preview", str(cfg), "-o", str(tmp_path / "shots") + "/"]) == 2
+    io = capsys.readouterr()
+    assert (tmp_path / "shots" / "a.png").is_file() and (tmp_path / "shots" / "b.png").is_file()
+    assert not (tmp_path / "shots" / "gone.png").exists()
+    errors = [ln for ln in io.err.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "missing.mp4" in errors[0] and "Traceback" not in io.err
+    assert main(["preview", str(cfg), "--camera", "a", "-o", str(tmp_path / "one.png")]) == 0
+    assert (tmp_path / "one.png").is_file()
+
+
+@pytest.mark.parametrize("args, extra, says", [
+    (["--camera", "nope"], "", "camera 'nope' is not in"),
+    (["-o", "out.gif"], "", "give -o a .png or .jpg"),
+    ([], "snapshots: {enabled: true, max_kb: 0}\n", "max_kb"),
+    ([], "snapshots: {enable: true}\n", "enable"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path, clip, capsys, args, extra, says):
+    cfg = site(tmp_path, {"gate": clip})
+    cfg.write_text(extra + cfg.read_text())
+    assert main(["preview", str(cfg), *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and says in err[0]
+
+
+def test_preview_of_an_rtsp_camera(tmp_path, capsys):
+    reason = gst_unavailable_reason()
+    if reason:
+        pytest.skip(f"RTSP server unavailable: {reason}")
+    served = prepare_clip(need(VIDEO / "saoyan_test.mp4"), fps=5, seconds=12)
+    with RtspServer({"cam": served}).start() as srv:
+        cfg = site(tmp_path, {"street": srv.url("cam")})
+        out = tmp_path / "live.png"
+        assert main(["preview", str(cfg), "-o", str(out), "--timeout", "20"]) == 0
+    assert "street: 640x360 frame" in capsys.readouterr().out
+    img = cv2.imread(str(out))
+    assert img.shape == (360, 640, 3) and img[190, 250:450, 1].mean() > img[190, 250:450, 2].mean()
+
+
+def test_preview_of_a_stream_that_never_answers_fails_in_time(tmp_path, capsys):
+    from tests.support.rtsp_harness import free_port
+
+    cfg = site(tmp_path, {"dead": f"rtsp://127.0.0.1:{free_port()}/none"})
+    assert main(["preview", str(cfg), "--timeout", "2", "-o", str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "camera 'dead': no frame from rtsp://127.0.0.1" in err[0], err
+
+
+def test_annotate_into_a_file_is_one_line_and_exit_2_before_any_work(tmp_path, clip, capsys):
+    taken = tmp_path / "taken"
+    taken.write_text("not a folder")
+    assert main(["replay", str(site(tmp_path, {"gate": clip})), "--annotate", str(taken), "--no-progress",
+                 "--db", f"sqlite:///{tmp_path / 'v.db'}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: --annotate {taken}: cannot make that folder"), err
+
+
+def test_the_live_daemon_takes_snapshots_when_the_site_says_so(tmp_path, clip):
+    """The daemon builds its camera pipelines from the same `snapshots:` section as replay."""
+    from vigil.config.load import load_site
+    from vigil.live.build import build_daemon
+    from vigil.pipeline.round import AnalysisRound
+    from vigil.store import Store
+
+    cfg = site(tmp_path, {"gate": clip})
+    base = cfg.read_text()
+    for enabled in (True, False):
+        cfg.write_text(f"snapshots: {{enabled: {str(enabled).lower()}, max_kb: 12}}\n" + base)
+        with Store(f"sqlite:///{tmp_path / 'v.db'}") as store:
+            daemon = build_daemon(load_site(cfg), store, AnalysisRound(detector=None), status_path=tmp_path / "s.json")
+            pipe = daemon.cameras[0].pipeline
+            assert (pipe.snapshots is not None) is enabled
+            if pipe.snapshots is not None:
+                assert pipe.snapshots.config.max_kb == 12

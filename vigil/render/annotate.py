@@ -1,0 +1,51 @@
+"""`vigil replay --annotate DIR`: a frame observer that writes each analysed frame, with the
+overlay and live counts, to an MP4 (one per replayed file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from vigil.config.site import CameraConfig
+from vigil.render.overlay import Overlay, Tally
+from vigil.render.video import VideoWriter
+from vigil.sources.file import FileSource
+from vigil.types import CountEvent, Detections, Frame
+
+
+def annotated_path(folder: Path, camera_id: str, video: Path) -> Path:
+    """DIR/<camera>-<file stem>.mp4: one file per replayed video, distinct across cameras."""
+    return Path(folder) / f"{camera_id}-{Path(video).stem}.mp4"
+
+
+class AnnotatedVideo:
+    """A FrameObserver: the overlay of every analysed frame into `path` at `fps` (the analysed
+    rate, i.e. the file's rate / frame_stride, so the video plays in real time)."""
+
+    def __init__(self, camera: CameraConfig, path: Path, fps: float) -> None:
+        self.overlay = Overlay(camera)
+        self.tally = Tally()
+        self.writer = VideoWriter(path, fps)
+        self.path = path
+
+    def __call__(self, frame: Frame, tracks: Detections, events: list[CountEvent]) -> None:
+        self.tally.add(events)  # counted on this frame: shown on this frame
+        self.writer.write(self.overlay.draw(frame.image, tracks, self.tally))
+
+    @property
+    def frames(self) -> int:
+        return self.writer.frames
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def annotators(folder: Path, stride: int) -> Callable[[CameraConfig, Path], list[AnnotatedVideo]]:
+    """The observers for `Replay(observers=...)`: one AnnotatedVideo per replayed file, at the
+    file's frame rate divided by the frame stride."""
+    def make(camera: CameraConfig, video: Path) -> list[AnnotatedVideo]:
+        src = FileSource(video)
+        fps = src.fps
+        src.container.close()
+        return [AnnotatedVideo(camera, annotated_path(folder, camera.id, video), fps / max(1, stride))]
+    return make

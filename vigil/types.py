@@ -184,6 +184,7 @@ class CountEvent:
     kind 'line': a track crossed line `name`; direction 'in' or 'out' per the line's in_side.
     kind 'zone': a track entered (direction 'in') or left (direction 'out') zone `name`;
     exits carry the seconds spent inside in `dwell_s`.
+    speed_kmh: line events of a camera with a ground plane, when the track was seen long enough.
     time: tz-aware UTC time of the frame on which the event was decided.
     """
 
@@ -195,6 +196,7 @@ class CountEvent:
     direction: Direction
     time: datetime
     dwell_s: float | None = None
+    speed_kmh: float | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in EVENT_KINDS:

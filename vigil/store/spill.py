@@ -37,12 +37,13 @@ def default_dir(url: URL) -> Path | None:
 
 def _row(run_id: int, e: CountEvent) -> list:
     return [run_id, e.camera_id, e.kind, e.name, e.track_id, e.class_name, e.direction, e.time.isoformat(),
-            e.dwell_s]
+            e.dwell_s, e.speed_kmh]
 
 
 def _event(row: list) -> tuple[int, CountEvent]:
-    run_id, cam, kind, name, track, cls, direction, t, dwell = row
-    return int(run_id), CountEvent(cam, kind, name, int(track), cls, direction, datetime.fromisoformat(t), dwell)
+    run_id, cam, kind, name, track, cls, direction, t, dwell, *more = row  # files from before speeds: 9
+    return int(run_id), CountEvent(cam, kind, name, int(track), cls, direction, datetime.fromisoformat(t), dwell,
+                                   more[0] if more else None)
 
 
 def save(folder: Path, writer_id: str, batches: list[Batch]) -> Path:

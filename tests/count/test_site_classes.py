@@ -40,6 +40,7 @@ def test_bad_mappings_are_refused(classes, message):
         DetectorConfig(weights="x.onnx", classes=classes)
 
 
+@pytest.mark.slow
 def test_real_model_reports_its_buses_as_the_mapped_class():
     import cv2
 

@@ -16,7 +16,9 @@ from vigil.types import Detections
 
 HISTORY = 64  # ground positions kept per track: 2 s at 30 fps, more with frame_stride
 MIN_SAMPLES = 3
-MIN_SPAN = 0.25  # of the window: a track seen for less has no speed yet
+# Seconds a track must have been seen for a speed. Short: on an elevated camera close to the road
+# a vehicle crosses the picture's near part in a third of a second, and there a pixel is a few cm.
+MIN_SPAN = 0.1
 
 
 class GroundPlane:
@@ -62,7 +64,7 @@ def speed_from(ts: np.ndarray, xy: np.ndarray, t: float, window: float, max_kmh:
     ts, xy = ts[keep], xy[keep]
     dt = ts - ts.mean()
     var = float(dt @ dt)
-    if ts.max() - ts.min() < MIN_SPAN * window or var <= 0:
+    if ts.max() - ts.min() < min(MIN_SPAN, window) - 1e-9 or var <= 0:
         return None
     v = (dt @ (xy - xy.mean(axis=0))) / var  # metres per second, x and y
     kmh = float(np.hypot(v[0], v[1]) * 3.6)

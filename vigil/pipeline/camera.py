@@ -34,6 +34,7 @@ class CameraPipeline:
         self.frames = 0
         self.last_time: datetime | None = None
         self._checked = False
+        self.reported: str | None = None  # the last per-camera error the round logged
         self.warnings: list[str] = []  # said once, on the first frame (e.g. lines outside the picture)
 
     def _counter(self, camera: CameraConfig) -> CameraCounter:

@@ -72,6 +72,10 @@ class AnalysisRound:
             return res.pipeline.prepare(res.frame, d)
         except Exception as exc:  # e.g. a stream whose aspect ratio is not the config's: this camera only
             res.error = f"{type(exc).__name__}: {exc}"
+            if res.pipeline.reported != res.error:  # live retries every frame: say it once, not at frame rate
+                res.pipeline.reported = res.error
+                log.error("%s: %s", res.pipeline.camera.id, exc,
+                          extra={"camera": res.pipeline.camera.id, "event": "pipeline_error"})
             return d
 
     def _embed(self, results: list[CameraResult], images, dets: list[Detections]) -> list[Detections]:

@@ -38,6 +38,7 @@ class CameraPipeline:
         self.warnings: list[str] = []  # said once, on the first frame (e.g. lines outside the picture)
 
     def _counter(self, camera: CameraConfig) -> CameraCounter:
+        self._masks = [np.asarray(m, np.float64) for m in camera.masks]
         return CameraCounter(camera.id, camera.lines, camera.zones, self.counting, ground=camera.ground)
 
     def embedding_wanted(self, frame: Frame, dets: Detections):
@@ -66,8 +67,8 @@ class CameraPipeline:
                 ok &= np.isin(dets.class_id, [CLASS_IDS[c] for c in cam.detector.classes])
         if cam.masks:
             feet = dets.anchors("bottom_center").astype(np.float64)
-            for poly in cam.masks:
-                ok &= ~points_in_polygon(feet, np.asarray(poly, np.float64))
+            for poly in self._masks:
+                ok &= ~points_in_polygon(feet, poly)
         return dets if ok.all() else dets[ok]
 
     def process(self, frame: Frame, dets: Detections, clock: StageClock = _NULL) -> list[CountEvent]:

@@ -60,8 +60,8 @@ def parse_cursor(text: str) -> tuple[int, int]:
 
 def table_columns(rows: list[dict]) -> list[str]:
     """Columns in contract order, keeping only those any row has (line/zone, bucket, dwell_s)."""
-    order = ["id", "run", "camera", "origin", "destination", "line", "zone", "class", "direction", "track_id",
-             "time", "dwell_s", "speed_kmh", "speed_from", "speed_to", "bucket", "count", "kind", "status",
+    order = ["id", "run", "camera", "origin", "destination", "line", "zone", "class", "direction", "bucket",
+             "track_id", "time", "dwell_s", "speed_kmh", "speed_from", "speed_to", "count", "kind", "status",
              "frames", "started", "finished", "source", "error"]
     present = set().union(*(r.keys() for r in rows)) if rows else set()
     return [c for c in order if c in present]

@@ -107,3 +107,19 @@ def test_check_passes_a_good_config_and_fails_a_bad_one_in_a_real_process(tmp_pa
     bad = subprocess.run([sys.executable, "-m", "vigil", "check", str(site(tmp_path, "camras:\n  - id: c\n"))],
                          capture_output=True, text=True, timeout=120, cwd=REPO, env=env)
     one_error_line(bad.returncode, bad.stderr, "unknown key 'camras'")
+
+
+@pytest.mark.slow
+def test_replay_of_a_file_with_another_aspect_ratio_stops_before_decoding(tmp_path):
+    need(CLIP), need(YOLO_ONNX)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "YOLO_OFFLINE": "1"}
+    cfg = site(tmp_path, CAM + "    reference_size: [1024, 768]\n" + LINE)
+    done = subprocess.run([sys.executable, "-m", "vigil", "replay", str(cfg), "--db",
+                           f"sqlite:///{tmp_path / 'r.db'}", "--no-progress"],
+                          capture_output=True, text=True, timeout=300, cwd=REPO, env=env)
+    errors = [ln for ln in done.stderr.splitlines() if ln.startswith("error: ")]
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert errors == ["error: camera 'c': the video is 640x360 (aspect 1.778) but reference_size is 1024x768 "
+                      "(aspect 1.333); its lines and zones would land in the wrong place. Use the stream the "
+                      "points were drawn on, or redraw them and set reference_size to this stream's size"]
+    assert "0 frames analysed" in done.stderr

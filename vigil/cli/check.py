@@ -27,9 +27,10 @@ def _first_frame_size(url: str, transport: str, timeout: float) -> tuple[int, in
     raise VigilError("has no decodable frame")
 
 
-def check_config(path: Path) -> tuple[list[str], list[str]]:
+def check_config(path: Path, say=lambda line: None) -> tuple[list[str], list[str]]:
     """(what was checked and is fine, problems): the config, the weights, every camera's source
-    (opened, one frame decoded) and its lines, zones and masks against that frame."""
+    (opened, one frame decoded) and its lines, zones and masks against that frame. `say` hears
+    each fine item as soon as it is known (opening a stream may take its open_timeout)."""
     from vigil.config.load import load_site
     from vigil.config.scale import to_pixels
     from vigil.count.geometry import outside_frame
@@ -38,14 +39,20 @@ def check_config(path: Path) -> tuple[list[str], list[str]]:
     from vigil.weights import resolve_weights
 
     cfg = load_site(path)  # a config error is the one line: nothing else can be checked without it
-    ok = [f"config {cfg.site_path} and pipeline {cfg.pipeline_path} are valid"]
+    ok: list[str] = []
+
+    def fine(line: str) -> None:
+        ok.append(line)
+        say(line)
+
+    fine(f"config {cfg.site_path} and pipeline {cfg.pipeline_path} are valid")
     problems: list[str] = []
     weights = [("detector weights", cfg.pipeline.detector.weights)]
     if cfg.pipeline.reid is not None:
         weights.append(("re-ID weights", cfg.pipeline.reid.weights))
     for what, name in weights:
         try:
-            ok.append(f"{what}: {resolve_weights(name, cfg.weights_base(), what)}")
+            fine(f"{what}: {resolve_weights(name, cfg.weights_base(), what)}")
         except VigilError as exc:
             problems.append(str(exc))
     live = cfg.site.live
@@ -70,7 +77,7 @@ def check_config(path: Path) -> tuple[list[str], list[str]]:
         outside = outside_frame(resolved, w, h)
         problems += outside
         if not outside:
-            ok.append(f"camera {cam.id!r}: {shown} opens at {w}x{h}; {len(cam.lines)} line(s), {len(cam.zones)} "
+            fine(f"camera {cam.id!r}: {shown} opens at {w}x{h}; {len(cam.lines)} line(s), {len(cam.zones)} "
                       f"zone(s), {len(cam.masks)} mask(s) inside the frame"
                       + (", ground plane set" if cam.ground is not None else ""))
     return ok, problems
@@ -82,9 +89,7 @@ def check_cmd(config: Path = typer.Argument(..., help="site config YAML (configs
     are found, every camera's source opens and decodes a frame (files and RTSP alike), and the
     lines, zones and masks lie inside that frame (scaled by reference_size or relative
     coordinates). Exit 0 when all is well, 2 with one line per problem otherwise."""
-    ok, problems = check_config(config)
-    for line in ok:
-        print(f"ok: {line}")
+    _, problems = check_config(config, say=lambda line: print(f"ok: {line}", flush=True))
     if problems:
         for p in problems[:-1]:
             print(f"error: {' '.join(p.split())}", file=sys.stderr)

@@ -96,20 +96,13 @@ class CameraCounter:
         for li, line in enumerate(self.lines):
             if line.anchor not in anchors:
                 anchors[line.anchor] = tracks.anchors(line.anchor).astype(np.float64)
-            sel = _passing(line, tracks, classes)
-            p = anchors[line.anchor]
-            found = self._update_line(li, p if sel is None else p[sel], slots if sel is None else slots[sel],
-                                      ids if sel is None else ids[sel], classes if sel is None else classes[sel],
-                                      time)
-            events += self._with_speed(found, t)
+            p, sl, i, c = _rows(_passing(line, tracks, classes), anchors[line.anchor], slots, ids, classes)
+            events += self._with_speed(self._update_line(li, p, sl, i, c, time), t)
         for zi, zone in enumerate(self.zones):
             if zone.anchor not in anchors:
                 anchors[zone.anchor] = tracks.anchors(zone.anchor).astype(np.float64)
-            sel = _passing(zone, tracks, classes)
-            p = anchors[zone.anchor]
-            events += self._update_zone(zi, p if sel is None else p[sel], slots if sel is None else slots[sel],
-                                        ids if sel is None else ids[sel], classes if sel is None else classes[sel],
-                                        t, time)
+            p, sl, i, c = _rows(_passing(zone, tracks, classes), anchors[zone.anchor], slots, ids, classes)
+            events += self._update_zone(zi, p, sl, i, c, t, time)
         return events
 
     def _with_speed(self, events: list[CountEvent], t: float) -> list[CountEvent]:
@@ -328,3 +321,8 @@ def _passing(shape: ObjectFilter, tracks: Detections, classes: np.ndarray) -> np
         if shape.max_area is not None:
             ok &= area <= shape.max_area
     return ok
+
+
+def _rows(sel: np.ndarray | None, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The selected rows of each array (all of them when sel is None)."""
+    return arrays if sel is None else tuple(a[sel] for a in arrays)

@@ -119,6 +119,19 @@ def test_mask_and_detector_overrides_drop_detections_before_tracking():
     assert pipe.prepare(blank(), kept).anchors()[:, 0].tolist() == [600]  # a second pass changes nothing
 
 
+@pytest.mark.parametrize("reid", [False, True])
+def test_masked_detections_are_never_embedded(reid):
+    from vigil.config.reid import ReidConfig
+
+    cam = CameraConfig(id="c", masks=[[[0, 0], [320, 0], [320, 360], [0, 360]]])
+    pipe = CameraPipeline(cam, PipelineConfig(detector=DetectorConfig(weights="unused.onnx"),
+                                              reid=ReidConfig(weights="unused.pth") if reid else None))
+    dets = Detections(xyxy=[box(x, 200) for x in (100, 400, 200, 500)], class_id=[2] * 4)
+    assert pipe.embedding_wanted(blank(), dets).tolist() == [False, True, False, True]
+    unmasked = pipe.embedding_wanted(blank(), dets[[1, 3]])  # nothing masked: every row, or the tracker's choice
+    assert unmasked is None if not reid else unmasked.tolist() == [True, True]
+
+
 def test_a_masked_object_never_counts():
     cam = CameraConfig(id="c", masks=[[[0, 0], [100, 0], [100, 360], [0, 360]]],
                        lines=[{"name": "l", "points": [[0, 100], [640, 100]]}])

@@ -34,7 +34,6 @@ class CameraPipeline:
         self.frames = 0
         self.last_time: datetime | None = None
         self._checked = False
-        self.reported: str | None = None  # the last per-camera error the round logged
         self.warnings: list[str] = []  # said once, on the first frame (e.g. lines outside the picture)
 
     def _counter(self, camera: CameraConfig) -> CameraCounter:
@@ -42,10 +41,17 @@ class CameraPipeline:
         return CameraCounter(camera.id, camera.lines, camera.zones, self.counting, ground=camera.ground)
 
     def embedding_wanted(self, frame: Frame, dets: Detections):
-        """Rows of `dets` to embed on this frame (None: every row)."""
+        """Rows of the shared detector's `dets` to embed on this frame (bool mask; None: every
+        row): none that this camera's filters drop, and of the rest those the tracker wants."""
+        self._check_first_frame(frame)
+        ok = self._kept(dets)
         if self.refresh_seconds is None:
-            return None
-        return self.tracker.embedding_wanted(dets, frame.pts, self.refresh_seconds)
+            return ok
+        if ok is None:
+            return self.tracker.embedding_wanted(dets, frame.pts, self.refresh_seconds)
+        want = np.zeros(len(dets), bool)
+        want[ok] = self.tracker.embedding_wanted(dets[ok], frame.pts, self.refresh_seconds)
+        return want
 
     def prepare(self, frame: Frame, dets: Detections) -> Detections:
         """The per-camera step right after the shared detector: on the first frame, the camera's
@@ -56,9 +62,14 @@ class CameraPipeline:
     def keep(self, dets: Detections) -> Detections:
         """This camera's detections: the shared detector's, less those under a mask or below this
         camera's detector overrides. Before tracking, so a masked object never becomes a track."""
+        ok = self._kept(dets)
+        return dets if ok is None else dets[ok]
+
+    def _kept(self, dets: Detections) -> np.ndarray | None:
+        """Bool mask of the rows `keep` keeps; None when it keeps every row."""
         cam = self.camera
         if not len(dets) or (not cam.masks and cam.detector is None):
-            return dets
+            return None
         ok = np.ones(len(dets), bool)
         if cam.detector is not None:
             if cam.detector.confidence is not None:
@@ -69,10 +80,10 @@ class CameraPipeline:
             feet = dets.anchors("bottom_center").astype(np.float64)
             for poly in self._masks:
                 ok &= ~points_in_polygon(feet, poly)
-        return dets if ok.all() else dets[ok]
+        return None if ok.all() else ok
 
     def process(self, frame: Frame, dets: Detections, clock: StageClock = _NULL) -> list[CountEvent]:
-        dets = self.prepare(frame, dets)  # idempotent: the round has usually done it already
+        dets = self.prepare(frame, dets)  # embeddings (of kept rows only, see embedding_wanted) ride along
         with clock.time("track", frames=1):
             tracks = self.tracker.update(dets, frame.pts, frame.image)
         with clock.time("count", frames=1):

@@ -48,7 +48,6 @@ class AnalysisRound:
         images = [frame.image for _, frame in batch]
         with self.clock.time("detect", frames=len(batch)):
             dets = self.detector.detect(images)
-        dets = [self._prepare(res, d) for res, d in zip(results, dets)]
         if self.embedder is not None:
             dets = self._embed(results, images, dets)
         for res, d in zip(results, dets):
@@ -64,19 +63,6 @@ class AnalysisRound:
         self.rounds += 1
         self.frames += len(batch)
         return results
-
-    @staticmethod
-    def _prepare(res: CameraResult, d: Detections) -> Detections:
-        """The camera's own filters (masks, detector overrides) before embedding and tracking."""
-        try:
-            return res.pipeline.prepare(res.frame, d)
-        except Exception as exc:  # e.g. a stream whose aspect ratio is not the config's: this camera only
-            res.error = f"{type(exc).__name__}: {exc}"
-            if res.pipeline.reported != res.error:  # live retries every frame: say it once, not at frame rate
-                res.pipeline.reported = res.error
-                log.error("%s: %s", res.pipeline.camera.id, exc,
-                          extra={"camera": res.pipeline.camera.id, "event": "pipeline_error"})
-            return d
 
     def _embed(self, results: list[CameraResult], images, dets: list[Detections]) -> list[Detections]:
         """The crops each camera's tracker wants, in shared forward passes. If the shared pass

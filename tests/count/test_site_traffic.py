@@ -223,3 +223,14 @@ def test_speeds_and_movements_through_the_cli_and_the_api(tmp_path, capsys):
         assert client.get("/api/speeds", params={"bin_kmh": 0}).status_code == 400
     finally:
         store.close()
+
+
+def test_spill_files_keep_speeds_and_old_files_still_load(tmp_path):
+    from vigil.store import spill
+    from vigil.types import CountEvent
+
+    ev = CountEvent("c", "line", "l", 7, "car", "in", T0, speed_kmh=88.5)
+    path = spill.save(tmp_path, "w1", [("w1", 1, [(3, ev)])])
+    assert spill.load(path) == [("w1", 1, [(3, ev)])]
+    old_row = [3, "c", "line", "l", 7, "car", "in", T0.isoformat(), None]  # written before speeds existed
+    assert spill._event(old_row) == (3, CountEvent("c", "line", "l", 7, "car", "in", T0))

@@ -184,6 +184,7 @@ class CountEvent:
     kind 'line': a track crossed line `name`; direction 'in' or 'out' per the line's in_side.
     kind 'zone': a track entered (direction 'in') or left (direction 'out') zone `name`;
     exits carry the seconds spent inside in `dwell_s`.
+    speed_kmh: line events of a camera with a ground plane, when the track was seen long enough.
     time: tz-aware UTC time of the frame on which the event was decided.
     snapshot: optional JPEG crop of the object on that frame (site `snapshots:`), stored with the event.
     """
@@ -196,6 +197,7 @@ class CountEvent:
     direction: Direction
     time: datetime
     dwell_s: float | None = None
+    speed_kmh: float | None = None
     # bytes, not part of the event's identity: equal events with or without a crop are equal
     snapshot: bytes | None = field(default=None, repr=False, compare=False)
 

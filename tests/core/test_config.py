@@ -52,7 +52,10 @@ def test_valid_config_loads_and_resolves_relative_paths(tmp_path):
     (SITE.replace("[[0, 10], [100, 10]]", "[[0, 10], [0, 10]]"), PIPELINE, "are the same"),
     (SITE.replace("[[0, 10], [100, 10]]", "[[-5, 10], [100, 10]]"), PIPELINE, "negative coordinate -5"),
     (SITE.replace("[[0, 10], [100, 10]]", "[[0, 10]]"), PIPELINE, "cameras.0.lines.0.points"),
-    (SITE.replace("cameras:", "cameras: []\nx:").split("\n  - id")[0], PIPELINE, "cameras"),
+    # the unknown key is the news even when a required key is then missing or bad (issue 17)
+    (SITE.replace("cameras:", "cameras: []\nx:").split("\n  - id")[0], PIPELINE, "unknown key 'x' at top level"),
+    (SITE.replace("cameras:", "camras:"), PIPELINE, "unknown key 'camras' at top level"),
+    (SITE.replace("cameras:", "cameras: []").split("\n  - id")[0], PIPELINE, "cameras"),
     (SITE + "  - id: cam1\n    source: b.mp4\n", PIPELINE, "camera id 'cam1' is used twice"),
     (SITE, PIPELINE + "  imgsz: 10\n", "key 'imgsz' is given twice"),
     (SITE, PIPELINE.replace("imgsz: 640", "imgsz: 640\n  classes: [car, plane]"), "unknown class 'plane'"),

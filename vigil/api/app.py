@@ -1,4 +1,5 @@
-"""FastAPI app: /api/counts, /api/events, /api/cameras with the same rows as the CLI's JSON,
+"""FastAPI app: /api/counts, /api/events, /api/movements, /api/speeds, /api/cameras with the same rows
+as the CLI's JSON,
 OpenAPI docs at /docs with every asset served from this app, optional bearer token on every
 /api route, and a Host-header allow-list against DNS rebinding.
 
@@ -108,6 +109,29 @@ class EventRow(BaseModel):
     track_id: int
     time: str = Field(description="ISO 8601 time in `tz`")
     dwell_s: float | None = Field(None, description="seconds inside the zone (zone exits only)")
+    speed_kmh: float | None = Field(None, description="ground-plane speed (line events of cameras with `ground:`)")
+
+
+class MovementRow(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    camera: str
+    origin: str = Field(description="'line NAME' or 'zone NAME': the track's first crossing or zone entry")
+    destination: str = Field(description="its last crossing or zone entry")
+    class_: str = Field(alias="class")
+    bucket: str | None = Field(None, description="ISO 8601 start of the bucket of the origin time (with `by`)")
+    count: int
+
+
+class SpeedRow(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    camera: str
+    line: str
+    class_: str = Field(alias="class")
+    direction: Direction
+    bucket: str | None = None
+    speed_from: float = Field(description="km/h, inclusive")
+    speed_to: float = Field(description="km/h, exclusive")
+    count: int
 
 
 class CameraRow(BaseModel):
@@ -213,6 +237,36 @@ def create_app(store: Store, token: str | None = None, allowed_hosts: Iterable[s
             raise HTTPException(404, f"no snapshot for event {event_id}")
         # an event's crop never changes: let browsers keep it
         return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
+
+    @api.get("/movements", response_model=list[MovementRow], responses=_CSV)
+    async def movements(camera: str | None = None, class_: str | None = Query(None, alias="class"),
+                        since: str | None = Query(None, description=_TIME_HELP),
+                        until: str | None = Query(None, description=_TIME_HELP + " (exclusive)"),
+                        by: Bucket | None = None, tz: str = "UTC",
+                        fmt: Annotated[Format, Query(alias="format")] = "json"):
+        """Turning movements (origin-destination counts): per track, its first line crossing or
+        zone entry to its last, per class and (with `by`) bucket of the origin time."""
+        def run() -> list[dict]:
+            f = Filters.parse(camera, None, None, class_, None, since, until, tz)
+            return store.od(f, by=by, max_rows=limits.max_rows, timeout_s=limits.timeout_s)
+
+        return _answer(await off_loop(run), fmt)
+
+    @api.get("/speeds", response_model=list[SpeedRow], responses=_CSV)
+    async def speeds(camera: str | None = None, line: str | None = None,
+                     class_: str | None = Query(None, alias="class"), direction: Direction | None = None,
+                     since: str | None = Query(None, description=_TIME_HELP),
+                     until: str | None = Query(None, description=_TIME_HELP + " (exclusive)"),
+                     bin_kmh: float = Query(10.0, description="histogram bin width in km/h"),
+                     by: Bucket | None = None, tz: str = "UTC",
+                     fmt: Annotated[Format, Query(alias="format")] = "json"):
+        """Speed histogram of line crossings (cameras with a `ground:` section), per line, class
+        and direction."""
+        def run() -> list[dict]:
+            f = Filters.parse(camera, line, "line" if line else None, class_, direction, since, until, tz)
+            return store.speeds(f, bin_kmh=bin_kmh, by=by, timeout_s=limits.timeout_s)
+
+        return _answer(await off_loop(run), fmt)
 
     @api.get("/cameras", response_model=list[CameraRow])
     async def cameras():

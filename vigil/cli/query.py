@@ -84,10 +84,20 @@ def counts_cmd(db: DbOpt = None, config: ConfigOpt = None, camera: CameraOpt = N
                since: SinceOpt = None, until: UntilOpt = None,
                by: Annotated[str | None, typer.Option("--by", help="Bucket size: minute, 15min, hour, day "
                                                                    "or week (weeks start on Monday).")] = None,
-               tz: TzOpt = "UTC", fmt: FormatOpt = "table") -> None:
+               tz: TzOpt = "UTC", fmt: FormatOpt = "table",
+               od: Annotated[bool, typer.Option("--od", help="Turning movements instead: per track, from its first "
+                                                             "line crossing or zone entry (origin) to its last "
+                                                             "(destination), per class and --by bucket of the "
+                                                             "origin time.")] = False,
+               speed: Annotated[bool, typer.Option("--speed", help="Speed histogram of line crossings instead "
+                                                                   "(cameras with a `ground:` section).")] = False,
+               bin_kmh: Annotated[float, typer.Option("--bin", help="Speed histogram bin width, km/h.")] = 10.0
+               ) -> None:
     """Counts per camera, line/zone, class and direction, optionally per time bucket.
 
     JSON rows: {camera, line|zone, class, direction, bucket (ISO 8601 start, only with --by), count}.
+    With --od: {camera, origin, destination, class, [bucket], count} (origin/destination: 'line NAME'
+    or 'zone NAME'). With --speed: {camera, line, class, direction, [bucket], speed_from, speed_to, count}.
     """
     from vigil.store import Store
     from vigil.store.public import name_filter
@@ -95,10 +105,20 @@ def counts_cmd(db: DbOpt = None, config: ConfigOpt = None, camera: CameraOpt = N
 
     _check_format(fmt)
     _check_direction(direction)
+    if od and speed:
+        raise VigilError("give --od or --speed, not both")
+    if od and (line or zone or direction):
+        raise VigilError("--od counts movements between lines and zones; drop --line/--zone/--direction")
+    if speed and zone:
+        raise VigilError("--speed is measured on lines; give --line, not --zone")
     name, kind = name_filter(line, zone)
     f = Filters.parse(camera, name, kind, class_name, direction, since, until, tz)
     store = Store(resolve_db(db, config), create=False)
     try:
+        if od or speed:
+            rows = store.od(f, by=by) if od else store.speeds(f, bin_kmh=bin_kmh, by=by)
+            emit(rows, fmt, "turning movements" if od else "speeds (km/h)")
+            return
         rows = store.counts(f, by=by, public=True)
         partial = [r for r in store.incomplete_runs(camera, since, until, tz) if r["events"]]
     finally:
@@ -178,7 +198,7 @@ def serve_cmd(db: DbOpt = None, config: ConfigOpt = None,
               insecure_no_auth: Annotated[bool, typer.Option("--insecure-no-auth",
                   help="Serve without a token on a non-loopback --host, or with an empty "
                        f"{TOKEN_ENV}: anyone who can reach the port reads every count.")] = False) -> None:
-    """HTTP API: /api/counts, /api/events, /api/cameras; OpenAPI docs at /docs."""
+    """HTTP API: /api/counts, /api/events, /api/movements, /api/speeds, /api/cameras; OpenAPI docs at /docs."""
     import gc
 
     import uvicorn

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from vigil.config.base import Strict
+from vigil.config.filters import ObjectFilter
 
 # No camera is 100k pixels wide: a bigger coordinate is a typo (or 1e308), and would count nothing.
 MAX_COORD = 100_000.0
@@ -28,7 +29,36 @@ ANCHOR_HELP = ("point of the box that is tested: bottom_center (where feet/wheel
                "center, top_center or a corner (top_left, top_right, bottom_left, bottom_right)")
 
 
-class LineConfig(Strict):
+def check_polygon(v: list, what: str = "a zone polygon") -> list:
+    if len(v) < 3:
+        raise ValueError(f"{what} needs at least 3 points, got {len(v)}")
+    xs, ys = [p[0] for p in v], [p[1] for p in v]
+    area = 0.5 * abs(sum(xs[i] * ys[i - 1] - xs[i - 1] * ys[i] for i in range(len(v))))
+    if area <= 0:
+        raise ValueError(f"{what} has zero area; its points are collinear")
+    return v
+
+
+Polygon = Annotated[list[Point], AfterValidator(lambda v: check_polygon(v, "a polygon"))]
+
+# Screen directions (x right, y down) a track may move in to count "in".
+DIRECTION_VECTORS = {"up": (0.0, -1.0), "down": (0.0, 1.0), "left": (-1.0, 0.0), "right": (1.0, 0.0)}
+
+
+def side_for_direction(a, b, direction: str) -> Literal["left", "right"]:
+    """The in_side of line A->B that a track moving `direction` on screen crosses onto; ValueError
+    when the line runs along that direction rather than across it (more than 45 degrees off)."""
+    dx, dy = b[0] - a[0], b[1] - a[1]
+    mx, my = DIRECTION_VECTORS[direction]
+    cross = dx * my - dy * mx  # > 0: the motion goes onto the right of A->B (y down)
+    if abs(cross) < 0.7071 * (dx * dx + dy * dy) ** 0.5:
+        across = "left-right" if direction in ("up", "down") else "up-down"
+        raise ValueError(f"in_direction {direction!r} needs a line that runs mostly {across}, across the "
+                         "motion; this line runs along it. Use the other axis or in_side")
+    return "right" if cross > 0 else "left"
+
+
+class LineConfig(ObjectFilter):
     """A counting line: the segment from A to B in image pixels (x right, y down).
 
     Which crossing is "in": `in_side` names the side of the A->B direction, as seen on screen,
@@ -36,6 +66,9 @@ class LineConfig(Strict):
     right hand on the screen. Example: A=[0, 300], B=[640, 300] (a horizontal line drawn left to
     right); in_side "right" is below the line, so a car driving down the image counts "in".
     Swap A and B, or flip in_side, to reverse the directions.
+
+    `in_direction` (up, down, left, right: the on-screen motion that counts "in") is the plain
+    alternative for a line that runs mostly across that motion; it sets in_side.
 
     A crossing counts when the anchor's path between two consecutive positions of a track passes
     through the segment (so fast objects that jump over the line still count, and crossings beyond
@@ -49,6 +82,9 @@ class LineConfig(Strict):
     in_side: Literal["left", "right"] = Field(
         default="right", description="side of A->B (on screen, y down) that a track crosses onto for 'in'; "
                                      "the opposite crossing is 'out'")
+    in_direction: Literal["up", "down", "left", "right"] | None = Field(
+        default=None, description="instead of in_side: the on-screen direction of travel that counts 'in' "
+                                  "(for a line running across it)")
     anchor: Anchor = Field(default="bottom_center", description=ANCHOR_HELP)
     min_distance: float = Field(default=0.0, ge=0, description="pixels past the line (on both sides) "
                                                                "before a side counts; 0 = any distance")
@@ -65,8 +101,16 @@ class LineConfig(Strict):
             raise ValueError(f"line points {list(a)} and {list(b)} are the same; give two distinct points")
         return (a, b)
 
+    @model_validator(mode="after")
+    def _direction(self):
+        if self.in_direction is not None:
+            if "in_side" in self.model_fields_set:
+                raise ValueError(f"line {self.name!r} has both in_side and in_direction; give one of them")
+            self.in_side = side_for_direction(self.points[0], self.points[1], self.in_direction)
+        return self
 
-class ZoneConfig(Strict):
+
+class ZoneConfig(ObjectFilter):
     """A polygon zone in image pixels. A track is inside when its anchor is inside the polygon
     (on `min_frames` consecutive frames, to ignore jitter along the edge). Each visit emits an
     entry ('in') and an exit ('out', with the dwell time in seconds); a track lost while inside
@@ -81,13 +125,7 @@ class ZoneConfig(Strict):
     @field_validator("polygon")
     @classmethod
     def _polygon(cls, v):
-        if len(v) < 3:
-            raise ValueError(f"a zone polygon needs at least 3 points, got {len(v)}")
-        xs, ys = [p[0] for p in v], [p[1] for p in v]
-        area = 0.5 * abs(sum(xs[i] * ys[i - 1] - xs[i - 1] * ys[i] for i in range(len(v))))
-        if area <= 0:
-            raise ValueError("zone polygon has zero area; its points are collinear")
-        return v
+        return check_polygon(v)
 
 
 class CountingConfig(Strict):

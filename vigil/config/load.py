@@ -32,7 +32,9 @@ def _shown(value) -> str:
 
 def _describe(err: ValidationError, model: type[BaseModel]) -> str:
     """The first validation error as 'where: what' with the fix where we know it."""
-    e = err.errors()[0]
+    errors = err.errors()
+    # An unknown key first: `camras:` is then also a missing `cameras`, but the typo is the news.
+    e = next((x for x in errors if x["type"] == "extra_forbidden"), errors[0])
     loc = ".".join(str(p) for p in e["loc"])
     if e["type"] == "extra_forbidden":
         parent = ".".join(str(p) for p in e["loc"][:-1]) or "top level"
@@ -196,4 +198,9 @@ def load_site(path: str | os.PathLike) -> LoadedConfig:
         site_path = Path(path)
     site = read_yaml_model(site_path, SiteConfig)
     pipe_path = find_pipeline(site.pipeline, site_path.parent)
-    return LoadedConfig(site=site, pipeline=load_pipeline(pipe_path), site_path=site_path, pipeline_path=pipe_path)
+    pipeline = load_pipeline(pipe_path)
+    try:
+        site.check_detector(pipeline.detector.confidence, pipeline.detector.kept_classes)
+    except ValueError as exc:
+        raise ConfigError(f"{site_path}: {exc}") from None
+    return LoadedConfig(site=site, pipeline=pipeline, site_path=site_path, pipeline_path=pipe_path)

@@ -19,8 +19,11 @@ class DetectorConfig(Strict):
     imgsz: int = Field(default=640, ge=32, le=4096, description="inference size in pixels")
     confidence: float = Field(default=0.25, ge=0.0, le=1.0, description="minimum detection confidence")
     iou: float = Field(default=0.7, gt=0.0, le=1.0, description="NMS IoU threshold")
-    classes: list[str] = Field(default_factory=lambda: list(CLASS_NAMES),
-                               description="Vigil classes kept: " + ", ".join(CLASS_NAMES))
+    classes: list[str] | dict[str | int, str] = Field(
+        default_factory=lambda: list(CLASS_NAMES),
+        description="Vigil classes kept (" + ", ".join(CLASS_NAMES) + "), or a mapping of the model's own "
+                    "labels (or class indices) to Vigil classes, for a model trained on other labels "
+                    "(e.g. {lorry: truck, van: car}); labels not mapped are dropped")
     device: str = Field(default="auto", description="'auto' (cuda if available), 'cpu', 'cuda', 'cuda:1'")
     half: Literal["auto", True, False] = Field(default="auto", description="fp16; 'auto' = on CUDA only")
     batch: int = Field(default=8, ge=1, le=256, description="frames per detector call")
@@ -31,12 +34,37 @@ class DetectorConfig(Strict):
     @field_validator("classes")
     @classmethod
     def _classes(cls, v):
+        if isinstance(v, dict):
+            if not v:
+                raise ValueError("classes is an empty mapping; map at least one model label to one of "
+                                 + ", ".join(CLASS_NAMES))
+            v = {str(k).strip(): c for k, c in v.items()}
+            if "" in v:
+                raise ValueError("classes maps an empty label; give the model's label (or class index)")
+            bad = [c for c in v.values() if c not in CLASS_NAMES]
+            if bad:
+                raise ValueError(f"classes maps a label to {bad[0]!r}, not a Vigil class; choose from "
+                                 + ", ".join(CLASS_NAMES))
+            return v
         bad = [c for c in v if c not in CLASS_NAMES]
         if bad:
             raise ValueError(f"unknown class {bad[0]!r}; choose from {', '.join(CLASS_NAMES)}")
         if not v:
             raise ValueError("classes is empty; keep at least one of " + ", ".join(CLASS_NAMES))
         return v
+
+
+    @property
+    def kept_classes(self) -> list[str]:
+        """The Vigil classes this detector reports."""
+        if isinstance(self.classes, dict):
+            return [c for c in CLASS_NAMES if c in self.classes.values()]
+        return list(self.classes)
+
+    @property
+    def label_map(self) -> dict[str, str] | None:
+        """Model label (or class index) -> Vigil class, when the config gives a mapping."""
+        return {str(k): c for k, c in self.classes.items()} if isinstance(self.classes, dict) else None
 
 
 class PipelineConfig(Strict):

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator, model_validator
 
 from vigil.config.base import StartTime, Strict, first_duplicate
 from vigil.config.database import DEFAULT_DB_URL
+from vigil.config.filters import CameraDetectorConfig
 from vigil.config.fusion import ThermalConfig
-from vigil.config.geometry import LineConfig, ZoneConfig
+from vigil.config.geometry import MAX_COORD, LineConfig, Polygon, ZoneConfig
+from vigil.config.ground import GroundConfig
 from vigil.config.live import CameraStreamFields, LiveConfig
 from vigil.config.snapshots import SnapshotConfig
 
@@ -22,6 +26,18 @@ class CameraConfig(CameraStreamFields):
     lines: list[LineConfig] = Field(default_factory=list)
     zones: list[ZoneConfig] = Field(default_factory=list)
     thermal: ThermalConfig | None = Field(default=None, description="paired thermal source (RGB-T fusion)")
+    coordinates: Literal["pixels", "relative"] = Field(
+        default="pixels", description="units of lines, zones, masks and ground.image: 'pixels' of the video "
+                                      "(or of reference_size), or 'relative' (0-1 of the width and height)")
+    reference_size: tuple[int, int] | None = Field(
+        default=None, description="[width, height] the pixel coordinates were drawn on; the first frame must "
+                                  "have the same aspect ratio, and points are scaled to its resolution")
+    masks: list[Polygon] = Field(default_factory=list, description="polygons where detections are dropped "
+                                                                   "(bottom centre inside) before tracking")
+    detector: CameraDetectorConfig | None = Field(default=None, description="this camera's detector "
+                                                                            "overrides: confidence, classes")
+    ground: GroundConfig | None = Field(default=None, description="4 image points -> metres, for speeds "
+                                                                  "on line events")
 
     @model_validator(mode="after")
     def _unique_names(self):
@@ -29,6 +45,38 @@ class CameraConfig(CameraStreamFields):
         if dup is not None:
             raise ValueError(f"camera {self.id!r}: line/zone name {dup!r} is used twice; names must be unique")
         return self
+
+    @model_validator(mode="after")
+    def _coordinates(self):
+        if self.reference_size is not None:
+            w, h = self.reference_size
+            if not (0 < w <= MAX_COORD and 0 < h <= MAX_COORD):
+                raise ValueError(f"camera {self.id!r}: reference_size {[w, h]} is not a frame size; give "
+                                 "[width, height] in pixels")
+            if self.coordinates == "relative":
+                raise ValueError(f"camera {self.id!r}: coordinates 'relative' and reference_size do not go "
+                                 "together; relative points need no reference size, so remove one")
+        limit = (1.0, "relative coordinates are fractions of the frame, from 0 to 1") \
+            if self.coordinates == "relative" else None
+        if self.reference_size is not None:
+            limit = (float(max(self.reference_size)), f"points must lie within reference_size "
+                     f"{list(self.reference_size)} (a little past the edge is fine)")
+        if limit is not None:
+            bound, why = limit
+            for what, pts in self.shapes():
+                bad = [p for p in pts if max(p) > bound * 1.1]
+                if bad:
+                    raise ValueError(f"camera {self.id!r}: {what} has point {list(bad[0])}; {why}")
+        return self
+
+    def shapes(self) -> list[tuple[str, list]]:
+        """(what, points) of everything drawn in the camera's coordinates."""
+        out: list[tuple[str, list]] = [(f"line {ln.name!r}", list(ln.points)) for ln in self.lines]
+        out += [(f"zone {z.name!r}", list(z.polygon)) for z in self.zones]
+        out += [(f"masks[{i}]", list(m)) for i, m in enumerate(self.masks)]
+        if self.ground is not None:
+            out.append(("ground.image", list(self.ground.image)))
+        return out
 
 
 class SiteConfig(Strict):
@@ -50,6 +98,21 @@ class SiteConfig(Strict):
         if dup is not None:
             raise ValueError(f"camera id {dup!r} is used twice; camera ids must be unique")
         return v
+
+    def check_detector(self, confidence: float, classes: list[str]) -> None:
+        """Per-camera detector overrides can only narrow the shared detector's output."""
+        for c in self.cameras:
+            d = c.detector
+            if d is None:
+                continue
+            if d.confidence is not None and d.confidence < confidence:
+                raise ValueError(f"camera {c.id!r}: detector.confidence {d.confidence:g} is below the "
+                                 f"pipeline's {confidence:g}; the shared detector already dropped those "
+                                 "boxes, so raise it or lower the pipeline's")
+            missing = [k for k in d.classes or [] if k not in classes]
+            if missing:
+                raise ValueError(f"camera {c.id!r}: detector.classes has {missing[0]!r}, which the pipeline's "
+                                 f"detector does not keep ({', '.join(classes)}); add it there or remove it")
 
     def camera(self, camera_id: str) -> CameraConfig:
         for c in self.cameras:

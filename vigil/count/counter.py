@@ -12,6 +12,11 @@ Rules (see LineConfig / ZoneConfig / CountingConfig for the knobs):
   and exits are events, exits carry the dwell (first frame inside to first frame outside).
 - Lost tracks. A track not reported for `lost_after_s` is forgotten: a zone visit still open ends
   with an exit stamped at the track's last sighting; its slot is reused, so state stays bounded.
+- Filters. A line or zone with classes / min_confidence / min_area / max_area ignores, on each
+  frame, the tracks whose class (the stitcher's vote), confidence or box area fail them.
+- Speed. With a ground plane (GroundConfig), each track's ground point (bottom centre of its
+  box) is mapped to metres on every frame; a line crossing carries the speed of the least-squares
+  fit of that motion over the last `speed_window_s` seconds of frame time.
 - Re-ID. A new track that continues a recently lost one (vigil.track.stitch decides, from
   embeddings, motion and class) takes over its whole counting state, so an id switch neither
   counts a line twice nor splits a zone visit. The class of a track is the stitcher's vote.
@@ -22,21 +27,25 @@ and per emitted event.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import numpy as np
 
 from vigil.config.base import first_duplicate
+from vigil.config.filters import ObjectFilter
 from vigil.config.geometry import CountingConfig, LineConfig, ZoneConfig
+from vigil.config.ground import GroundConfig
 from vigil.count.geometry import (
     crossing_within_segment,
     points_in_polygon,
     signed_distance,
 )
+from vigil.count.speed import GroundPlane
 from vigil.errors import ConfigError
 from vigil.track.slots import SlotTable
 from vigil.track.stitch import IdentityStitcher
-from vigil.types import CLASS_NAMES, CountEvent, Detections
+from vigil.types import CLASS_IDS, CLASS_NAMES, CountEvent, Detections
 
 _N_CLASSES = len(CLASS_NAMES)
 _INHERITED = ("line_side", "line_sign", "line_pt", "line_cross_ok", "line_run", "line_counted",
@@ -47,7 +56,7 @@ class CameraCounter:
     """Counts line crossings and zone visits for one camera. Not thread-safe: one caller per camera."""
 
     def __init__(self, camera_id: str, lines: list[LineConfig], zones: list[ZoneConfig],
-                 counting: CountingConfig | None = None):
+                 counting: CountingConfig | None = None, ground: GroundConfig | None = None):
         # The site config refuses duplicates already; a counter built by hand gets the same check.
         dup = first_duplicate([ln.name for ln in lines] + [z.name for z in zones])
         if dup is not None:
@@ -60,6 +69,7 @@ class CameraCounter:
         self._b = np.array([ln.points[1] for ln in self.lines], np.float64).reshape(-1, 2)
         self._in_sign = np.array([1 if ln.in_side == "right" else -1 for ln in self.lines], np.int8)
         self._polygons = [np.asarray(z.polygon, np.float64) for z in self.zones]
+        self._ground = None if ground is None else GroundPlane(ground)
         self._ids = IdentityStitcher(self.cfg.reid_max_gap_s, self.cfg.reid_max_distance,
                                      self.cfg.reid_min_similarity, enabled=self.cfg.reid_dedup)
         self._reset()
@@ -80,16 +90,26 @@ class CameraCounter:
             self._inherit(int(slots[row]), int(continues[row]))
         self._table.last_seen[slots] = t
         classes = self._ids.classes(ids)
+        if self._ground is not None:
+            self._ground.record(self._table, slots, tracks, t)
         anchors: dict[str, np.ndarray] = {}
         for li, line in enumerate(self.lines):
             if line.anchor not in anchors:
                 anchors[line.anchor] = tracks.anchors(line.anchor).astype(np.float64)
-            events += self._update_line(li, anchors[line.anchor], slots, ids, classes, time)
+            p, sl, i, c = _rows(_passing(line, tracks, classes), anchors[line.anchor], slots, ids, classes)
+            events += self._with_speed(self._update_line(li, p, sl, i, c, time), t)
         for zi, zone in enumerate(self.zones):
             if zone.anchor not in anchors:
                 anchors[zone.anchor] = tracks.anchors(zone.anchor).astype(np.float64)
-            events += self._update_zone(zi, anchors[zone.anchor], slots, ids, classes, t, time)
+            p, sl, i, c = _rows(_passing(zone, tracks, classes), anchors[zone.anchor], slots, ids, classes)
+            events += self._update_zone(zi, p, sl, i, c, t, time)
         return events
+
+    def _with_speed(self, events: list[CountEvent], t: float) -> list[CountEvent]:
+        if self._ground is None or not events:
+            return events
+        tab = self._table
+        return [replace(e, speed_kmh=self._ground.speed_kmh(tab, tab.slot_of[e.track_id], t)) for e in events]
 
     def finish(self, time: datetime) -> list[CountEvent]:
         """End of stream: close every open zone visit (exit stamped at the track's last sighting,
@@ -123,7 +143,9 @@ class CameraCounter:
     def _reset(self) -> None:
         L, Z = len(self.lines), len(self.zones)
         self._ids.reset()
+        speed = {} if self._ground is None else self._ground.fields()
         self._table = SlotTable({
+            **speed,
             "track_id": ((), np.int64, -1),
             "last_seen": ((), np.float64, 0.0),      # seconds since _t0
             "line_side": ((L,), np.int8, 0),         # confirmed side: -1, +1, 0 = not known yet
@@ -281,3 +303,26 @@ class CameraCounter:
                                      "in" if going_in else "out", time,
                                      dwell_s=None if going_in else float(dwell[r])))
         return events
+
+
+def _passing(shape: ObjectFilter, tracks: Detections, classes: np.ndarray) -> np.ndarray | None:
+    """Rows of `tracks` that a line or zone's filters let through; None when it has no filters."""
+    if not shape.filters:
+        return None
+    ok = np.ones(len(tracks), bool)
+    if shape.classes is not None:
+        ok &= np.isin(classes, [CLASS_IDS[c] for c in shape.classes])
+    if shape.min_confidence is not None:
+        ok &= tracks.confidence >= shape.min_confidence
+    if shape.min_area is not None or shape.max_area is not None:
+        area = tracks.area
+        if shape.min_area is not None:
+            ok &= area >= shape.min_area
+        if shape.max_area is not None:
+            ok &= area <= shape.max_area
+    return ok
+
+
+def _rows(sel: np.ndarray | None, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The selected rows of each array (all of them when sel is None)."""
+    return arrays if sel is None else tuple(a[sel] for a in arrays)

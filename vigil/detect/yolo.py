@@ -40,12 +40,23 @@ NAME_TO_VIGIL = {"person": "pedestrian", "pedestrian": "pedestrian", "people": "
                  "bus": "bus", "truck": "truck"}
 
 
-def class_lookup(names: dict[int, str]) -> np.ndarray:
+def class_lookup(names: dict[int, str], label_map: dict[str, str] | None = None) -> np.ndarray:
     """Array mapping model class index -> Vigil class id (-1 = not a Vigil class).
 
-    By name when the model carries real names, by COCO index when it carries none."""
+    With `label_map` (detector.classes given as {label or index: Vigil class}) by that mapping
+    only; else by name when the model carries real names, by COCO index when it carries none."""
     n = max(names) + 1 if names else 80
     lut = np.full(max(n, 80), -1, dtype=np.int32)
+    if label_map is not None:
+        by_label = {str(v).lower(): i for i, v in names.items()}
+        for label, mapped in label_map.items():
+            i = by_label.get(label.lower(), int(label) if label.isdigit() and int(label) in names else None)
+            if i is None:
+                shown = ", ".join(list(map(str, names.values()))[:20])
+                raise ConfigError(f"detector.classes maps label {label!r}, which the model does not have; its "
+                                  f"labels: {shown}. Use one of them or its class index")
+            lut[i] = CLASS_IDS[mapped]
+        return lut
     # Placeholder names ('class0', or '0' from a model built from a YAML) carry no meaning.
     named = any(not (str(v).startswith("class") or str(v).isdigit()) for v in names.values())
     if named:
@@ -70,6 +81,7 @@ class YoloDetector:
     half: bool | str = "auto"
     batch: int = 8
     workers: int = 0  # CPU ONNX: parallel single-threaded sessions; 0 = one per core
+    label_map: dict[str, str] | None = None  # model label -> Vigil class (detector.classes as a mapping)
 
     def __post_init__(self) -> None:
         os.environ.setdefault("YOLO_OFFLINE", "1")
@@ -93,7 +105,7 @@ class YoloDetector:
         self.end2end = bool(getattr(self.backend, "end2end", False))
         self.raw_head = not self.end2end and getattr(self.backend, "task", "detect") in (None, "detect")
         self.n_model_classes = len(self.backend.names)
-        self.lut = class_lookup(dict(self.backend.names))
+        self.lut = class_lookup(dict(self.backend.names), self.label_map)
         keep_vigil = {CLASS_IDS[c] for c in self.classes}
         self.model_classes = sorted(int(i) for i in np.flatnonzero(np.isin(self.lut, list(keep_vigil))))
         if not self.model_classes:
@@ -114,8 +126,8 @@ class YoloDetector:
     def from_config(cls, cfg: DetectorConfig, base_dir: Path | None = None) -> "YoloDetector":
         weights = resolve_weights(cfg.weights, base_dir, what="detector weights")
         return cls(weights=weights, imgsz=cfg.imgsz, confidence=cfg.confidence, iou=cfg.iou,
-                   classes=list(cfg.classes), device=cfg.device, half=cfg.half, batch=cfg.batch,
-                   workers=cfg.workers)
+                   classes=cfg.kept_classes, device=cfg.device, half=cfg.half, batch=cfg.batch,
+                   workers=cfg.workers, label_map=cfg.label_map)
 
     @torch.inference_mode()
     def detect(self, images: list[np.ndarray]) -> list[Detections]:

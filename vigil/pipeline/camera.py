@@ -1,4 +1,4 @@
-"""Per-camera state after detection: which crops to embed, tracking, counting.
+"""Per-camera state after detection: this camera's filters, which crops to embed, tracking, counting.
 
 One CameraPipeline per camera stream (or per replayed file): it owns that stream's tracker
 and counter; the detector and the embedder are shared and batched by the AnalysisRound."""
@@ -9,15 +9,18 @@ import logging
 from datetime import datetime
 from typing import Iterable, Protocol
 
+import numpy as np
+
 from vigil.config.pipeline import PipelineConfig
+from vigil.config.scale import to_pixels
 from vigil.config.site import CameraConfig
 from vigil.config.snapshots import SnapshotConfig
 from vigil.count import CameraCounter
-from vigil.count.geometry import outside_frame
+from vigil.count.geometry import outside_frame, points_in_polygon
 from vigil.render.snapshot import Snapshotter
 from vigil.timing import NullClock, StageClock
 from vigil.track import Tracker
-from vigil.types import CountEvent, Detections, Frame
+from vigil.types import CLASS_IDS, CountEvent, Detections, Frame
 
 log = logging.getLogger("vigil.pipeline")
 _NULL = NullClock()
@@ -38,23 +41,64 @@ class CameraPipeline:
         self.camera = camera
         self.snapshots = Snapshotter(snapshots) if snapshots is not None and snapshots.enabled else None
         self.observers = list(observers)
+        self.counting = pipeline.counting
         # None or 0: every detection on every frame
         self.refresh_seconds = (pipeline.reid.refresh_seconds or None) if pipeline.reid is not None else None
         self.tracker = Tracker(pipeline.tracker)
-        self.counter = CameraCounter(camera.id, camera.lines, camera.zones, pipeline.counting)
+        self.counter = self._counter(camera)
         self.frames = 0
         self.last_time: datetime | None = None
+        self._checked = False
         self.warnings: list[str] = []  # said once, on the first frame (e.g. lines outside the picture)
 
+    def _counter(self, camera: CameraConfig) -> CameraCounter:
+        self._masks = [np.asarray(m, np.float64) for m in camera.masks]
+        return CameraCounter(camera.id, camera.lines, camera.zones, self.counting, ground=camera.ground)
+
     def embedding_wanted(self, frame: Frame, dets: Detections):
-        """Rows of `dets` to embed on this frame (None: every row)."""
+        """Rows of the shared detector's `dets` to embed on this frame (bool mask; None: every
+        row): none that this camera's filters drop, and of the rest those the tracker wants."""
+        self._check_first_frame(frame)
+        ok = self._kept(dets)
         if self.refresh_seconds is None:
+            return ok
+        if ok is None:
+            return self.tracker.embedding_wanted(dets, frame.pts, self.refresh_seconds)
+        want = np.zeros(len(dets), bool)
+        want[ok] = self.tracker.embedding_wanted(dets[ok], frame.pts, self.refresh_seconds)
+        return want
+
+    def prepare(self, frame: Frame, dets: Detections) -> Detections:
+        """The per-camera step right after the shared detector: on the first frame, the camera's
+        coordinates become pixels of this stream; then this camera's filters (`keep`)."""
+        self._check_first_frame(frame)
+        return self.keep(dets)
+
+    def keep(self, dets: Detections) -> Detections:
+        """This camera's detections: the shared detector's, less those under a mask or below this
+        camera's detector overrides. Before tracking, so a masked object never becomes a track."""
+        ok = self._kept(dets)
+        return dets if ok is None else dets[ok]
+
+    def _kept(self, dets: Detections) -> np.ndarray | None:
+        """Bool mask of the rows `keep` keeps; None when it keeps every row."""
+        cam = self.camera
+        if not len(dets) or (not cam.masks and cam.detector is None):
             return None
-        return self.tracker.embedding_wanted(dets, frame.pts, self.refresh_seconds)
+        ok = np.ones(len(dets), bool)
+        if cam.detector is not None:
+            if cam.detector.confidence is not None:
+                ok &= dets.confidence >= cam.detector.confidence
+            if cam.detector.classes is not None:
+                ok &= np.isin(dets.class_id, [CLASS_IDS[c] for c in cam.detector.classes])
+        if cam.masks:
+            feet = dets.anchors("bottom_center").astype(np.float64)
+            for poly in self._masks:
+                ok &= ~points_in_polygon(feet, poly)
+        return None if ok.all() else ok
 
     def process(self, frame: Frame, dets: Detections, clock: StageClock = _NULL) -> list[CountEvent]:
-        if self.frames == 0:
-            self._check_first_frame(frame)
+        dets = self.prepare(frame, dets)  # embeddings (of kept rows only, see embedding_wanted) ride along
         with clock.time("track", frames=1):
             tracks = self.tracker.update(dets, frame.pts, frame.image)
         with clock.time("count", frames=1):
@@ -96,8 +140,17 @@ class CameraPipeline:
         return self.counter.finish(when) if when is not None else []
 
     def _check_first_frame(self, frame: Frame) -> None:
-        """Lines and zones drawn for another resolution count nothing: say so once."""
+        """Coordinates become pixels of this stream (relative, or drawn on reference_size: a
+        different aspect ratio is a ConfigError, which ends this camera's run); lines and zones
+        drawn for another resolution count nothing: say so once."""
+        if self._checked:
+            return
         h, w = frame.shape
+        resolved = to_pixels(self.camera, w, h)
+        if resolved is not self.camera:
+            self.camera = resolved
+            self.counter = self._counter(resolved)
         self.warnings = outside_frame(self.camera, w, h) + self.warnings
+        self._checked = True
         for msg in self.warnings:
             log.warning("%s", msg, extra={"camera": self.camera.id, "event": "geometry"})

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from vigil.config.load import LoadedConfig
+from vigil.config.scale import scale_of
 from vigil.config.site import CameraConfig
 from vigil.errors import VigilError
 from vigil.pipeline.camera import CameraPipeline, FrameObserver
@@ -62,6 +63,8 @@ def _lane(jobs: list[ReplayJob], stride: int, base_dir: Path | None = None, thre
     for job in jobs:
         try:
             source = open_recording(job.camera, job.path, stride, base_dir, threads=threads, clock=clock)
+            if isinstance(source, FileSource):  # a file drawn for another aspect ratio: say so before decoding
+                scale_of(job.camera, source.width, source.height)
             digest = content_hash(job.path)
         except (VigilError, OSError) as exc:
             yield _End(job, str(exc))

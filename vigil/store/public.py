@@ -3,8 +3,10 @@
 Count rows (built by `Store.counts(..., public=True)`): {camera, line | zone, class,
 direction, bucket (ISO 8601 start with offset, only with a bucket size), count}.
 Event rows: {id, run, camera, line | zone, class, direction, track_id, time,
-dwell_s (zone exits only)}. A page of events ends at a cursor, `event_cursor(last row)`, that
-the next request passes back to start after it.
+dwell_s (zone exits only), speed_kmh (line events with a ground plane only)}. A page of events
+ends at a cursor, `event_cursor(last row)`, that the next request passes back to start after it.
+Movement rows (`vigil.store.traffic`): {camera, origin, destination, class, [bucket], count};
+speed rows: {camera, line, class, direction, [bucket], speed_from, speed_to, count}.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ def event_row(r: dict) -> dict:
            "time": r["time"].isoformat()}
     if r["dwell_s"] is not None:
         out["dwell_s"] = r["dwell_s"]
+    if r.get("speed_kmh") is not None:
+        out["speed_kmh"] = round(r["speed_kmh"], 1)
     return out
 
 
@@ -56,8 +60,9 @@ def parse_cursor(text: str) -> tuple[int, int]:
 
 def table_columns(rows: list[dict]) -> list[str]:
     """Columns in contract order, keeping only those any row has (line/zone, bucket, dwell_s)."""
-    order = ["id", "run", "camera", "line", "zone", "class", "direction", "track_id", "time", "dwell_s",
-             "bucket", "count", "kind", "status", "frames", "started", "finished", "source", "error"]
+    order = ["id", "run", "camera", "origin", "destination", "line", "zone", "class", "direction", "bucket",
+             "track_id", "time", "dwell_s", "speed_kmh", "speed_from", "speed_to", "count", "kind", "status",
+             "frames", "started", "finished", "source", "error"]
     present = set().union(*(r.keys() for r in rows)) if rows else set()
     return [c for c in order if c in present]
 

@@ -319,7 +319,7 @@ def list_events(engine: sa.Engine, f: Filters, limit: int | None = 1000, run_id:
         if not keys:
             return []
         q = sa.select(events.c.id, events.c.run_id, events.c.series_id, events.c.track_id, events.c.t_us,
-                      events.c.dwell_s).order_by(events.c.t_us, events.c.id)
+                      events.c.dwell_s, events.c.speed_kmh).order_by(events.c.t_us, events.c.id)
         if f.series_filtered:
             q = q.where(events.c.series_id.in_(sorted(keys)))
         if f.since_us is not None:
@@ -334,10 +334,11 @@ def list_events(engine: sa.Engine, f: Filters, limit: int | None = 1000, run_id:
             q = q.limit(limit)
         rows = conn.execute(q).all()
     out = []
-    for eid, rid, sid, track, t, dwell in rows:
+    for eid, rid, sid, track, t, dwell, speed in rows:
         cam, knd, nm, cls, d = keys[sid]
         out.append({"id": eid, "run_id": rid, "camera": cam, "kind": knd, "name": nm, "class_name": cls,
-                    "direction": d, "track_id": track, "time": from_us(t, f.tz), "dwell_s": dwell})
+                    "direction": d, "track_id": track, "time": from_us(t, f.tz), "dwell_s": dwell,
+                    "speed_kmh": speed})
     return out
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 # Alembic head: Store skips loading Alembic when the database is already here.
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 
 # Aggregate levels in seconds, finest first.
 LEVELS = (60, 900, 3600)
@@ -78,6 +78,7 @@ events = sa.Table(
     sa.Column("track_id", sa.BigInteger, nullable=False),
     sa.Column("t_us", sa.BigInteger, nullable=False),
     sa.Column("dwell_s", sa.Float, nullable=True),
+    sa.Column("speed_kmh", sa.Float, nullable=True),          # line events with a ground plane
     sa.Index("ix_events_series_time", "series_id", "t_us"),
     sa.Index("ix_events_time", "t_us"),
     sa.Index("ix_events_run", "run_id"),

@@ -38,17 +38,18 @@ def default_dir(url: URL) -> Path | None:
 
 def _row(run_id: int, e: CountEvent) -> list:
     row = [run_id, e.camera_id, e.kind, e.name, e.track_id, e.class_name, e.direction, e.time.isoformat(),
-           e.dwell_s]
-    if e.snapshot is not None:  # a tenth field, so files written before snapshots still load
+           e.dwell_s, e.speed_kmh]
+    if e.snapshot is not None:  # an eleventh field only when there is a crop
         row.append(base64.b64encode(e.snapshot).decode("ascii"))
     return row
 
 
 def _event(row: list) -> tuple[int, CountEvent]:
-    run_id, cam, kind, name, track, cls, direction, t, dwell = row[:9]
-    jpeg = base64.b64decode(row[9]) if len(row) > 9 else None
+    run_id, cam, kind, name, track, cls, direction, t, dwell, *more = row  # files from before speeds: 9
+    speed = more[0] if more else None
+    jpeg = base64.b64decode(more[1]) if len(more) > 1 else None
     return int(run_id), CountEvent(cam, kind, name, int(track), cls, direction, datetime.fromisoformat(t), dwell,
-                                   snapshot=jpeg)
+                                   speed, snapshot=jpeg)
 
 
 def save(folder: Path, writer_id: str, batches: list[Batch]) -> Path:

@@ -266,10 +266,25 @@ class Store:
     def events(self, filters: queries.Filters | None = None, limit: int | None = 1000,
                run_id: int | None = None, after: tuple[int, int] | None = None,
                timeout_s: float | None = None, **filter_kw) -> list[dict]:
-        """Rows {id, run_id, camera, kind, name, class_name, direction, track_id, time, dwell_s},
+        """Rows {id, run_id, camera, kind, name, class_name, direction, track_id, time, dwell_s, speed_kmh},
         oldest first; after=(t_us, id) starts after that event (see vigil.store.public cursors)."""
         return queries.list_events(self.engine, queries.filters_of(filters, filter_kw), limit, run_id, after,
                                    timeout_s)
+
+    def od(self, filters: queries.Filters | None = None, by: str | None = None, max_rows: int | None = None,
+           timeout_s: float | None = None, **filter_kw) -> list[dict]:
+        """Turning movements: {camera, origin, destination, class, [bucket], count} (vigil.store.traffic)."""
+        from vigil.store.traffic import od_counts
+
+        return od_counts(self.engine, queries.filters_of(filters, filter_kw), by, max_rows, timeout_s)
+
+    def speeds(self, filters: queries.Filters | None = None, bin_kmh: float = 10.0, by: str | None = None,
+               timeout_s: float | None = None, **filter_kw) -> list[dict]:
+        """Speed histogram of line events: {camera, line, class, direction, [bucket], speed_from,
+        speed_to, count} (vigil.store.traffic)."""
+        from vigil.store.traffic import speed_histogram
+
+        return speed_histogram(self.engine, queries.filters_of(filters, filter_kw), bin_kmh, by, timeout_s)
 
     def cameras(self) -> list[dict]:
         return queries.list_cameras(self.engine)

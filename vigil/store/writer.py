@@ -142,7 +142,8 @@ def write_events(engine: sa.Engine, ids: SeriesIds, batch: Iterable[tuple[int, C
             s = sid[(e.camera_id, e.kind, e.name, e.class_name, e.direction)]
             t = to_us(e.time)
             rows.append({"run_id": run_id, "series_id": s, "track_id": int(e.track_id), "t_us": t,
-                         "dwell_s": None if e.dwell_s is None else float(e.dwell_s)})
+                         "dwell_s": None if e.dwell_s is None else float(e.dwell_s),
+                         "speed_kmh": None if e.speed_kmh is None else float(e.speed_kmh)})
             jpegs.append(e.snapshot)
             minutes[(s, t // 60_000_000 * 60)] += 1
         if any(j is not None for j in jpegs):

@@ -133,3 +133,19 @@ def test_the_live_daemon_takes_snapshots_when_the_site_says_so(tmp_path, clip):
             assert (pipe.snapshots is not None) is enabled
             if pipe.snapshots is not None:
                 assert pipe.snapshots.config.max_kb == 12
+
+
+def test_reference_size_coordinates_are_drawn_in_the_frames_pixels(tmp_path, clip, capsys):
+    """A line drawn for 1280x720 lands where the same line drawn for this 640x360 clip lands."""
+    big = "[{name: main, points: [[240, 400], [1260, 400]], in_side: left}]"
+    zone = "[{name: lot, polygon: [[800, 500], [1200, 500], [1200, 680], [800, 680]]}]"
+    native, scaled = tmp_path / "native", tmp_path / "scaled"
+    native.mkdir(), scaled.mkdir()
+    cfg = site(scaled, {"gate": clip}, lines=big, zones=zone)
+    cfg.write_text(cfg.read_text().replace("  - {id: gate,", "  - {id: gate, reference_size: [1280, 720],"))
+    assert main(["preview", str(site(native, {"gate": clip})), "-o", str(native / "p.png")]) == 0
+    assert main(["preview", str(cfg), "-o", str(scaled / "p.png")]) == 0
+    assert "warning" not in capsys.readouterr().err
+    a, b = cv2.imread(str(native / "p.png")), cv2.imread(str(scaled / "p.png"))
+    diff = np.abs(a.astype(int) - b.astype(int)).sum(axis=2)
+    assert (diff > 60).mean() < 0.01, (diff > 60).mean()  # same picture but for anti-aliasing and labels

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
+from vigil.config.scale import to_pixels
 from vigil.config.site import CameraConfig
 from vigil.render.overlay import Overlay, Tally
 from vigil.render.video import VideoWriter
@@ -23,12 +24,16 @@ class AnnotatedVideo:
     rate, i.e. the file's rate / frame_stride, so the video plays in real time)."""
 
     def __init__(self, camera: CameraConfig, path: Path, fps: float) -> None:
-        self.overlay = Overlay(camera)
+        self.camera = camera
+        self.overlay: Overlay | None = None  # made on the first frame, when its size is known
         self.tally = Tally()
         self.writer = VideoWriter(path, fps)
         self.path = path
 
     def __call__(self, frame: Frame, tracks: Detections, events: list[CountEvent]) -> None:
+        if self.overlay is None:  # relative or reference_size coordinates: draw them in this frame's pixels
+            h, w = frame.shape
+            self.overlay = Overlay(to_pixels(self.camera, w, h))
         self.tally.add(events)  # counted on this frame: shown on this frame
         self.writer.write(self.overlay.draw(frame.image, tracks, self.tally))
 

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from vigil.config.load import LoadedConfig
+from vigil.config.scale import to_pixels
 from vigil.config.site import CameraConfig
 from vigil.count.geometry import outside_frame
 from vigil.errors import SourceError
@@ -60,6 +61,7 @@ def first_frame(config: LoadedConfig, camera: CameraConfig, timeout: float | Non
 
 def render_preview(camera: CameraConfig, frame: Frame) -> Preview:
     h, w = frame.shape
+    camera = to_pixels(camera, w, h)  # relative or reference_size coordinates, in this frame's pixels
     image = Overlay(camera, traces=False).draw(frame.image, caption=f"{camera.id}: {w}x{h} px")
     return Preview(camera, image, w, h, outside_frame(camera, w, h))
 

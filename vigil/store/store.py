@@ -116,15 +116,17 @@ class Store:
             self._open_runs.add(run_id)
         return run_id
 
-    def finish_run(self, run_id: int, status: str, frames: int, error: str | None = None) -> None:
+    def finish_run(self, run_id: int, status: str, frames: int, error: str | None = None,
+                   at_us: int | None = None) -> None:
         """Record how a run ended (status: e.g. done, failed, interrupted; at most 32 characters).
         A run replaced meanwhile by a replay of the same file stays 'replaced'. Rides out a
-        database outage of up to retry_window seconds."""
+        database outage of up to retry_window seconds. at_us: when it ended, if not now (a
+        camera handed over to another worker ended when it stopped, not when this is stored)."""
         if not status or len(status) > 32:
             raise ValueError(f"run status must be 1-32 characters, got {status!r}")
 
         def attempt() -> None:
-            now = to_us_now()
+            now = to_us_now() if at_us is None else int(at_us)
             with self.engine.begin() as conn:
                 done = conn.execute(sa.update(runs).where(runs.c.id == run_id).values(
                     status=sa.case((runs.c.status == "replaced", runs.c.status), else_=sa.literal(status)),

@@ -1,0 +1,104 @@
+"""Camera leases on a real PostgreSQL: shares, takeover of a dead worker's cameras, giving
+cameras up when the database is cut off. The keepers are ticked by hand (no threads), so each
+step is deterministic; the 3-worker end-to-end case is in test_workers_takeover.py."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from vigil.live.leases import CameraLeases, LeaseKeeper
+from vigil.store import Store
+from vigil.store.schema import runs
+
+pytestmark = pytest.mark.postgres
+
+CAMS = [f"c{i}" for i in range(5)]
+
+
+def keeper(store: Store, name: str, capacity: int, ttl: float = 3.0) -> LeaseKeeper:
+    return LeaseKeeper(CameraLeases(store.engine, "site", name, ttl), CAMS, capacity, ttl=ttl, renew_every=ttl / 3)
+
+
+def tick_all(*keepers: LeaseKeeper, rounds: int = 1) -> None:
+    for _ in range(rounds):
+        for k in keepers:
+            k.tick()
+
+
+def test_workers_share_the_cameras_disjointly_within_capacity(pg_url):
+    with Store(pg_url) as store:
+        a, b, c = keeper(store, "a", 4), keeper(store, "b", 4), keeper(store, "c", 1)
+        tick_all(a, b, c, rounds=3)
+        held = [a.wanted(), b.wanted(), c.wanted()]
+        assert set().union(*held) == set(CAMS)
+        assert sum(len(h) for h in held) == len(CAMS)  # disjoint
+        assert len(held[2]) <= 1  # never above its capacity
+        assert CameraLeases(store.engine, "site", "x", 3).holders() == {cam: o for o, h in zip("abc", held)
+                                                                       for cam in h}
+
+
+def test_a_new_worker_gets_cameras_handed_over(pg_url):
+    with Store(pg_url) as store:
+        a = keeper(store, "a", 5)
+        tick_all(a, rounds=2)
+        assert a.wanted() == set(CAMS)
+        b = keeper(store, "b", 5)
+        for _ in range(6):  # a hands one camera a round; the daemon reports it stopped
+            tick_all(a, b)
+            for cam in a._handing_over:
+                a.stopped(cam)
+        assert len(a.wanted()) == 3 and len(b.wanted()) == 2 and not a.wanted() & b.wanted()
+
+
+def test_a_dead_workers_cameras_are_taken_over_after_the_ttl(pg_url):
+    with Store(pg_url) as store:
+        a, b = keeper(store, "a", 5), keeper(store, "b", 5)
+        tick_all(a, b, rounds=3)
+        lost = set(a.wanted())
+        assert lost and len(b.wanted()) < len(CAMS)
+        dead_runs = [store.begin_run(cam, "rtsp://x", None, kind="live") for cam in sorted(lost)]
+        t0 = time.monotonic()
+        while not lost <= b.wanted():  # a no longer ticks: as after kill -9
+            assert time.monotonic() - t0 < 3.0 + 2.0, "not taken over within ttl + one renewal"
+            time.sleep(0.2)
+            b.tick()
+        took = time.monotonic() - t0
+        assert b.wanted() == set(CAMS)
+        with store.engine.connect() as conn:
+            st = dict(conn.execute(sa.select(runs.c.id, runs.c.status).where(runs.c.id.in_(dead_runs))).all())
+        assert set(st.values()) == {"interrupted"}  # the new owner closed the dead worker's runs
+        a.tick()  # a comes back: its leases are gone, it does not run them
+        assert not (a.wanted() & b.wanted())
+        print(f"\ntakeover after {took:.1f} s (ttl 3 s)")
+
+
+def test_a_worker_cut_off_from_postgres_gives_its_cameras_up(restartable_pg):
+    with Store(restartable_pg.url()) as store:
+        a = keeper(store, "a", 5)
+        tick_all(a, rounds=2)
+        assert a.wanted() == set(CAMS)
+        restartable_pg.halt()
+        try:
+            t0 = time.monotonic()
+            while a.wanted():
+                assert time.monotonic() - t0 < 3.0, "still counting cameras it may no longer own"
+                a.tick()
+                time.sleep(0.2)
+            gave_up = time.monotonic() - t0
+        finally:
+            restartable_pg.resume()
+        assert gave_up < 3.0 - 1.0 + 0.5  # ttl - margin, before the server frees the cameras
+        for _ in range(20):  # back: the leases have run out, it takes its cameras again
+            time.sleep(0.3)
+            a.tick()
+            if a.wanted() == set(CAMS):
+                break
+        assert a.wanted() == set(CAMS)
+
+
+def test_leases_refuse_sqlite(tmp_path):
+    with Store(f"sqlite:///{tmp_path}/v.db") as store, pytest.raises(ValueError, match="PostgreSQL"):
+        CameraLeases(store.engine, "site", "a", 10)

@@ -9,6 +9,7 @@ from vigil.config.database import DEFAULT_DB_URL
 from vigil.config.fusion import ThermalConfig
 from vigil.config.geometry import LineConfig, ZoneConfig
 from vigil.config.live import CameraStreamFields, LiveConfig
+from vigil.config.retention import RetentionConfig
 
 
 class CameraConfig(CameraStreamFields):
@@ -38,6 +39,7 @@ class SiteConfig(Strict):
                           description="SQLAlchemy URL; relative sqlite paths are relative to the working "
                                       "directory. --db and $VIGIL_DB override it")
     live: LiveConfig = Field(default_factory=LiveConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
     cameras: list[CameraConfig] = Field(min_length=1)
 
     @field_validator("cameras")

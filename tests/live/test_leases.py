@@ -102,3 +102,35 @@ def test_a_worker_cut_off_from_postgres_gives_its_cameras_up(restartable_pg):
 def test_leases_refuse_sqlite(tmp_path):
     with Store(f"sqlite:///{tmp_path}/v.db") as store, pytest.raises(ValueError, match="PostgreSQL"):
         CameraLeases(store.engine, "site", "a", 10)
+
+
+def test_a_worker_with_no_free_camera_says_so_once(pg_url, caplog):
+    with Store(pg_url) as store:
+        a, b = keeper(store, "a", 5), keeper(store, "b", 5)
+        tick_all(a, rounds=2)
+        with caplog.at_level("WARNING", logger="vigil.live"):
+            tick_all(b, rounds=3)
+        said = [r.getMessage() for r in caplog.records if "no free camera" in r.getMessage()]
+        assert said == ["no free camera: all 5 cameras of site 'site' are held by other workers; standing by to "
+                        "take over"]
+        assert not b.wanted()
+
+
+def site_yaml(tmp_path) -> str:
+    (tmp_path / "p.yaml").write_text("detector: {weights: none.onnx}\n")
+    path = tmp_path / "site.yaml"
+    path.write_text("site: s\npipeline: p.yaml\nlive: {leases: {enabled: true}}\n"
+                    "cameras:\n  - {id: a, source: 'rtsp://127.0.0.1:9/a'}\n")
+    return str(path)
+
+
+@pytest.mark.parametrize("db,says", [
+    ("sqlite:///{tmp}/v.db", "live.leases.enabled in"),
+    ("postgresql+psycopg://vigil:secret@127.0.0.1:9/vigil", "cannot open database"),
+])
+def test_run_with_leases_on_a_bad_database_says_so_in_one_line(tmp_path, capsys, db, says):
+    from vigil.cli import main
+
+    assert main(["run", site_yaml(tmp_path), "--db", db.format(tmp=tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and says in err and "secret" not in err, err

@@ -33,6 +33,14 @@ def check_cameras(config: LoadedConfig, cameras: list[str] | None = None) -> lis
     return chosen
 
 
+def check_leases(config: LoadedConfig, store) -> None:
+    """Leases need PostgreSQL: say so in one line before the models load."""
+    if config.site.live.leases.enabled and store.engine.dialect.name != "postgresql":
+        raise ConfigError(f"live.leases.enabled in {config.site_path} shares cameras between workers through "
+                          f"PostgreSQL, but the database is {store.url}; use a postgresql:// URL (--db or "
+                          "$VIGIL_DB), or turn leases off to run every camera in this one process")
+
+
 def build_daemon(config: LoadedConfig, store, round_: AnalysisRound, cameras: list[str] | None = None,
                  status_path: Path | None = None) -> LiveDaemon:
     """Every camera of the site (or the ones named), validated before anything starts. With
@@ -48,10 +56,7 @@ def build_daemon(config: LoadedConfig, store, round_: AnalysisRound, cameras: li
         live_cams = [LiveCamera(open_feed(c, config, ready, reader_stop), CameraPipeline(c, config.pipeline))
                      for c in chosen]
         return LiveDaemon(live_cams, round_, store, **kw)
-    if store.engine.dialect.name != "postgresql":
-        raise ConfigError(f"live.leases.enabled in {config.site_path} shares cameras between workers through "
-                          f"PostgreSQL, but the database is {store.url}; use a postgresql:// URL (--db or "
-                          "$VIGIL_DB), or turn leases off to run every camera in this one process")
+    check_leases(config, store)
     by_id = {c.id: c for c in chosen}
 
     def make_camera(camera_id: str) -> LiveCamera:

@@ -185,7 +185,8 @@ class LiveDaemon:
         if cam.stop is not None:
             cam.stop.set()
         self.cameras.remove(cam)
-        stopped_us = time.time_ns() // 1000
+        # Counting stopped at the fence (step) when the lease ran out, whenever this runs.
+        stopped_us = min(time.time_ns() // 1000, self.leases.valid_until_us())
         if not cam.closed:
             cam.closed = True
             try:
@@ -224,7 +225,11 @@ class LiveDaemon:
         results = self.round([(cam.pipeline, f) for cam, f in batch])
         self.last_batch_ms = 1000 * (time.perf_counter() - t0)
         now = datetime.now(timezone.utc)
+        # Fenced: a camera whose lease ran out while this round ran is no longer ours to count.
+        owned = self.leases.wanted() if self.leases is not None else None
         for (cam, frame), res in zip(batch, results):
+            if owned is not None and cam.camera_id not in owned:
+                continue
             if res.error is not None:  # logged by the round; this camera's next frame is tried as usual
                 cam.proc.errors += 1
                 continue

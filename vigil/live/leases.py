@@ -167,6 +167,12 @@ class LeaseKeeper:
                 return set()
             return self._held - self._handing_over
 
+    def valid_until_us(self) -> int:
+        """When (wall clock, epoch µs) the leases held now may run out, unless renewed."""
+        with self._lock:
+            left = self._valid_until - time.monotonic()
+        return time.time_ns() // 1000 + int(left * 1e6)
+
     def stopped(self, camera: str) -> None:
         """The daemon has stopped analysing `camera` (and handed its last events to the writer)."""
         with self._lock:

@@ -127,6 +127,7 @@ def test_three_workers_share_six_cameras_and_take_over_a_killed_ones(tmp_path, g
         drops0 = dropped(status(tmp_path, "ref"), watched) + sum(dropped(status(tmp_path, n), watched)
                                                                 for n in names)
         time.sleep(10)
+        drops_dead = dropped(status(tmp_path, "w0"), watched)  # its last figure (the status file stays)
         workers[0].kill()  # SIGKILL: no lease released, no run finished
         t_kill = time.monotonic()
         t_kill_utc = datetime.now(timezone.utc)
@@ -138,8 +139,8 @@ def test_three_workers_share_six_cameras_and_take_over_a_killed_ones(tmp_path, g
         assert wait_for(taken, 30, 0.2), "cameras not moved within 30 s"
         takeover_s = time.monotonic() - t_kill
         time.sleep(15)
-        drops1 = dropped(status(tmp_path, "ref"), watched) + sum(dropped(status(tmp_path, n), watched)
-                                                                for n in names[1:])
+        drops1 = drops_dead + dropped(status(tmp_path, "ref"), watched) + sum(
+            dropped(status(tmp_path, n), watched) for n in names[1:])
         t_to = datetime.now(timezone.utc) - timedelta(seconds=3)
         stop_all(procs)
     finally:

@@ -112,3 +112,16 @@ def test_retention_clock_and_cutoffs():
     assert cut["events"] == int((now - 10 * DAY_S) * 1e6)
     assert cut["counts_3600s"] == int(now - 50 * DAY_S) - 3600 + 1  # only whole hours older than the age
     assert cut["counts_60s"] == int(now - 10 * DAY_S) - 60 + 1
+
+
+@pytest.mark.postgres
+def test_db_stats_on_postgres_shows_leases_and_timescaledb(pg_url, capsys):
+    from vigil.live.leases import CameraLeases
+
+    with Store(pg_url) as store:
+        CameraLeases(store.engine, "s", "worker-1", 30).acquire(["a"], 1)
+    capsys.readouterr()
+    assert main(["db", "stats", "--db", pg_url]) == 0
+    out = capsys.readouterr().out
+    assert "lease s/a: worker-1 until" in out
+    assert "TimescaleDB not available" in out  # Debian's PostgreSQL here has no TimescaleDB

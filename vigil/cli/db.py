@@ -91,7 +91,8 @@ def stats(db: DbOpt = None, config: ConfigOpt = None,
     if as_json:
         print(json.dumps(s, indent=1))
         return
-    print(f"database {masked(engine.url)}: {s['size_bytes'] / 2**20:,.1f} MiB")
+    print(f"database {masked(engine.url)}: {s['size_bytes'] / 2**20:,.1f} MiB"
+          + (f"; TimescaleDB {s['timescaledb']}" if s["timescaledb"] else ""))
     print("rows: " + ", ".join(f"{t} {n:,}" for t, n in s["rows"].items()))
     print(f"events: {s['events']['first'] or '-'} .. {s['events']['last'] or '-'}")
     for level, a in s["aggregates"].items():

@@ -33,11 +33,16 @@ def db_stats(engine: sa.Engine) -> dict:
         leases = [{"site": r[0], "camera": r[1], "owner": r[2], "expires": _iso(r[3])} for r in conn.execute(
             sa.select(camera_leases.c.site, camera_leases.c.camera_id, camera_leases.c.owner,
                       camera_leases.c.expires_us).order_by(camera_leases.c.site, camera_leases.c.camera_id))]
+        timescale = None
         if engine.dialect.name == "postgresql":
             size = conn.execute(sa.text("SELECT pg_database_size(current_database())")).scalar_one()
+            # Retention uses batched deletes; TimescaleDB would only be an option where it exists.
+            timescale = conn.execute(sa.text(
+                "SELECT coalesce(installed_version, 'available ' || default_version) FROM pg_available_extensions "
+                "WHERE name = 'timescaledb'")).scalar() or "not available"
         else:
             db = engine.url.database
             size = sum(p.stat().st_size for p in (Path(f"{db}{s}") for s in ("", "-wal", "-shm"))
                        if db and p.is_file())
     return {"rows": rows, "events": {"first": _iso(lo), "last": _iso(hi)}, "aggregates": levels,
-            "runs": by_status, "leases": leases, "size_bytes": int(size or 0)}
+            "runs": by_status, "leases": leases, "size_bytes": int(size or 0), "timescaledb": timescale}

@@ -4,7 +4,9 @@ step is deterministic; the 3-worker end-to-end case is in test_workers_takeover.
 
 from __future__ import annotations
 
+import threading
 import time
+from datetime import datetime, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -134,3 +136,68 @@ def test_run_with_leases_on_a_bad_database_says_so_in_one_line(tmp_path, capsys,
     assert main(["run", site_yaml(tmp_path), "--db", db.format(tmp=tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and says in err and "secret" not in err, err
+
+
+def test_the_daemon_stops_counting_when_postgres_is_cut_off_and_loses_nothing(restartable_pg, tmp_path):
+    """The daemon loop itself (stand-in frames and detector, real store, keeper and PostgreSQL):
+    cameras stop before their leases could be taken, no event is counted while unowned, every
+    event counted is stored, and the cameras come back with new runs."""
+    from tests.live.test_live_units import CountingDetector, EveryFramePipeline, FakeReader
+    from vigil.live.daemon import LiveCamera, LiveDaemon
+    from vigil.pipeline.round import AnalysisRound
+    from vigil.sources.factory import Feed
+    from vigil.sources.rtsp import LatestFrameSlot
+
+    with Store(restartable_pg.url(), spill_dir=tmp_path) as store:
+        with store.engine.begin() as conn:  # a fresh start: no leases or runs of earlier tests
+            conn.execute(sa.text("DELETE FROM camera_leases; DELETE FROM lease_workers"))
+        ready, reader_stop = threading.Event(), threading.Event()
+
+        def make_camera(cam: str) -> LiveCamera:
+            stop, slot = threading.Event(), LatestFrameSlot(ready)
+            feed = Feed(cam, f"rtsp://host/{cam}", [FakeReader(cam, slot, stop, 10_000, 10.0)], slot)
+            return LiveCamera(feed, EveryFramePipeline(cam), stop=stop)
+
+        ttl = 3.0
+        k = LeaseKeeper(CameraLeases(store.engine, "site", "w1", ttl), ["a", "b"], 2, ttl=ttl, renew_every=1.0)
+        emitted: list = []
+        daemon = LiveDaemon([], AnalysisRound(CountingDetector()), store, ready=ready, reader_stop=reader_stop,
+                            leases=k, make_camera=make_camera, on_events=emitted.extend)
+        stop = threading.Event()
+        loop = threading.Thread(target=daemon.run, args=(stop,))
+        loop.start()
+        try:
+            assert wait(lambda: {c.camera_id for c in daemon.cameras} == {"a", "b"} and len(emitted) > 10, 15)
+            restartable_pg.halt()
+            cut = datetime.now(timezone.utc)
+            t0 = time.monotonic()
+            assert wait(lambda: not daemon.cameras, ttl), "still counting cameras it may no longer own"
+            gave_up = time.monotonic() - t0
+            stopped_at = datetime.now(timezone.utc)
+            time.sleep(1.0)
+            late = [e for e in emitted if e.kind == "line" and e.time > stopped_at]
+            assert not late  # nothing counted while unowned
+            restartable_pg.resume()
+            assert wait(lambda: {c.camera_id for c in daemon.cameras} == {"a", "b"}, 20), "cameras not retaken"
+            assert wait(lambda: any(e.time > stopped_at for e in emitted), 10)
+        finally:
+            stop.set()
+            loop.join(60)
+        assert not loop.is_alive()
+        runs_ = store.runs()
+        assert sorted(r["camera_id"] for r in runs_) == ["a", "a", "b", "b"]  # a new run after the cut
+        first = [r for r in runs_ if r["id"] in sorted(r2["id"] for r2 in runs_)[:2]]
+        assert {r["status"] for r in first} == {"released"}
+        assert all(r["finished_us"] <= stopped_at.timestamp() * 1e6 for r in first)
+        stored = store.events(limit=None)
+        assert len(stored) == len(emitted)  # everything counted before and after the cut is stored
+        print(f"\ngave up {gave_up:.1f} s after PostgreSQL went away (ttl {ttl:g} s); cut at {cut:%T}")
+
+
+def wait(cond, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return bool(cond())

@@ -27,6 +27,11 @@ from vigil.store import Store
 pytestmark = [pytest.mark.rtsp, pytest.mark.slow, pytest.mark.postgres]
 
 N_CAMS, N_WORKERS, TTL = 6, 3, 8.0
+# The clip is served this many times slower than recorded (every frame analysed live). A loaded
+# CPU drops frames at 15 (then the count comparison is skipped); VIGIL_TAKEOVER_SLOWDOWN=60 gives
+# every process four times the time per frame, and the waits grow to match.
+SLOWDOWN = int(os.environ.get("VIGIL_TAKEOVER_SLOWDOWN", "15"))
+STRETCH = SLOWDOWN / 15
 
 
 def start(site: Path, tmp_path: Path, name: str, db: str) -> subprocess.Popen:
@@ -91,16 +96,21 @@ def dropped(snap: dict, cams: set[str]) -> int:
 
 def test_three_workers_share_six_cameras_and_take_over_a_killed_ones(tmp_path, gst, pg_server):
     # 4 s of traffic at 15 fps served 15x slower (every frame analysed live), 4 times: 240 s.
-    clip = prepare_clip(need(VIDEO / "saoyan_test.mp4"), fps=15, seconds=4, slowdown=15, loops=4)
+    clip = prepare_clip(need(VIDEO / "saoyan_test.mp4"), fps=15, seconds=4, slowdown=SLOWDOWN, loops=4)
     srv = RtspServer({f"m{i}": clip for i in range(N_CAMS)}, shared=True).start()
     cams = {f"c{i}": srv.url(f"m{i}") for i in range(N_CAMS)}
     pg = pg_server.create_database()
     (tmp_path / "ref").mkdir()
     ref_db = f"sqlite:///{tmp_path}/ref/ref.db"
-    ref_site = write_site(tmp_path / "ref", cams, db=ref_db, live="status_interval: 0.5")
-    site = write_site(tmp_path, cams, db=pg,
+    tracker = f"{{max_lost_seconds: {SLOWDOWN}}}"  # the clip's time is stretched too
+    ref_site = write_site(tmp_path / "ref", cams, db=ref_db, live="status_interval: 0.5", tracker=tracker)
+    site = write_site(tmp_path, cams, db=pg, tracker=tracker,
                       live=f"status_interval: 0.5, max_cameras: 3, leases: {{enabled: true, ttl: {TTL}, renew: 2}}")
     names = [f"w{i}" for i in range(N_WORKERS)]
+    if SLOWDOWN != 15:  # keep the counter's memory above the tracker's, as at 15x
+        for d in (tmp_path, tmp_path / "ref"):
+            with open(d / "pipeline.yaml", "a") as f:
+                f.write(f"counting: {{lost_after_s: {1.5 * SLOWDOWN}}}\n")
     procs: list[subprocess.Popen] = []
     try:
         workers = [start(site, tmp_path, n, pg) for n in names]
@@ -126,7 +136,7 @@ def test_three_workers_share_six_cameras_and_take_over_a_killed_ones(tmp_path, g
         t_from = datetime.now(timezone.utc) + timedelta(seconds=5)
         drops0 = dropped(status(tmp_path, "ref"), watched) + sum(dropped(status(tmp_path, n), watched)
                                                                 for n in names)
-        time.sleep(10)
+        time.sleep(10 * STRETCH)
         drops_dead = dropped(status(tmp_path, "w0"), watched)  # its last figure (the status file stays)
         workers[0].kill()  # SIGKILL: no lease released, no run finished
         t_kill = time.monotonic()
@@ -138,7 +148,9 @@ def test_three_workers_share_six_cameras_and_take_over_a_killed_ones(tmp_path, g
 
         assert wait_for(taken, 30, 0.2), "cameras not moved within 30 s"
         takeover_s = time.monotonic() - t_kill
-        time.sleep(15)
+        # A new connection skips what arrived while it opened: inside the takeover gap, not counted.
+        drops_at_open = sum(dropped(status(tmp_path, n), moved) for n in names[1:])
+        time.sleep(15 * STRETCH)
         drops1 = drops_dead + dropped(status(tmp_path, "ref"), watched) + sum(
             dropped(status(tmp_path, n), watched) for n in names[1:])
         t_to = datetime.now(timezone.utc) - timedelta(seconds=3)
@@ -168,13 +180,13 @@ def test_three_workers_share_six_cameras_and_take_over_a_killed_ones(tmp_path, g
         # 1 fps, ~5 s) + up to 5 s by which a reader stamps frames after that probe.
         gap = {c: len(ref_store.events(camera=c, since=t_kill_utc - timedelta(seconds=2),
                                        until=datetime.fromtimestamp(new_start[c] / 1e6, timezone.utc)
-                                       + timedelta(seconds=12), limit=None)) for c in moved}
+                                       + timedelta(seconds=12 * STRETCH), limit=None)) for c in moved}
     report = {"takeover_s": round(takeover_s, 1), "moved": sorted(moved), "control": control, "workers": got,
-              "reference": want, "gap_events": gap, "frames_dropped_in_window": drops1 - drops0,
+              "reference": want, "gap_events": gap, "frames_dropped_in_window": drops1 - drops0 - drops_at_open,
               "load": open("/proc/loadavg").read().split()[:3]}
     print("\n3 workers vs 1 process:", json.dumps(report))
     assert takeover_s <= 30
-    if drops1 - drops0:  # a loaded CPU: the processes analysed different frames, counts may differ either way
+    if drops1 - drops0 - drops_at_open:  # a loaded CPU: the processes analysed different frames
         pytest.xfail(f"frames dropped in the compared window, counts not comparable: {report}")
     edge = 1  # a crossing within ~1 s of a window edge may fall on either side in the two processes
     assert abs(want[control] - got[control]) <= edge, report

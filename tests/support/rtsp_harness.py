@@ -110,8 +110,8 @@ class RtspServer:
     `start()` again brings it back on the same port."""
 
     def __init__(self, mounts: dict[str, Path], port: int | None = None,
-                 user: str | None = None, password: str | None = None):
-        self.mounts = mounts
+                 user: str | None = None, password: str | None = None, shared: bool = False):
+        self.mounts, self.shared = mounts, shared
         self.port = port or free_port()
         self.user, self.password = user, password
         self.proc: subprocess.Popen | None = None
@@ -124,6 +124,8 @@ class RtspServer:
         cmd = [SYSTEM_PYTHON, str(SERVER_SCRIPT), "--port", str(self.port)]
         for name, path in self.mounts.items():
             cmd += ["--mount", f"{name}={path}"]
+        if self.shared:
+            cmd.append("--shared")
         if self.user:
             cmd += ["--user", self.user, "--password", self.password or ""]
         deadline = time.monotonic() + timeout

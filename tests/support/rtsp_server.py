@@ -8,7 +8,9 @@ Runs with the SYSTEM python3 (not the venv), as a subprocess:
 Each mount serves an H.264 MP4 file, demuxed and re-payloaded (no re-encoding), paced in real time
 by the file's timestamps. Every client gets its own pipeline from the start of the file (not
 shared), so N clients of one mount behave like N cameras. When the file ends the stream ends
-(the client sees EOF), like a camera that stops sending.
+(the client sees EOF), like a camera that stops sending. With --shared, all clients of a mount
+watch one pipeline, like one real camera seen by several viewers: a client joining later sees
+what is playing now, and the stream goes on while any client is connected.
 
 Prints `READY <port>` on stdout once it listens; exits on SIGTERM/SIGINT.
 """
@@ -26,12 +28,14 @@ gi.require_version("GstRtspServer", "1.0")
 from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
 
 
-def make_factory(path: str) -> GstRtspServer.RTSPMediaFactory:
+def make_factory(path: str, shared: bool = False) -> GstRtspServer.RTSPMediaFactory:
     factory = GstRtspServer.RTSPMediaFactory()
     # config-interval=-1 repeats SPS/PPS before every IDR, so a client joining late can decode.
     factory.set_launch(f'( filesrc location="{path}" ! qtdemux ! h264parse ! '
                        'rtph264pay name=pay0 pt=96 config-interval=-1 )')
-    factory.set_shared(False)
+    factory.set_shared(shared)
+    if shared:  # a client killed without TEARDOWN must not stop the stream for the others
+        factory.set_stop_on_disconnect(False)
     return factory
 
 
@@ -54,6 +58,7 @@ def main() -> int:
     ap.add_argument("--address", default="127.0.0.1")
     ap.add_argument("--mount", action="append", required=True, metavar="NAME=FILE",
                     help="serve FILE (H.264 MP4) at rtsp://ADDRESS:PORT/NAME; repeatable")
+    ap.add_argument("--shared", action="store_true", help="one pipeline per mount for all clients (a live camera)")
     ap.add_argument("--user")
     ap.add_argument("--password")
     args = ap.parse_args()
@@ -68,7 +73,7 @@ def main() -> int:
         name, _, path = spec.partition("=")
         if not path:
             ap.error(f"--mount {spec!r}: expected NAME=FILE")
-        factory = make_factory(path)
+        factory = make_factory(path, args.shared)
         mounts.add_factory("/" + name.strip("/"), factory)
         factories.append(factory)
     if args.user:

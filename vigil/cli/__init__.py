@@ -24,6 +24,8 @@ COMMAND_MODULES = [
     "vigil.cli.bench_counts",
     "vigil.cli.preview",
     "vigil.cli.check",
+    "vigil.cli.db",
+    "vigil.cli.bench_retention",
 ]
 
 

@@ -42,7 +42,7 @@ def run_live(
     event before it exits. Health: `vigil status CONFIG` (or the metrics port)."""
     from vigil.config.database import resolve_db_url
     from vigil.config.load import load_site
-    from vigil.live.build import build_daemon, check_cameras
+    from vigil.live.build import build_daemon, check_cameras, check_leases
     from vigil.live.logs import setup_logging
     from vigil.live.metrics import serve_metrics
     from vigil.pipeline.round import AnalysisRound
@@ -66,7 +66,8 @@ def run_live(
         live = cfg.site.live
         check_cameras(cfg, camera or None)  # bad URL, NVR or missing password: one line, before loading models
         setup_logging(log_format or live.log_format, log_level)
-        store = Store(resolve_db_url(db, cfg.site.database))
+        store = Store(resolve_db_url(db, cfg.site.database), retention=cfg.site.retention)
+        check_leases(cfg, store)
         detector, embedder = build_stages(cfg)
         daemon = build_daemon(cfg, store, AnalysisRound(detector, embedder), cameras=camera or None,
                               status_path=status_file)

@@ -51,6 +51,22 @@ class BackoffConfig(Strict):
     healthy_after: float = Field(default=30.0, gt=0, description="seconds of streaming that reset the backoff")
 
 
+class LeaseConfig(Strict):
+    """Several `vigil run` workers sharing one site's cameras through PostgreSQL (vigil/live/leases.py)."""
+
+    enabled: bool = Field(default=False, description="share the cameras with the other workers of this site "
+                                                     "through leases in the database (PostgreSQL only)")
+    ttl: float = Field(default=10.0, ge=3, le=300, description="seconds after its last renewal that a worker's "
+                                                               "camera becomes free (the takeover bound)")
+    renew: float = Field(default=2.0, gt=0, le=100, description="seconds between renewals; at most ttl / 3")
+
+    @model_validator(mode="after")
+    def _renew(self):
+        if self.renew > self.ttl / 3:
+            raise ValueError(f"lease renew ({self.renew:g} s) must be at most a third of ttl ({self.ttl:g} s)")
+        return self
+
+
 class LiveConfig(Strict):
     flush_interval: float = Field(default=1.0, gt=0, le=60, description="seconds between database flushes")
     open_timeout: float = Field(default=10.0, gt=0, le=300, description="seconds to open a stream")
@@ -67,6 +83,9 @@ class LiveConfig(Strict):
                                                               "$RUNTIME_DIRECTORY or the temp dir, per site")
     status_interval: float = Field(default=1.0, gt=0, le=60, description="seconds between status file writes")
     log_format: Literal["text", "json"] = Field(default="text", description="'json': one JSON object per line")
+    max_cameras: int | None = Field(default=None, ge=1, le=1024,
+                                    description="most cameras this worker analyses at once (leases); default all")
+    leases: LeaseConfig = Field(default_factory=LeaseConfig)
 
 
 class CameraStreamFields(Credentials):

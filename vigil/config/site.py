@@ -13,6 +13,7 @@ from vigil.config.fusion import ThermalConfig
 from vigil.config.geometry import MAX_COORD, LineConfig, Polygon, ZoneConfig
 from vigil.config.ground import GroundConfig
 from vigil.config.live import CameraStreamFields, LiveConfig
+from vigil.config.retention import RetentionConfig
 from vigil.config.snapshots import SnapshotConfig
 
 
@@ -89,6 +90,7 @@ class SiteConfig(Strict):
     live: LiveConfig = Field(default_factory=LiveConfig)
     snapshots: SnapshotConfig = Field(default_factory=SnapshotConfig,
                                       description="JPEG crop of the object at each counted event")
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
     cameras: list[CameraConfig] = Field(min_length=1)
 
     @field_validator("cameras")

@@ -10,6 +10,10 @@ frame fails in the round is counted and logged while the others go on.
 
 Shutdown order (SIGINT/SIGTERM set `stop`): stop the readers, process the frames already handed
 over, close every camera's open zone visits, flush the writer, mark the runs, write the status.
+
+With camera leases (several workers on one PostgreSQL, vigil/live/leases.py) the cameras are not
+fixed: each round the daemon runs exactly the cameras its LeaseKeeper holds, starting a camera
+(new run) when a lease is won and stopping it (run `released`) when one is handed over or lost.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from vigil.sources.factory import Feed
 from vigil.timing import StageClock
 
 if TYPE_CHECKING:
+    from vigil.live.leases import LeaseKeeper
     from vigil.store.writer import EventWriter
 
 log = logging.getLogger("vigil.live")
@@ -42,6 +47,7 @@ class LiveCamera:
     run_id: int | None = None
     proc: ProcessingStats = field(default_factory=ProcessingStats)
     closed: bool = False
+    stop: threading.Event | None = None  # this camera's readers only (leased cameras stop one by one)
 
     @property
     def camera_id(self) -> str:
@@ -67,8 +73,12 @@ class LiveDaemon:
     def __init__(self, cameras: list[LiveCamera], round_: AnalysisRound, store, *, ready: threading.Event,
                  reader_stop: threading.Event, flush_interval: float = 1.0, site: str = "site",
                  status_path: Path | None = None, status_interval: float = 1.0,
-                 on_events: Callable[[list], None] | None = None):
+                 on_events: Callable[[list], None] | None = None, leases: LeaseKeeper | None = None,
+                 make_camera: Callable[[str], LiveCamera] | None = None):
+        if leases is not None and make_camera is None:
+            raise ValueError("a leased daemon needs make_camera to open the cameras it wins")
         self.cameras, self.round, self.store = cameras, round_, store
+        self.leases, self.make_camera = leases, make_camera
         self.ready, self.reader_stop = ready, reader_stop
         self.flush_interval, self.site = flush_interval, site
         self.on_events = on_events
@@ -92,11 +102,18 @@ class LiveDaemon:
             "site": self.site, "pid": os.getpid(), "state": self.state, "started": self.started,
             "updated": utc_now_iso(), "flush_interval": self.flush_interval,
             "status_interval": self.status.interval if self.status else None,
-            "cameras": [c.health(now) for c in self.cameras],
+            "cameras": [c.health(now) for c in list(self.cameras)],
             "inference": {"batches": r.rounds, "frames": r.frames, "last_batch_ms": round(self.last_batch_ms, 1),
                           "mean_batch": round(r.frames / r.rounds, 2) if r.rounds else 0.0},
             "store": {"errors": self.store_errors, "pending": getattr(self.writer, "pending", None)},
+            **({"leases": self._lease_health()} if self.leases else {}),
         }
+
+    def _lease_health(self) -> dict:
+        k = self.leases
+        assert k is not None
+        return {"owner": k.leases.owner, "workers": k.workers, "fair_share": k.fair_share(),
+                "capacity": k.capacity, "healthy": k.healthy, "held": sorted(k.wanted())}
 
     def _open_writer(self) -> EventWriter:
         if self.writer is None:
@@ -110,6 +127,8 @@ class LiveDaemon:
             cam.run_id = self.store.begin_run(cam.camera_id, cam.feed.source, None, kind="live")
         for cam in self.cameras:
             cam.feed.start()
+        if self.leases:
+            self.leases.start()
         if self.status:
             self.status.write_now()
             self.status.start()
@@ -123,8 +142,10 @@ class LiveDaemon:
         try:
             self.start()
             while not stop.is_set():
-                if all(c.closed for c in self.cameras):
+                if self.leases is None and all(c.closed for c in self.cameras):
                     break
+                if self.leases is not None:
+                    self.follow_leases()
                 self.ready.wait(0.2)
                 self.ready.clear()
                 self.step()
@@ -134,6 +155,57 @@ class LiveDaemon:
             self.shutdown("failed", f"{type(exc).__name__}: {exc}")
             raise
         self.shutdown("stopped")
+
+    # ---------------------------------------------------------------- leases
+    def follow_leases(self) -> None:
+        """Run exactly the cameras the lease keeper holds: stop the others first (so a camera
+        handed over is never analysed here after its lease is released), then start new ones."""
+        assert self.leases is not None and self.make_camera is not None
+        wanted = self.leases.wanted()
+        for cam in [c for c in self.cameras if c.camera_id not in wanted]:
+            self._drop(cam)
+        running = {c.camera_id for c in self.cameras}
+        for cid in [c for c in self.leases.cameras if c in wanted and c not in running]:
+            cam = self.make_camera(cid)
+            try:
+                cam.run_id = self.store.begin_run(cid, cam.feed.source, None, kind="live")
+            except Exception as exc:
+                log.error("%s: could not start its run, handing the camera back: %s", cid, exc,
+                          extra={"camera": cid, "event": "store_error"})
+                self.leases.stopped(cid)
+                continue
+            cam.feed.start()
+            self.cameras.append(cam)
+            log.info("%s: started (run %s)", cid, cam.run_id, extra={"camera": cid, "event": "camera_started"})
+
+    def _drop(self, cam: LiveCamera) -> None:
+        """Stop a camera whose lease is gone or handed over. Never blocks the loop: its run is
+        marked `released`, at the time it stopped, from a thread once its events are stored."""
+        assert self.leases is not None
+        if cam.stop is not None:
+            cam.stop.set()
+        self.cameras.remove(cam)
+        # Counting stopped at the fence (step) when the lease ran out, whenever this runs.
+        stopped_us = min(time.time_ns() // 1000, self.leases.valid_until_us())
+        if not cam.closed:
+            cam.closed = True
+            try:
+                self._emit(cam, cam.pipeline.finish())
+            except Exception:
+                log.exception("%s: error closing the pipeline", cam.camera_id, extra={"camera": cam.camera_id})
+
+            def finish() -> None:
+                try:
+                    self._open_writer().flush(timeout=self.store_wait)
+                    self.store.finish_run(cam.run_id, "released", cam.proc.processed, None, at_us=stopped_us)
+                except Exception as exc:  # the next owner marks the run interrupted instead
+                    log.error("%s: could not mark its run released: %s", cam.camera_id, exc,
+                              extra={"camera": cam.camera_id, "event": "store_error"})
+
+            threading.Thread(target=finish, name=f"release-{cam.camera_id}", daemon=True).start()
+        self.leases.stopped(cam.camera_id)
+        log.info("%s: stopped (lease handed over or lost)", cam.camera_id,
+                 extra={"camera": cam.camera_id, "event": "camera_stopped"})
 
     def step(self) -> int:
         """One round: newest frame of every camera -> AnalysisRound -> events to the writer.
@@ -153,7 +225,11 @@ class LiveDaemon:
         results = self.round([(cam.pipeline, f) for cam, f in batch])
         self.last_batch_ms = 1000 * (time.perf_counter() - t0)
         now = datetime.now(timezone.utc)
+        # Fenced: a camera whose lease ran out while this round ran is no longer ours to count.
+        owned = self.leases.wanted() if self.leases is not None else None
         for (cam, frame), res in zip(batch, results):
+            if owned is not None and cam.camera_id not in owned:
+                continue
             if res.error is not None:  # logged by the round; this camera's next frame is tried as usual
                 cam.proc.errors += 1
                 continue
@@ -208,6 +284,9 @@ class LiveDaemon:
     def shutdown(self, status: str, error: str | None = None) -> None:
         self.state = "stopping"
         self.reader_stop.set()
+        for cam in self.cameras:
+            if cam.stop is not None:
+                cam.stop.set()
         deadline = time.monotonic() + 2.0
         for cam in self.cameras:
             cam.feed.join(deadline)
@@ -223,6 +302,8 @@ class LiveDaemon:
                     except Exception as exc:  # the others' runs are still closed
                         log.error("%s: could not close its run: %s", cam.camera_id, exc,
                                   extra={"camera": cam.camera_id, "event": "store_error"})
+            if self.leases is not None:  # runs closed and events stored: the others may take over now
+                self.leases.stop()
             try:
                 self.writer.close()  # what the database did not take by now goes to the spill file
             except Exception as exc:

@@ -99,10 +99,20 @@ def _matching_series(conn: sa.Connection, f: Filters) -> dict[int, tuple]:
 
 
 def _data_bounds_us(conn: sa.Connection) -> tuple[int | None, int | None]:
-    lo = sa.select(sa.func.min(events.c.t_us)).scalar_subquery()  # separate subqueries: each one
-    hi = sa.select(sa.func.max(events.c.t_us)).scalar_subquery()  # is a single index probe
-    row = conn.execute(sa.select(lo, hi)).one()
-    return row[0], row[1]
+    """First and last counted time, from the events and from the hourly counts, which
+    retention keeps after the events are gone (vigil/store/retention.py)."""
+    hour = aggregates[LEVELS[-1]]
+    row = conn.execute(sa.select(  # separate subqueries: each one is a single index probe
+        sa.select(sa.func.min(events.c.t_us)).scalar_subquery(),
+        sa.select(sa.func.max(events.c.t_us)).scalar_subquery(),
+        sa.select(sa.func.min(hour.c.bucket_ts)).scalar_subquery(),
+        sa.select(sa.func.max(hour.c.bucket_ts)).scalar_subquery())).one()
+    lo, hi, hour_lo, hour_hi = row
+    if hour_lo is not None and (lo is None or hour_lo * US < lo):
+        lo = hour_lo * US
+    if hour_hi is not None and hi is None:  # every event pruned: the last hour counted ends it
+        hi = (hour_hi + LEVELS[-1]) * US - 1
+    return lo, hi
 
 
 def split_range(lo: int | None, hi: int | None, level: int) -> list[tuple[int, int | None, int | None]]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 # Alembic head: Store skips loading Alembic when the database is already here.
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 
 # Aggregate levels in seconds, finest first.
 LEVELS = (60, 900, 3600)
@@ -57,6 +57,25 @@ writers = sa.Table(
     sa.Column("id", sa.String(36), primary_key=True),
     sa.Column("seq", sa.BigInteger, nullable=False),
     sa.Column("updated_us", sa.BigInteger, nullable=False),
+)
+
+# Camera leases (PostgreSQL, several workers on one site; see vigil/live/leases.py): who analyses
+# which camera until when, by the database's clock, and which workers are alive.
+camera_leases = sa.Table(
+    "camera_leases", metadata,
+    sa.Column("site", sa.String(128), primary_key=True),
+    sa.Column("camera_id", sa.String(128), primary_key=True),
+    sa.Column("owner", sa.String(64), nullable=False),
+    sa.Column("acquired_us", sa.BigInteger, nullable=False),
+    sa.Column("expires_us", sa.BigInteger, nullable=False),
+)
+
+lease_workers = sa.Table(
+    "lease_workers", metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("site", sa.String(128), nullable=False),
+    sa.Column("capacity", sa.Integer, nullable=False),
+    sa.Column("seen_us", sa.BigInteger, nullable=False),
 )
 
 series = sa.Table(

@@ -9,10 +9,12 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from vigil.config.database import DEFAULT_DB_URL
+from vigil.config.retention import RetentionConfig
 from vigil.store import aggregates as agg
 from vigil.store import queries, spill
 from vigil.store.aggregates import insert_ignore
 from vigil.store.engine import StoreError, masked, open_engine, retry_transient
+from vigil.store.retention import Retention
 from vigil.store.schema import cameras, events, runs, snapshots
 from vigil.store.timebuckets import from_us, parse_time, parse_tz, to_us
 from vigil.store.writer import (
@@ -47,8 +49,10 @@ class Store:
     """
 
     def __init__(self, url: str = DEFAULT_DB_URL, create: bool = True, *, stale_after: float = 60.0,
-                 retry_window: float = 30.0, spill_dir: str | Path | None | object = _DEFAULT) -> None:
-        """create=False: a missing SQLite file is an error instead of a new empty database."""
+                 retry_window: float = 30.0, spill_dir: str | Path | None | object = _DEFAULT,
+                 retention: RetentionConfig | None = None) -> None:
+        """create=False: a missing SQLite file is an error instead of a new empty database.
+        retention: its writers prune old rows between their batches (vigil/store/retention.py)."""
         if stale_after < 30:
             raise ValueError(f"stale_after must be at least 30 s (writers beat every few seconds), got {stale_after}")
         self.engine = open_engine(url, create_missing=create)
@@ -57,6 +61,7 @@ class Store:
         self.spill_dir = spill.default_dir(self.engine.url) if spill_dir is _DEFAULT else \
             (Path(spill_dir) if isinstance(spill_dir, (str, Path)) else None)
         self._series = SeriesIds()
+        self.retention = Retention(self.engine, retention) if retention is not None and retention.enabled else None
         self._open_runs: set[int] = set()  # begun here, not finished: the writers' heartbeats keep them alive
         self._lock = threading.Lock()
         self.reconcile()
@@ -116,15 +121,17 @@ class Store:
             self._open_runs.add(run_id)
         return run_id
 
-    def finish_run(self, run_id: int, status: str, frames: int, error: str | None = None) -> None:
+    def finish_run(self, run_id: int, status: str, frames: int, error: str | None = None,
+                   at_us: int | None = None) -> None:
         """Record how a run ended (status: e.g. done, failed, interrupted; at most 32 characters).
         A run replaced meanwhile by a replay of the same file stays 'replaced'. Rides out a
-        database outage of up to retry_window seconds."""
+        database outage of up to retry_window seconds. at_us: when it ended, if not now (a
+        camera handed over to another worker ended when it stopped, not when this is stored)."""
         if not status or len(status) > 32:
             raise ValueError(f"run status must be 1-32 characters, got {status!r}")
 
         def attempt() -> None:
-            now = to_us_now()
+            now = to_us_now() if at_us is None else int(at_us)
             with self.engine.begin() as conn:
                 done = conn.execute(sa.update(runs).where(runs.c.id == run_id).values(
                     status=sa.case((runs.c.status == "replaced", runs.c.status), else_=sa.literal(status)),
@@ -201,6 +208,8 @@ class Store:
     def writer(self, flush_interval: float = 1.0, **kw) -> EventWriter:
         """A background writer: put() queues, a thread commits a batch every flush_interval s
         and keeps this store's open runs alive (heartbeat). See EventWriter for the contract."""
+        if self.retention is not None:
+            kw.setdefault("maintenance", self.retention.step)
         return EventWriter(self.engine, self._series, flush_interval, spill_dir=self.spill_dir,
                            active_runs=self._running_here, url=self.url, **kw)
 

@@ -173,12 +173,14 @@ class EventWriter:
 
     def __init__(self, engine: sa.Engine, ids: SeriesIds, flush_interval: float = 1.0, *,
                  spill_dir: Path | None = None, active_runs: Callable[[], Iterable[int]] = tuple,
-                 url: str = "", max_backoff: float = MAX_BACKOFF_S, heartbeat: float = HEARTBEAT_S) -> None:
+                 url: str = "", max_backoff: float = MAX_BACKOFF_S, heartbeat: float = HEARTBEAT_S,
+                 maintenance: Callable[[], object] | None = None) -> None:
         if flush_interval <= 0:
             raise ValueError("flush_interval must be > 0 seconds")
         self._engine, self._ids, self._interval = engine, ids, float(flush_interval)
         self._spill_dir, self._active_runs, self._url = spill_dir, active_runs, url or str(engine.url)
         self._max_backoff, self._heartbeat = max_backoff, heartbeat
+        self._maintenance = maintenance  # e.g. Retention.step: a bounded slice of work at each heartbeat
         self.id = str(uuid.uuid4())
         self._cond = threading.Condition()
         self._pending: list[tuple[int, CountEvent]] = []  # accepted, not yet in a batch
@@ -328,6 +330,7 @@ class EventWriter:
                     self._cond.wait(max(0.001, wake - now))
             if batch is None:
                 self._beat()
+                self._maintain()
                 last_beat = time.monotonic()
                 continue
             seq, chunk = batch
@@ -385,6 +388,14 @@ class EventWriter:
         self._settled += 1
         log.error("event rejected by the database: %s (%r)", self.last_error, chunk[0][1],
                   extra={"event": "store_rejected"})
+
+    def _maintain(self) -> None:
+        if self._maintenance is None:
+            return
+        try:
+            self._maintenance()
+        except Exception as exc:  # noqa: BLE001 - housekeeping never stops the writes; tried again next beat
+            log.warning("database maintenance failed: %s", describe(exc), extra={"event": "store_maintenance"})
 
     def _beat(self) -> None:
         """Mark this store's open runs alive, so other processes do not take them for dead."""

@@ -1,0 +1,203 @@
+"""Camera leases on a real PostgreSQL: shares, takeover of a dead worker's cameras, giving
+cameras up when the database is cut off. The keepers are ticked by hand (no threads), so each
+step is deterministic; the 3-worker end-to-end case is in test_workers_takeover.py."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from vigil.live.leases import CameraLeases, LeaseKeeper
+from vigil.store import Store
+from vigil.store.schema import runs
+
+pytestmark = pytest.mark.postgres
+
+CAMS = [f"c{i}" for i in range(5)]
+
+
+def keeper(store: Store, name: str, capacity: int, ttl: float = 3.0) -> LeaseKeeper:
+    return LeaseKeeper(CameraLeases(store.engine, "site", name, ttl), CAMS, capacity, ttl=ttl, renew_every=ttl / 3)
+
+
+def tick_all(*keepers: LeaseKeeper, rounds: int = 1) -> None:
+    for _ in range(rounds):
+        for k in keepers:
+            k.tick()
+
+
+def test_workers_share_the_cameras_disjointly_within_capacity(pg_url):
+    with Store(pg_url) as store:
+        a, b, c = keeper(store, "a", 4), keeper(store, "b", 4), keeper(store, "c", 1)
+        tick_all(a, b, c, rounds=3)
+        held = [a.wanted(), b.wanted(), c.wanted()]
+        assert set().union(*held) == set(CAMS)
+        assert sum(len(h) for h in held) == len(CAMS)  # disjoint
+        assert len(held[2]) <= 1  # never above its capacity
+        assert CameraLeases(store.engine, "site", "x", 3).holders() == {cam: o for o, h in zip("abc", held)
+                                                                       for cam in h}
+
+
+def test_a_new_worker_gets_cameras_handed_over(pg_url):
+    with Store(pg_url) as store:
+        a = keeper(store, "a", 5)
+        tick_all(a, rounds=2)
+        assert a.wanted() == set(CAMS)
+        b = keeper(store, "b", 5)
+        for _ in range(6):  # a hands one camera a round; the daemon reports it stopped
+            tick_all(a, b)
+            for cam in a._handing_over:
+                a.stopped(cam)
+        assert len(a.wanted()) == 3 and len(b.wanted()) == 2 and not a.wanted() & b.wanted()
+
+
+def test_a_dead_workers_cameras_are_taken_over_after_the_ttl(pg_url):
+    with Store(pg_url) as store:
+        a, b = keeper(store, "a", 5), keeper(store, "b", 5)
+        tick_all(a, b, rounds=3)
+        lost = set(a.wanted())
+        assert lost and len(b.wanted()) < len(CAMS)
+        dead_runs = [store.begin_run(cam, "rtsp://x", None, kind="live") for cam in sorted(lost)]
+        t0 = time.monotonic()
+        while not lost <= b.wanted():  # a no longer ticks: as after kill -9
+            assert time.monotonic() - t0 < 3.0 + 2.0, "not taken over within ttl + one renewal"
+            time.sleep(0.2)
+            b.tick()
+        took = time.monotonic() - t0
+        assert b.wanted() == set(CAMS)
+        with store.engine.connect() as conn:
+            st = dict(conn.execute(sa.select(runs.c.id, runs.c.status).where(runs.c.id.in_(dead_runs))).all())
+        assert set(st.values()) == {"interrupted"}  # the new owner closed the dead worker's runs
+        a.tick()  # a comes back: its leases are gone, it does not run them
+        assert not (a.wanted() & b.wanted())
+        print(f"\ntakeover after {took:.1f} s (ttl 3 s)")
+
+
+def test_a_worker_cut_off_from_postgres_gives_its_cameras_up(restartable_pg):
+    with Store(restartable_pg.url()) as store:
+        a = keeper(store, "a", 5)
+        tick_all(a, rounds=2)
+        assert a.wanted() == set(CAMS)
+        restartable_pg.halt()
+        try:
+            t0 = time.monotonic()
+            while a.wanted():
+                assert time.monotonic() - t0 < 3.0, "still counting cameras it may no longer own"
+                a.tick()
+                time.sleep(0.2)
+            gave_up = time.monotonic() - t0
+        finally:
+            restartable_pg.resume()
+        assert gave_up < 3.0 - 1.0 + 0.5  # ttl - margin, before the server frees the cameras
+        for _ in range(20):  # back: the leases have run out, it takes its cameras again
+            time.sleep(0.3)
+            a.tick()
+            if a.wanted() == set(CAMS):
+                break
+        assert a.wanted() == set(CAMS)
+
+
+def test_leases_refuse_sqlite(tmp_path):
+    with Store(f"sqlite:///{tmp_path}/v.db") as store, pytest.raises(ValueError, match="PostgreSQL"):
+        CameraLeases(store.engine, "site", "a", 10)
+
+
+def test_a_worker_with_no_free_camera_says_so_once(pg_url, caplog):
+    with Store(pg_url) as store:
+        a, b = keeper(store, "a", 5), keeper(store, "b", 5)
+        tick_all(a, rounds=2)
+        with caplog.at_level("WARNING", logger="vigil.live"):
+            tick_all(b, rounds=3)
+        said = [r.getMessage() for r in caplog.records if "no free camera" in r.getMessage()]
+        assert said == ["no free camera: all 5 cameras of site 'site' are held by other workers; standing by to "
+                        "take over"]
+        assert not b.wanted()
+
+
+def site_yaml(tmp_path) -> str:
+    (tmp_path / "p.yaml").write_text("detector: {weights: none.onnx}\n")
+    path = tmp_path / "site.yaml"
+    path.write_text("site: s\npipeline: p.yaml\nlive: {leases: {enabled: true}}\n"
+                    "cameras:\n  - {id: a, source: 'rtsp://127.0.0.1:9/a'}\n")
+    return str(path)
+
+
+@pytest.mark.parametrize("db,says", [
+    ("sqlite:///{tmp}/v.db", "live.leases.enabled in"),
+    ("postgresql+psycopg://vigil:secret@127.0.0.1:9/vigil", "cannot open database"),
+])
+def test_run_with_leases_on_a_bad_database_says_so_in_one_line(tmp_path, capsys, db, says):
+    from vigil.cli import main
+
+    assert main(["run", site_yaml(tmp_path), "--db", db.format(tmp=tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and says in err and "secret" not in err, err
+
+
+def test_the_daemon_stops_counting_when_postgres_is_cut_off_and_loses_nothing(restartable_pg, tmp_path):
+    """The daemon loop itself (stand-in frames and detector, real store, keeper and PostgreSQL):
+    cameras stop before their leases could be taken, no event is counted while unowned, every
+    event counted is stored, and the cameras come back with new runs."""
+    from tests.live.test_live_units import CountingDetector, EveryFramePipeline, FakeReader
+    from vigil.live.daemon import LiveCamera, LiveDaemon
+    from vigil.pipeline.round import AnalysisRound
+    from vigil.sources.factory import Feed
+    from vigil.sources.rtsp import LatestFrameSlot
+
+    with Store(restartable_pg.url(), spill_dir=tmp_path) as store:
+        with store.engine.begin() as conn:  # a fresh start: no leases or runs of earlier tests
+            conn.execute(sa.text("DELETE FROM camera_leases; DELETE FROM lease_workers"))
+        ready, reader_stop = threading.Event(), threading.Event()
+
+        def make_camera(cam: str) -> LiveCamera:
+            stop, slot = threading.Event(), LatestFrameSlot(ready)
+            feed = Feed(cam, f"rtsp://host/{cam}", [FakeReader(cam, slot, stop, 10_000, 10.0)], slot)
+            return LiveCamera(feed, EveryFramePipeline(cam), stop=stop)
+
+        ttl = 3.0
+        k = LeaseKeeper(CameraLeases(store.engine, "site", "w1", ttl), ["a", "b"], 2, ttl=ttl, renew_every=1.0)
+        emitted: list = []
+        daemon = LiveDaemon([], AnalysisRound(CountingDetector()), store, ready=ready, reader_stop=reader_stop,
+                            leases=k, make_camera=make_camera, on_events=emitted.extend)
+        stop = threading.Event()
+        loop = threading.Thread(target=daemon.run, args=(stop,))
+        loop.start()
+        try:
+            assert wait(lambda: {c.camera_id for c in daemon.cameras} == {"a", "b"} and len(emitted) > 10, 15)
+            restartable_pg.halt()
+            cut = datetime.now(timezone.utc)
+            t0 = time.monotonic()
+            assert wait(lambda: not daemon.cameras, ttl), "still counting cameras it may no longer own"
+            gave_up = time.monotonic() - t0
+            stopped_at = datetime.now(timezone.utc)
+            time.sleep(1.0)
+            late = [e for e in emitted if e.kind == "line" and e.time > stopped_at]
+            assert not late  # nothing counted while unowned
+            restartable_pg.resume()
+            assert wait(lambda: {c.camera_id for c in daemon.cameras} == {"a", "b"}, 20), "cameras not retaken"
+            assert wait(lambda: any(e.time > stopped_at for e in emitted), 10)
+        finally:
+            stop.set()
+            loop.join(60)
+        assert not loop.is_alive()
+        runs_ = store.runs()
+        assert sorted(r["camera_id"] for r in runs_) == ["a", "a", "b", "b"]  # a new run after the cut
+        first = [r for r in runs_ if r["id"] in sorted(r2["id"] for r2 in runs_)[:2]]
+        assert {r["status"] for r in first} == {"released"}
+        assert all(r["finished_us"] <= stopped_at.timestamp() * 1e6 for r in first)
+        stored = store.events(limit=None)
+        assert len(stored) == len(emitted)  # everything counted before and after the cut is stored
+        print(f"\ngave up {gave_up:.1f} s after PostgreSQL went away (ttl {ttl:g} s); cut at {cut:%T}")
+
+
+def wait(cond, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return bool(cond())

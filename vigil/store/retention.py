@@ -1,0 +1,105 @@
+"""Retention: old raw events and fine-grained counts deleted in small batches, hourly counts
+kept longer (RetentionConfig). The event writer runs `step()` between its batches, so pruning
+goes on while counting does, a bounded slice of time at a go; `vigil db prune` runs `prune()`.
+
+Pruning never subtracts from the aggregates (the events did happen): a count by hour over a
+pruned range reads the hourly level and is unchanged; what is lost is only the detail below
+the level that is kept (single events, then minutes). Each batch is one short transaction that
+deletes at most `batch` rows, oldest first; on PostgreSQL rows another worker is deleting are
+skipped (SKIP LOCKED), so several workers' writers share the work instead of queueing on it.
+TimescaleDB is not used (a hypertable would need the extension, absent here); the batches work
+on plain PostgreSQL and SQLite alike.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from vigil.config.retention import RetentionConfig
+from vigil.store.schema import LEVELS, aggregates, events
+
+log = logging.getLogger(__name__)
+
+DAY_S = 86_400
+
+
+@dataclass
+class Pruned:
+    rows: dict[str, int] = field(default_factory=dict)  # table -> rows deleted
+    seconds: float = 0.0
+
+    @property
+    def total(self) -> int:
+        return sum(self.rows.values())
+
+
+class Retention:
+    """Prunes one database by `cfg`. `clock` (epoch seconds) is injectable for tests."""
+
+    def __init__(self, engine: sa.Engine, cfg: RetentionConfig, clock: Callable[[], float] = time.time) -> None:
+        self.engine, self.cfg, self.clock = engine, cfg, clock
+        self._next_pass = 0.0  # monotonic; a pass is due when reached
+        self._busy = False     # a pass has started and has rows left
+
+    def targets(self) -> list[tuple[sa.Table, str, int]]:
+        """(table, time column, cutoff) for every table with an age, cutoffs in the column's
+        unit; an aggregate bucket goes only once all of it is older than its age."""
+        now = self.clock()
+        out: list[tuple[sa.Table, str, int]] = []
+        if self.cfg.events_days is not None:
+            out.append((events, "t_us", int((now - self.cfg.events_days * DAY_S) * 1e6)))
+        for level in LEVELS:
+            days = self.cfg.hourly_days if level == LEVELS[-1] else self.cfg.fine_days
+            if days is not None:
+                out.append((aggregates[level], "bucket_ts", int(now - days * DAY_S) - level + 1))
+        return out
+
+    def delete_batch(self, table: sa.Table, column: str, cutoff: int) -> int:
+        """Delete up to cfg.batch of the oldest rows of `table` with `column` < cutoff."""
+        key = table.c.id if table is events else sa.tuple_(table.c.bucket_ts, table.c.series_id)
+        cols = [table.c.id] if table is events else [table.c.bucket_ts, table.c.series_id]
+        pick = sa.select(*cols).where(table.c[column] < cutoff).order_by(table.c[column]).limit(self.cfg.batch)
+        with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                pick = pick.with_for_update(skip_locked=True)
+            return conn.execute(sa.delete(table).where(key.in_(pick))).rowcount
+
+    def prune(self, progress: Callable[[str, int], None] | None = None,
+              budget_s: float | None = None) -> Pruned:
+        """Delete batches until nothing is older than its age, or `budget_s` has passed."""
+        out, t0 = Pruned(), time.monotonic()
+        for table, column, cutoff in self.targets():
+            while True:
+                n = self.delete_batch(table, column, cutoff)
+                out.rows[table.name] = out.rows.get(table.name, 0) + n
+                if progress and n:
+                    progress(table.name, out.rows[table.name])
+                if n < self.cfg.batch:
+                    break
+                if budget_s is not None and time.monotonic() - t0 >= budget_s:
+                    out.seconds = time.monotonic() - t0
+                    self._busy = True
+                    return out
+        out.seconds = time.monotonic() - t0
+        self._busy = False
+        return out
+
+    def step(self, budget_s: float = 0.25) -> int:
+        """For the event writer, between its batches: when a pass is due (every cfg.interval s),
+        prune for at most about `budget_s` seconds; the pass goes on at the next step until done.
+        Returns rows deleted."""
+        now = time.monotonic()
+        if not self._busy and now < self._next_pass:
+            return 0
+        done = self.prune(budget_s=budget_s)
+        if not self._busy:
+            self._next_pass = time.monotonic() + self.cfg.interval
+        if done.total:
+            log.info("retention: deleted %s", ", ".join(f"{n} {t}" for t, n in done.rows.items() if n),
+                     extra={"event": "retention", "rows": done.total})
+        return done.total

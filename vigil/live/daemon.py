@@ -28,6 +28,7 @@ from vigil.pipeline.camera import CameraPipeline
 from vigil.pipeline.round import AnalysisRound
 from vigil.sources.factory import Feed
 from vigil.timing import StageClock
+from vigil.types import Detections, Frame
 
 if TYPE_CHECKING:
     from vigil.store.writer import EventWriter
@@ -42,6 +43,9 @@ class LiveCamera:
     run_id: int | None = None
     proc: ProcessingStats = field(default_factory=ProcessingStats)
     closed: bool = False
+    # The newest analysed frame and its tracks, one tuple so a reader (the web view) never pairs
+    # one frame with another's boxes. Kept as arrays: JPEG encoding happens only when asked.
+    latest: tuple[Frame, Detections | None] | None = None
 
     @property
     def camera_id(self) -> str:
@@ -158,6 +162,7 @@ class LiveDaemon:
                 cam.proc.errors += 1
                 continue
             self._emit(cam, res.events)
+            cam.latest = (frame, cam.pipeline.last_tracks)
             cam.proc.processed += 1
             cam.proc.rate.tick()
             cam.proc.inference_ms = self.last_batch_ms

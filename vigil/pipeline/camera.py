@@ -30,6 +30,7 @@ class CameraPipeline:
         self.frames = 0
         self.last_time: datetime | None = None
         self.warnings: list[str] = []  # said once, on the first frame (e.g. lines outside the picture)
+        self.last_tracks: Detections | None = None  # the latest frame's tracks, for the live view
 
     def embedding_wanted(self, frame: Frame, dets: Detections):
         """Rows of `dets` to embed on this frame (None: every row)."""
@@ -42,6 +43,7 @@ class CameraPipeline:
             self._check_first_frame(frame)
         with clock.time("track", frames=1):
             tracks = self.tracker.update(dets, frame.pts, frame.image)
+        self.last_tracks = tracks
         with clock.time("count", frames=1):
             events = self.counter.update(tracks, frame.time)
         self.frames += 1

@@ -43,9 +43,9 @@ class LiveCamera:
     run_id: int | None = None
     proc: ProcessingStats = field(default_factory=ProcessingStats)
     closed: bool = False
-    # The newest analysed frame and its tracks, one tuple so a reader (the web view) never pairs
-    # one frame with another's boxes. Kept as arrays: JPEG encoding happens only when asked.
-    latest: tuple[Frame, Detections | None] | None = None
+    # The newest analysed frame, its detections and its tracks, one tuple so a reader (the web
+    # view) never pairs one frame with another's boxes. Arrays: JPEG encoding happens only when asked.
+    latest: tuple[Frame, Detections | None, Detections | None] | None = None
 
     @property
     def camera_id(self) -> str:
@@ -162,7 +162,7 @@ class LiveDaemon:
                 cam.proc.errors += 1
                 continue
             self._emit(cam, res.events)
-            cam.latest = (frame, cam.pipeline.last_tracks)
+            cam.latest = (frame, res.detections, cam.pipeline.last_tracks)
             cam.proc.processed += 1
             cam.proc.rate.tick()
             cam.proc.inference_ms = self.last_batch_ms

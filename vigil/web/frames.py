@@ -19,7 +19,7 @@ class LiveCameraLike(Protocol):
     """What the view reads from vigil.live.daemon.LiveCamera (not imported: the web layer does
     not depend on the daemon, and `vigil serve` has none)."""
 
-    latest: tuple[Frame, Detections | None] | None
+    latest: tuple[Frame, Detections | None, Detections | None] | None
 
     @property
     def camera_id(self) -> str: ...
@@ -41,16 +41,23 @@ def encode_jpeg(image: np.ndarray, quality: int = 80) -> bytes:
     return buf.tobytes()
 
 
-def tracks_json(frame: Frame, tracks: Detections | None) -> dict:
-    """The boxes of one analysed frame as plain JSON (pixel coordinates of that frame)."""
+def boxes_json(dets: Detections | None) -> list[dict]:
+    rows: list[dict] = []
+    if dets is None:
+        return rows
+    for box, cid, tid, conf in zip(dets.xyxy.tolist(), dets.class_id.tolist(), dets.tracker_id.tolist(),
+                                   dets.confidence.tolist()):
+        rows.append({"id": tid, "class": CLASS_NAMES[cid] if 0 <= cid < len(CLASS_NAMES) else str(cid),
+                     "confidence": round(conf, 3), "xyxy": [round(v, 1) for v in box]})
+    return rows
+
+
+def tracks_json(frame: Frame, detections: Detections | None, tracks: Detections | None) -> dict:
+    """One analysed frame's boxes as plain JSON, in that frame's pixels: the detector's boxes
+    (id -1) and the tracker's confirmed tracks (with ids; what the counter sees)."""
     h, w = frame.shape
-    rows = []
-    if tracks is not None:
-        for box, cid, tid, conf in zip(tracks.xyxy.tolist(), tracks.class_id.tolist(),
-                                       tracks.tracker_id.tolist(), tracks.confidence.tolist()):
-            rows.append({"id": tid, "class": CLASS_NAMES[cid] if 0 <= cid < len(CLASS_NAMES) else str(cid),
-                         "confidence": round(conf, 3), "xyxy": [round(v, 1) for v in box]})
-    return {"width": w, "height": h, "frame": frame.index, "time": frame.time.isoformat(), "tracks": rows}
+    return {"width": w, "height": h, "frame": frame.index, "time": frame.time.isoformat(),
+            "detections": boxes_json(detections), "tracks": boxes_json(tracks)}
 
 
 def geometry_json(cam: CameraConfig) -> dict:
@@ -114,7 +121,7 @@ class FrameSource:
             return {}
         return {h["camera"]: h for h in self.daemon.snapshot()["cameras"]}
 
-    def latest(self, camera_id: str) -> tuple[Frame, Detections | None] | None:
+    def latest(self, camera_id: str) -> tuple[Frame, Detections | None, Detections | None] | None:
         cam = self._live_camera(camera_id)
         return None if cam is None else cam.latest
 

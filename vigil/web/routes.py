@@ -176,12 +176,12 @@ def mount(app: FastAPI, api: APIRouter, ctx: WebContext) -> None:
 
     @api.get("/cameras/{camera_id}/tracks")
     async def tracks(camera_id: str):
-        """The newest analysed frame's tracks (boxes in that frame's pixels, class, track id),
-        and the camera's lines and zones."""
+        """The newest analysed frame's detections and tracks (boxes in that frame's pixels,
+        class, track id), and the camera's lines and zones."""
         known(camera_id)
         cfg = ctx.frames.camera_config(camera_id)
         got = ctx.frames.latest(camera_id)
-        body = tracks_json(*got) if got is not None else {"tracks": [], "frame": None}
+        body = tracks_json(*got) if got is not None else {"detections": [], "tracks": [], "frame": None}
         return {**body, **(geometry_json(cfg) if cfg else {})}
 
     @api.post("/editor/yaml")

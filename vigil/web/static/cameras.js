@@ -18,8 +18,10 @@ async function refreshCamera(section) {
     }
     if (tracks.ok) {
       const t = await tracks.json();
-      if (t.width) drawOverlay(svg, t.width, t.height, t, t.tracks);
+      if (t.width) drawOverlay(svg, t.width, t.height, t, t.tracks, t.detections);
       section.dataset.frame = t.frame ?? "";
+      section.dataset.tracks = t.tracks.length;
+      section.dataset.detections = t.detections.length;
     }
   } catch (e) { /* the server restarting: try again next tick */ }
 }

@@ -34,18 +34,20 @@ function drawZone(svg, zone, scale) {
                    zone.name));
 }
 
-function drawTracks(svg, tracks, scale) {
-  for (const t of tracks) {
+// Detections dashed (what the detector saw), tracks solid with their ids (what the counter sees).
+function drawBoxes(svg, boxes, scale, cls) {
+  for (const t of boxes) {
     const [x1, y1, x2, y2] = t.xyxy;
-    svg.append(svgEl("rect", {x: x1, y: y1, width: x2 - x1, height: y2 - y1, class: "box",
+    svg.append(svgEl("rect", {x: x1, y: y1, width: x2 - x1, height: y2 - y1, class: cls,
                               "stroke-width": 2 * scale, "data-track": t.id}));
-    svg.append(svgEl("text", {x: x1, y: y1 - 3 * scale, class: "label", "font-size": 14 * scale},
-                     `${t.class} #${t.id}`));
+    if (cls === "box")
+      svg.append(svgEl("text", {x: x1, y: y1 - 3 * scale, class: "label", "font-size": 14 * scale},
+                       `${t.class} #${t.id}`));
   }
 }
 
 // Clears `svg` and draws everything; `w`, `h`: the frame's pixel size.
-function drawOverlay(svg, w, h, geometry, tracks) {
+function drawOverlay(svg, w, h, geometry, tracks, detections) {
   svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
   svg.replaceChildren();
   const scale = Math.max(w, h) / 1000;
@@ -57,5 +59,6 @@ function drawOverlay(svg, w, h, geometry, tracks) {
   svg.append(defs);
   for (const z of geometry.zones || []) drawZone(svg, z, scale);
   for (const l of geometry.lines || []) drawLine(svg, l, scale);
-  drawTracks(svg, tracks || [], scale);
+  drawBoxes(svg, detections || [], scale, "det");
+  drawBoxes(svg, tracks || [], scale, "box");
 }

@@ -63,7 +63,8 @@ def svg(series: list[Series], by: str, width: int = 960, height: int = 320, max_
     buckets = sorted({b for s in series for b in s.points}, key=datetime.fromisoformat)
     times = [datetime.fromisoformat(b).timestamp() for b in buckets]
     t0, t1 = times[0], times[-1] if times[-1] > times[0] else times[0] + 1
-    top = _nice_max(max(max(s.points.values()) for s in series))
+    step = _nice_max(-(-max(max(s.points.values()) for s in series) // 4))  # whole-number ticks
+    top = 4 * step
     ml, mr, mt, mb = 56, 16, 12, 36
     pw, ph = width - ml - mr, height - mt - mb
 

@@ -24,7 +24,7 @@ database: sqlite:///{db}
 cameras:
   - id: gate-1
     source: clip.mp4
-    lines: [{{name: L1, points: [[10, 20], [300, 20]], in_side: left}}]
+    lines: [{{name: L1, points: [[10, 20], [300, 20]], in_side: left, anchor: center}}]
   - id: gate-2
     source: rtsp://127.0.0.1:9/none
 """
@@ -93,6 +93,7 @@ def test_frame_of_a_file_source_and_unknown_cameras(site):
     assert c.get("/api/cameras/nope/frame.jpg").status_code == 404
     page = c.get("/editor", params={"camera": "gate-1"}).text
     assert '"name": "L1"' in page and 'id="save"' not in page
+    assert '"anchor": "center"' in page  # settings the editor does not draw go back as they were
 
 
 def test_editor_yaml_is_validated_by_the_config_models(site):
@@ -181,3 +182,33 @@ def test_live_frame_tracks_and_readiness_from_a_daemon(site):
     assert len(t["detections"]) == 1 and t["lines"] == [] and t["zones"] == []
     rows = {r["id"]: r for r in c.get("/api/cameras").json()}
     assert rows["gate-2"]["health"] == {"camera": "gate-2", "state": "streaming"} and rows["gate-1"]["health"] is None
+
+
+def test_login_goes_back_only_to_this_server(site):
+    c = client(site, token="s3cret")
+    for bad in ("//evil.example/x", "/\\evil.example", "https://evil.example"):
+        assert 'data-next="/"' in c.get("/login", params={"next": bad}).text
+    assert 'data-next="/events"' in c.get("/login", params={"next": "/events"}).text
+
+
+@pytest.mark.parametrize("address, says", [
+    ("nonsense", "give HOST:PORT"),
+    ("127.0.0.1:99999", "give HOST:PORT"),
+    ("0.0.0.0:{free}", "no token is set"),
+    ("127.0.0.1:{taken}", "cannot listen there"),
+])
+def test_run_http_bad_address_is_one_line_before_anything_loads(address, says, capsys, tmp_path, monkeypatch):
+    import socket
+
+    from tests.support.rtsp_harness import free_port
+    from vigil.cli import main
+
+    monkeypatch.delenv("VIGIL_API_TOKEN", raising=False)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        addr = address.format(free=free_port(), taken=taken.getsockname()[1])
+        # the site file does not even exist: the address is checked first
+        assert main(["run", str(tmp_path / "missing.yaml"), "--http", addr]) == 2
+    err = capsys.readouterr().err.strip()
+    assert says in err and len(err.splitlines()) == 1, err

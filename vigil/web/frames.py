@@ -61,9 +61,11 @@ def tracks_json(frame: Frame, detections: Detections | None, tracks: Detections 
 
 
 def geometry_json(cam: CameraConfig) -> dict:
-    return {"lines": [{"name": ln.name, "points": [list(p) for p in ln.points], "in_side": ln.in_side}
-                      for ln in cam.lines],
-            "zones": [{"name": z.name, "polygon": [list(p) for p in z.polygon]} for z in cam.zones]}
+    """The camera's lines and zones as the editor posts them back: every non-default setting
+    (anchor, min_frames, ...) included, so editing one shape never drops another's settings."""
+    from vigil.web.editor import Geometry, as_data
+
+    return {"lines": [], "zones": [], **as_data(Geometry(lines=cam.lines, zones=cam.zones))}
 
 
 def first_frame(path: Path) -> np.ndarray:

@@ -63,7 +63,9 @@ def mount(app: FastAPI, api: APIRouter, ctx: WebContext) -> None:
     # ------------------------------------------------------------------ auth
     @app.get("/login", include_in_schema=False, response_class=HTMLResponse)
     async def login_page(request: Request, next: str = "/cameras"):
-        return templates.TemplateResponse(request, "login.html", {"next": next if next.startswith("/") else "/",
+        # only a path of this server: "//host" and "/\\host" would leave it (an open redirect)
+        local = next.startswith("/") and not next.startswith(("//", "/\\"))
+        return templates.TemplateResponse(request, "login.html", {"next": next if local else "/",
                                                                   "page": "login", "live": ctx.frames.live})
 
     @app.post("/login", include_in_schema=False)

@@ -51,6 +51,8 @@ def token_ok(token: str | None, given: str | None) -> bool:
 
 def mount(app: FastAPI, api: APIRouter, ctx: WebContext) -> None:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
+    # to the second, offset kept: the viewer reads the time zone the page was asked in
+    templates.env.filters["when"] = lambda iso: datetime.fromisoformat(iso).isoformat(sep=" ", timespec="seconds")
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     def page(request: Request, name: str, status: int = 200, **values) -> Response:

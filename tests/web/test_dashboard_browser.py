@@ -44,16 +44,18 @@ def shot(page, name: str) -> None:
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory):
-    """`vigil run SITE --http` on a 2 fps loopback RTSP stream (the detector about keeps up
-    on a small CPU), its database also holding 400 seeded events around a DST change."""
+    """`vigil run SITE --http` on a loopback RTSP stream of 15 fps content served 7.5x slowed
+    (2 frames a second, which the detector about keeps up with on a small CPU, and consecutive
+    enough for the tracker), its database also holding 400 seeded events around a DST change."""
     reason = gst_unavailable_reason()
     if reason:
         pytest.skip(f"RTSP server unavailable: {reason}")
     tmp = tmp_path_factory.mktemp("dash")
-    clip = prepare_clip(need(VIDEO / "saoyan_test.mp4"), fps=2, seconds=30, loops=4)
+    clip = prepare_clip(need(VIDEO / "saoyan_test.mp4"), fps=15, seconds=8, loops=2, slowdown=7.5)
     srv = RtspServer({"cam": clip}).start()
     db = tmp / "v.db"
-    (tmp / "pipeline.yaml").write_text(f"detector: {{weights: {need(YOLO_ONNX)}, imgsz: 640, batch: 1}}\n")
+    (tmp / "pipeline.yaml").write_text(f"detector: {{weights: {need(YOLO_ONNX)}, imgsz: 640, batch: 1}}\n"
+                                       "tracker: {max_lost_seconds: 15}\n")  # the stream's time is stretched
     site = tmp / "site.yaml"
     site.write_text(yaml.safe_dump({
         "site": "dash", "pipeline": "pipeline.yaml", "database": f"sqlite:///{db}",
@@ -256,6 +258,7 @@ def test_cameras_page_shows_the_live_frame_changing_with_its_overlay(page):
         return n is not None and cam.locator(f"svg.overlay rect.{cls}").count() == int(n)
 
     assert wait_for(lambda: int(cam.get_attribute("data-detections") or 0) > 0, 30, 0.5), "no box drawn"
+    assert wait_for(lambda: int(cam.get_attribute("data-tracks") or 0) > 0, 45, 0.5), "no track drawn"
     assert wait_for(lambda: drawn("detections", "det") and drawn("tracks", "box"), 10, 0.2)
     assert wait_for(lambda: cam.locator("td[data-key='state']").inner_text() == "streaming", 10, 0.5)
     shot(page, "dashboard-cameras")

@@ -57,7 +57,7 @@ def test_pages_render_from_the_store(site):
     ev = c.get("/events", params={"camera": "gate-1", "direction": "in"})
     ids = re.findall(r'<tr data-id="(\d+)">', ev.text)
     assert len(ids) == 50 and 'id="next"' in ev.text
-    assert "/api/events/" in ev.text  # the snapshot column asks; a missing snapshot is hidden
+    assert "<th>snapshot</th>" in ev.text and "/api/events/" not in ev.text  # no snapshots in this store
     nxt = re.search(r'id="next" href="([^"]+)"', ev.text)[1].replace("&amp;", "&")
     ids2 = re.findall(r'<tr data-id="(\d+)">', c.get(nxt).text)
     assert ids2 and not set(ids) & set(ids2)
@@ -212,3 +212,20 @@ def test_run_http_bad_address_is_one_line_before_anything_loads(address, says, c
         assert main(["run", str(tmp_path / "missing.yaml"), "--http", addr]) == 2
     err = capsys.readouterr().err.strip()
     assert says in err and len(err.splitlines()) == 1, err
+
+
+def test_snapshot_column_asks_only_a_store_that_keeps_snapshots(site):
+    path, store = site
+
+    class WithSnapshots(Store):
+        def snapshot(self, event_id: int) -> bytes | None:
+            return None
+
+    snap_store = WithSnapshots(store.url, create=False)
+    try:
+        page = local_client(create_app(snap_store)).get("/events", params={"camera": "gate-1"}).text
+        ids = re.findall(r'<tr data-id="(\d+)">', page)
+        assert ids and all(f'src="/api/events/{i}/snapshot"' in page for i in ids)
+        assert 'onerror="this.remove()"' in page  # an event without one shows nothing
+    finally:
+        snap_store.close()

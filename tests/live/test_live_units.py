@@ -213,6 +213,7 @@ class EveryFramePipeline:
     def __init__(self, cam, fail_on=()):
         self.cam, self.fail_on, self.finished = cam, set(fail_on), False
         self.camera, self.warnings = SimpleNamespace(id=cam), []
+        self.last_tracks = None  # what CameraPipeline keeps for the live view
 
     def process(self, frame, dets, clock=None):
         if frame.index in self.fail_on:

@@ -1,7 +1,8 @@
 """FastAPI app: /api/counts, /api/events, /api/movements, /api/speeds, /api/cameras with the same rows
 as the CLI's JSON,
 OpenAPI docs at /docs with every asset served from this app, optional bearer token on every
-/api route, and a Host-header allow-list against DNS rebinding.
+/api route (or the dashboard's cookie holding it), a Host-header allow-list against DNS
+rebinding, and the dashboard pages (vigil.web) with, under `vigil run --http`, live frames.
 
 Bounded by design: count answers are capped at `Limits.max_rows` rows (a clear 400 beyond),
 events come in pages of at most `Limits.max_events` with a cursor, answers are streamed, and
@@ -13,13 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import secrets
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
@@ -40,8 +41,10 @@ from vigil.store.public import (
     name_filter,
     parse_cursor,
 )
-from vigil.store.queries import Filters, QueryTimeout
+from vigil.store.queries import Filters, QueryTimeout, reading
 from vigil.types import Direction
+from vigil.web.frames import FrameSource
+from vigil.web.routes import COOKIE, WebContext, mount, token_ok
 
 Bucket = Literal["minute", "15min", "hour", "day", "week"]
 Format = Literal["json", "csv"]
@@ -76,11 +79,11 @@ def host_pattern(host: str) -> str:
 
 
 class _HostCheck(TrustedHostMiddleware):
-    """Starlette's Host allow-list, except for /healthz: probes address a server by its IP,
-    and the answer holds no data."""
+    """Starlette's Host allow-list, except for /healthz and /readyz: probes address a server by
+    its IP, and the answers hold no data."""
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http" and scope["path"] == "/healthz":
+        if scope["type"] == "http" and scope["path"] in ("/healthz", "/readyz"):
             await self.app(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
@@ -136,12 +139,14 @@ class SpeedRow(BaseModel):
 
 class CameraRow(BaseModel):
     id: str
-    created: datetime
+    created: datetime | None = Field(description="first seen by the store (None: live, nothing stored yet)")
     lines: list[str]
     zones: list[str]
     classes: list[str]
     runs: int
     last_run_started: datetime | None
+    health: dict | None = Field(None, description="live health from the daemon (`vigil run --http` only): "
+                                                  "state, fps, dropped frames, reconnects, last frame age, ...")
 
 
 def _answer(rows: list[dict], fmt: str, headers: dict[str, str] | None = None) -> StreamingResponse:
@@ -151,12 +156,16 @@ def _answer(rows: list[dict], fmt: str, headers: dict[str, str] | None = None) -
 
 
 def create_app(store: Store, token: str | None = None, allowed_hosts: Iterable[str] = LOOPBACK_HOSTS,
-               limits: Limits = Limits()) -> FastAPI:
+               limits: Limits = Limits(), frames: FrameSource | None = None, site_path: Path | None = None,
+               allow_config_write: bool = False) -> FastAPI:
     """token None: no auth (the caller decided); an empty token is an error, never "no auth".
-    allowed_hosts: Host header names served (lower case, IPv6 in brackets; "*" = any)."""
+    allowed_hosts: Host header names served (lower case, IPv6 in brackets; "*" = any).
+    frames: the live daemon's frames and health (`vigil run --http`) and/or the site's cameras;
+    site_path with allow_config_write: the editor may rewrite that site config."""
     if token is not None and not token.strip():
         raise VigilError("the API token is empty; set a real one, or pass none to serve without auth")
     pool = ThreadPoolExecutor(limits.query_threads, thread_name_prefix="vigil-query")
+    frames = frames or FrameSource()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
@@ -169,8 +178,10 @@ def create_app(store: Store, token: str | None = None, allowed_hosts: Iterable[s
     app.add_middleware(_HostCheck, allowed_hosts=list(allowed_hosts))
     bearer = HTTPBearer(auto_error=False)
 
-    async def authorise(cred: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
-        if token and (cred is None or not secrets.compare_digest(cred.credentials.encode(), token.encode())):
+    async def authorise(request: Request, cred: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+        # The bearer header for programs; the dashboard's HttpOnly, SameSite=Strict cookie for browsers.
+        given = cred.credentials if cred is not None else request.cookies.get(COOKIE)
+        if not token_ok(token, given):
             raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
 
     async def off_loop(fn: Callable[..., T], /, *args, **kw) -> T:
@@ -270,12 +281,41 @@ def create_app(store: Store, token: str | None = None, allowed_hosts: Iterable[s
 
     @api.get("/cameras", response_model=list[CameraRow])
     async def cameras():
-        """Cameras with their lines, zones, classes seen and number of runs."""
-        return await off_loop(store.cameras)
+        """Cameras with their lines, zones, classes seen and number of runs, and under
+        `vigil run --http` each watched camera's live health."""
+        rows = await off_loop(store.cameras)
+        health = frames.health()
+        for r in rows:
+            r["health"] = health.pop(r["id"], None)
+        rows += [{"id": cid, "created": None, "lines": [], "zones": [], "classes": [], "runs": 0,
+                  "last_run_started": None, "health": h} for cid, h in health.items()]
+        return rows
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz():
+        """The process answers (liveness); touches no database."""
         return {"ok": True}
 
+    def store_reachable() -> None:
+        with reading(store.engine, timeout_s=2.0) as conn:
+            conn.exec_driver_sql("SELECT 1")
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz():
+        """200 once the daemon's cameras are started (when there is a daemon) and the store
+        answers; 503 with the reason otherwise (readiness)."""
+        daemon = frames.daemon
+        if daemon is not None and daemon.state != "running":
+            return JSONResponse({"ready": False, "reason": f"daemon {daemon.state}"}, status_code=503)
+        try:
+            # Not on the query pool: a probe must not queue behind long queries.
+            await asyncio.wait_for(asyncio.to_thread(store_reachable), 3.0)
+        except Exception as exc:
+            return JSONResponse({"ready": False, "reason": f"store unreachable: {type(exc).__name__}"},
+                                status_code=503)
+        return {"ready": True}
+
+    mount(app, api, WebContext(store, frames, token, off_loop, limits.max_rows, limits.timeout_s,
+                               site_path, allow_config_write))
     app.include_router(api)
     return app

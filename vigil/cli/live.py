@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from vigil.cli.app import app
+from vigil.cli.query import TOKEN_ENV, AllowWriteOpt, serve_token, served_hosts
 from vigil.errors import VigilError
 
 
@@ -34,12 +35,26 @@ def run_live(
     status_file: Optional[Path] = typer.Option(None, "--status-file", help="where to write the health file"),
     log_format: Optional[str] = typer.Option(None, "--log-format", help="text or json (overrides live.log_format)"),
     log_level: str = typer.Option("INFO", "--log-level", help="DEBUG, INFO, WARNING or ERROR"),
+    http: Optional[str] = typer.Option(None, "--http", metavar="HOST:PORT",
+                                       help="serve the dashboard and API here (e.g. 127.0.0.1:8080): live frames "
+                                            "with tracks, health, counts, events, the line/zone editor; "
+                                            "/healthz and /readyz for probes"),
+    token: Optional[str] = typer.Option(None, "--token", envvar=TOKEN_ENV,
+                                        help="with --http: require this token (bearer header, or the "
+                                             "dashboard's sign-in); needed off loopback"),
+    allowed_host: Optional[list[str]] = typer.Option(None, "--allowed-host",
+                                                     help="with --http: also answer this Host header (repeatable)"),
+    insecure_no_auth: bool = typer.Option(False, "--insecure-no-auth",
+                                          help="with --http: serve without a token on a non-loopback address"),
+    allow_config_write: AllowWriteOpt = False,
 ) -> None:
     """Watch every camera of a site until SIGINT/SIGTERM: detect, track, count, write events.
 
     Dead cameras are retried with backoff while the others run on. On SIGINT/SIGTERM the
     daemon stops its readers, analyses the frames already read and flushes every pending
-    event before it exits. Health: `vigil status CONFIG` (or the metrics port)."""
+    event before it exits. Health: `vigil status CONFIG` (or the metrics port, or --http's
+    dashboard and /readyz)."""
+    from vigil.api.app import host_pattern
     from vigil.config.database import resolve_db_url
     from vigil.config.load import load_site
     from vigil.live.build import build_daemon, check_cameras, check_leases
@@ -48,6 +63,7 @@ def run_live(
     from vigil.pipeline.round import AnalysisRound
     from vigil.pipeline.stages import build_stages
     from vigil.store import Store
+    from vigil.web.server import check_bindable, parse_address
 
     stop = threading.Event()
 
@@ -58,10 +74,16 @@ def run_live(
 
     # Installed first: a SIGTERM while models load still ends in a clean (empty) stop.
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    server = None
+    server = web = None
     try:
         if log_format not in (None, "text", "json"):
             raise VigilError(f"--log-format {log_format!r}: use text or json")
+        if http is not None:  # a bad address or a taken port: said before the models load
+            host, port_ = parse_address(http)
+            check_bindable(host, port_)
+            token = serve_token(token, host, insecure_no_auth)
+        elif allow_config_write:
+            raise VigilError("--allow-config-write needs --http HOST:PORT (it lets the dashboard's editor write)")
         cfg = load_site(config)
         live = cfg.site.live
         check_cameras(cfg, camera or None)  # bad URL, NVR or missing password: one line, before loading models
@@ -73,12 +95,25 @@ def run_live(
                               status_path=status_file)
         port = metrics_port if metrics_port is not None else live.metrics_port
         server = serve_metrics(daemon.snapshot, port, live.metrics_address) if port is not None else None
+        if http is not None:
+            from vigil.api.app import create_app
+            from vigil.web.frames import FrameSource
+            from vigil.web.server import HttpThread
+
+            app_ = create_app(store, token, served_hosts(host, allowed_host),
+                              frames=FrameSource(daemon, cfg.site, cfg.site_dir), site_path=Path(config),
+                              allow_config_write=allow_config_write)
+            web = HttpThread(app_, host, port_).start()
+            print(f"dashboard on http://{host_pattern(host)}:{port_}/" + (" (token required)" if token else ""),
+                  file=sys.stderr)
         daemon.run(stop)
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
         if server is not None:
             server.shutdown()
+        if web is not None:
+            web.stop()
 
 def _age(iso: str | None) -> float | None:
     if not iso:

@@ -31,6 +31,9 @@ UntilOpt = Annotated[str | None, typer.Option("--until", help="Up to this ISO 86
 TzOpt = Annotated[str, typer.Option("--tz", help="IANA time zone for buckets and naive times, "
                                                  "e.g. Europe/Berlin.")]
 FormatOpt = Annotated[str, typer.Option("--format", help="table, csv or json.")]
+AllowWriteOpt = Annotated[bool, typer.Option("--allow-config-write",
+    help="Let the dashboard's editor rewrite the site config's lines and zones (the old file is kept as "
+         ".bak). Off by default: the editor then only hands out YAML to paste.")]
 
 
 def resolve_db(db: str | None, config: Path | None) -> str:
@@ -197,20 +200,32 @@ def serve_cmd(db: DbOpt = None, config: ConfigOpt = None,
                        "Loopback names and --host are always allowed.")] = None,
               insecure_no_auth: Annotated[bool, typer.Option("--insecure-no-auth",
                   help="Serve without a token on a non-loopback --host, or with an empty "
-                       f"{TOKEN_ENV}: anyone who can reach the port reads every count.")] = False) -> None:
-    """HTTP API: /api/counts, /api/events, /api/movements, /api/speeds, /api/cameras; OpenAPI docs at /docs."""
+                       f"{TOKEN_ENV}: anyone who can reach the port reads every count.")] = False,
+              allow_config_write: AllowWriteOpt = False) -> None:
+    """HTTP API (/api/counts, /api/events, /api/movements, /api/speeds, /api/cameras; OpenAPI docs at
+    /docs) and the dashboard (/cameras, /counts, /events, /editor) over the store. With --config the
+    editor draws on a frame of each camera's file source. Live frames and health:
+    `vigil run SITE --http HOST:PORT`."""
     import gc
 
     import uvicorn
 
-    from vigil.api.app import LOOPBACK_HOSTS, create_app, host_pattern, is_loopback
+    from vigil.api.app import create_app, host_pattern, is_loopback
     from vigil.store import Store
+    from vigil.web.frames import FrameSource
 
     if not 0 < port < 65536:
         raise VigilError(f"--port {port} is not a TCP port (1-65535)")
-    token = _serve_token(token, host, insecure_no_auth)
-    hosts = list(dict.fromkeys([*LOOPBACK_HOSTS, *([] if host in ("0.0.0.0", "::") else [host_pattern(host)]),
-                                *(host_pattern(h) for h in allowed_host or [])]))
+    token = serve_token(token, host, insecure_no_auth)
+    hosts = served_hosts(host, allowed_host)
+    frames = FrameSource()
+    if config is not None:
+        from vigil.config.load import read_yaml_model
+        from vigil.config.site import SiteConfig
+
+        frames = FrameSource(site=read_yaml_model(config, SiteConfig), site_dir=config.parent)
+    if allow_config_write and config is None:
+        raise VigilError("--allow-config-write needs --config SITE (the file the editor writes)")
     store = Store(resolve_db(db, config), create=False)
     if token is None and not is_loopback(host):
         print(f"WARNING: serving {store.url} WITHOUT AUTH on {host}: anyone who can reach port {port} "
@@ -218,7 +233,7 @@ def serve_cmd(db: DbOpt = None, config: ConfigOpt = None,
     print(f"serving {store.url} on http://{host_pattern(host)}:{port} (docs: /docs)"
           + (", bearer token required" if token else "") + f"; Host headers allowed: {', '.join(hosts)}",
           file=sys.stderr)
-    api = create_app(store, token, hosts)
+    api = create_app(store, token, hosts, frames=frames, site_path=config, allow_config_write=allow_config_write)
     # Keep /healthz quick while queries build big answers: the event loop gets the GIL back from
     # query threads within ~1 ms, and full garbage collections (which hold the GIL throughout) no
     # longer walk the ~1e5 objects of the loaded libraries (a ~40 ms pause each; bench/api_load.py).
@@ -230,7 +245,15 @@ def serve_cmd(db: DbOpt = None, config: ConfigOpt = None,
         store.close()
 
 
-def _serve_token(token: str | None, host: str, insecure_no_auth: bool) -> str | None:
+def served_hosts(host: str, allowed_host: list[str] | None) -> list[str]:
+    """Host headers answered: loopback names, the listening address, and --allowed-host."""
+    from vigil.api.app import LOOPBACK_HOSTS, host_pattern
+
+    return list(dict.fromkeys([*LOOPBACK_HOSTS, *([] if host in ("0.0.0.0", "::") else [host_pattern(host)]),
+                               *(host_pattern(h) for h in allowed_host or [])]))
+
+
+def serve_token(token: str | None, host: str, insecure_no_auth: bool) -> str | None:
     """The token to require, or None for no auth, which must be asked for off loopback. Click
     reads an empty environment variable as unset, so it is looked at here."""
     import os

@@ -32,6 +32,7 @@ from vigil.pipeline.camera import CameraPipeline
 from vigil.pipeline.round import AnalysisRound
 from vigil.sources.factory import Feed
 from vigil.timing import StageClock
+from vigil.types import Detections, Frame
 
 if TYPE_CHECKING:
     from vigil.live.leases import LeaseKeeper
@@ -48,6 +49,9 @@ class LiveCamera:
     proc: ProcessingStats = field(default_factory=ProcessingStats)
     closed: bool = False
     stop: threading.Event | None = None  # this camera's readers only (leased cameras stop one by one)
+    # The newest analysed frame, its detections and its tracks, one tuple so a reader (the web
+    # view) never pairs one frame with another's boxes. Arrays: JPEG encoding happens only when asked.
+    latest: tuple[Frame, Detections | None, Detections | None] | None = None
 
     @property
     def camera_id(self) -> str:
@@ -234,6 +238,7 @@ class LiveDaemon:
                 cam.proc.errors += 1
                 continue
             self._emit(cam, res.events)
+            cam.latest = (frame, res.detections, cam.pipeline.last_tracks)
             cam.proc.processed += 1
             cam.proc.rate.tick()
             cam.proc.inference_ms = self.last_batch_ms

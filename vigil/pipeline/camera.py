@@ -50,6 +50,7 @@ class CameraPipeline:
         self.last_time: datetime | None = None
         self._checked = False
         self.warnings: list[str] = []  # said once, on the first frame (e.g. lines outside the picture)
+        self.last_tracks: Detections | None = None  # the latest frame's tracks, for the live view
 
     def _counter(self, camera: CameraConfig) -> CameraCounter:
         self._masks = [np.asarray(m, np.float64) for m in camera.masks]
@@ -101,6 +102,7 @@ class CameraPipeline:
         dets = self.prepare(frame, dets)  # embeddings (of kept rows only, see embedding_wanted) ride along
         with clock.time("track", frames=1):
             tracks = self.tracker.update(dets, frame.pts, frame.image)
+        self.last_tracks = tracks
         with clock.time("count", frames=1):
             events = self.counter.update(tracks, frame.time)
         if self.snapshots is not None and events:

@@ -29,10 +29,12 @@ class ThermalConfig(Strict):
                                   "default: the RGB source's start time (both recordings start together)")
     fps: float | None = Field(default=None, gt=0, description="frame rate of an image-folder thermal source; "
                                                               "default: the RGB stream's")
-    dark_threshold: float = Field(default=40.0, ge=0, le=255,
+    # Defaults measured with `vigil eval fusion --detections` (docs/fusion.md): the thresholds
+    # under which the detector found most on 21 development pairs (41 pairs, 3 light levels).
+    dark_threshold: float = Field(default=55.0, ge=0, le=255,
                                   description="mode auto: mean RGB brightness (0-255) below which the "
                                               "detector sees the thermal frame instead of the fused one")
-    bright_threshold: float = Field(default=90.0, ge=0, le=255,
+    bright_threshold: float = Field(default=60.0, ge=0, le=255,
                                     description="mode auto: mean RGB brightness (0-255) at or above which the "
                                                 "detector sees the plain RGB frame (daylight)")
 

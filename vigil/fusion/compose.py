@@ -52,6 +52,12 @@ def brightness(img: np.ndarray) -> float:
     return 0.114 * b + 0.587 * g + 0.299 * r
 
 
+def auto_band(level: float, dark: float, bright: float) -> str:
+    """Mode auto's input for one RGB brightness, without hysteresis: rgb at or above `bright`,
+    thermal below `dark`, fused between."""
+    return "rgb" if level >= max(bright, dark) else ("thermal" if level < dark else "fused")
+
+
 class ThermalWarp:
     """Thermal frame -> RGB view with a fixed homography; where the thermal camera does not
     see, the RGB luminance fills in, so fusion there leaves the RGB picture as it is."""
@@ -134,7 +140,7 @@ class ThermalComposer:
         elif self._band == "thermal":
             band = "thermal" if level < dark + _HYSTERESIS else ("rgb" if level >= bright else "fused")
         else:
-            band = "thermal" if level < dark else ("rgb" if level >= bright else "fused")
+            band = auto_band(level, dark, bright)
         self._band = band
         return band
 

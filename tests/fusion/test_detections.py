@@ -11,7 +11,8 @@ from tests.fusion.data import VIFB_INPUT, need
 from tests.support.data import YOLO_ONNX
 from vigil.cli import main
 from vigil.config.fusion import ThermalConfig
-from vigil.eval.fusion_detections import Sample, choose_auto, fit_thresholds, held_back, low_light, summarise
+from vigil.eval.fusion_detections import Sample, choose_auto, fit_thresholds, low_light, summarise
+from vigil.eval.split import held_back
 from vigil.fusion.compose import ThermalComposer, auto_band, brightness
 
 

@@ -22,6 +22,9 @@ class ThermalConfig(Strict):
     homography: list[list[float]] | None = Field(
         default=None, description="3x3 matrix mapping thermal pixels to RGB pixels; estimated when absent "
                                   "(`vigil register VIS IR` prints one)")
+    refine_every: int = Field(default=0, ge=0,
+                              description="thermal frames between refinements of the registration (0: estimate "
+                                          "once); a refinement follows slow drift and refuses jumps, ~0.3 s CPU")
     max_time_delta: float = Field(default=0.05, gt=0, description="seconds; RGB/thermal frames further apart "
                                                                   "are not paired (and are counted)")
     start_time: StartTime | None = Field(

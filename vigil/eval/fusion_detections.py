@@ -33,6 +33,7 @@ from typing import Callable, Iterable, Protocol
 import cv2
 import numpy as np
 
+from vigil.eval.split import held_back
 from vigil.fusion.compose import auto_band, brightness
 from vigil.fusion.fuse import fuse, resolve_method
 from vigil.fusion.images import to_gray
@@ -103,13 +104,6 @@ class Sample:
 
     def score(self, mode: str) -> float:
         return float(sum(c for _, c in self.dets[mode]))
-
-
-def held_back(keys: Iterable[str]) -> set[str]:
-    """Every other key in the order of a hash of its name: a stable, balanced half that does not
-    follow the datasets' own order (which groups similar scenes)."""
-    ranked = sorted(set(keys), key=lambda k: hashlib.sha1(k.encode()).hexdigest())
-    return set(ranked[1::2])
 
 
 def _cache_key(parts: Iterable[object]) -> str:

@@ -349,18 +349,7 @@ def register_auto(visible: np.ndarray, thermal: np.ndarray, params: AutoParams |
     peak = coarse_search(vis, ir, p)
     stats: dict = {"coarse_score": peak.score, "rival_score": peak.rival,
                    "peak_ratio": peak.score / max(peak.rival, 1e-3), "coarse_scale": peak.scale}
-    H = peak.homography
-    pyramid: dict = {}
-    fit = None
-    for level, (res, patch, radius) in enumerate(p.refine_levels):
-        fit = refine_patches(vis, ir, H, res, patch, radius, p, pyramid)
-        stats[f"step{level + 1}"] = f"{fit.inliers}/{fit.matches}"
-        if fit.homography is None or fit.inliers < required_inliers(fit.matches, p):
-            # a wrong coarse answer shows here already (patches disagree): judge the last estimate
-            return _judge(fit, peak, H, vis.shape, ir.shape, p, stats)
-        H = fit.homography
-    assert fit is not None
-    return _judge(fit, peak, H, vis.shape, ir.shape, p, stats)
+    return _refine_and_judge(vis, ir, peak, p.refine_levels, p, stats)
 
 
 def refine_auto(visible: np.ndarray, thermal: np.ndarray, H: np.ndarray,
@@ -375,12 +364,20 @@ def refine_auto(visible: np.ndarray, thermal: np.ndarray, H: np.ndarray,
     # a sure "peak": the starting point is the camera's accepted registration
     peak = _Peak(1.0, H, 0.0, scale)
     stats: dict = {"coarse_score": None, "rival_score": None, "peak_ratio": float("inf"), "coarse_scale": scale}
+    # the half-resolution step is there to catch a coarse start; this start is not coarse
+    return _refine_and_judge(vis, ir, peak, p.refine_levels[1:], p, stats)
+
+
+def _refine_and_judge(vis: np.ndarray, ir: np.ndarray, peak: _Peak, levels: tuple, p: AutoParams,
+                      stats: dict) -> AutoResult:
+    H = peak.homography
     pyramid: dict = {}
     fit = None
-    for level, (res, patch, radius) in enumerate(p.refine_levels[1:]):  # half-res step is for coarse starts
+    for level, (res, patch, radius) in enumerate(levels):
         fit = refine_patches(vis, ir, H, res, patch, radius, p, pyramid)
         stats[f"step{level + 1}"] = f"{fit.inliers}/{fit.matches}"
         if fit.homography is None or fit.inliers < required_inliers(fit.matches, p):
+            # a wrong start shows here already (patches disagree): judge the last estimate
             return _judge(fit, peak, H, vis.shape, ir.shape, p, stats)
         H = fit.homography
     assert fit is not None

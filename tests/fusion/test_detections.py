@@ -89,6 +89,7 @@ def test_eval_fusion_detections_on_real_pairs(two_pairs, tmp_path, capsys):
     # dimmed RGB images lose detections
     cached = [json.loads(p.read_text()) for p in (tmp_path / "cache").glob("*.json")]
     assert len({json.dumps(c["thermal"]) for c in cached}) == 2
+    assert all(set(c) == {"rgb", "thermal", "fused:msd"} for c in cached)
     real = [g for k, g in groups.items() if "dimmed" not in k]
     dimmed = [g for k, g in groups.items() if "dimmed" in k]
     assert sum(g["rgb"]["detections"] for g in real) > sum(g["rgb"]["detections"] for g in dimmed) / 2
@@ -99,6 +100,10 @@ def test_eval_fusion_detections_on_real_pairs(two_pairs, tmp_path, capsys):
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "held-back" in out and "auto's thresholds" in out and "share" in out
+    # another fusion method adds its fused detections beside the others
+    assert main(argv[:-2] + ["--methods", "average", "--format", "json"]) == 0
+    assert all({"fused:msd", "fused:average"} <= set(json.loads(p.read_text()))
+               for p in (tmp_path / "cache").glob("*.json"))
 
 
 def test_detections_mistakes_are_one_line_errors(two_pairs, capsys):

@@ -47,7 +47,7 @@ EXPOSURES = (1.0, 0.25, 0.06)
 NIGHT_BELOW = 100.0
 """Mean RGB luma under which a sample counts as a night image in the report (VIFB's night
 scenes measure 41-86, its daylight scenes 90-175; lit night streets reach 120)."""
-CACHE_VERSION = "1"  # bump when what is cached (detections per image) changes meaning
+CACHE_VERSION = "2"  # bump when what is cached (detections per image) changes meaning
 
 
 class Detector(Protocol):
@@ -128,17 +128,21 @@ def measure(datasets: dict[str, list[ImagePair]], detector: Detector, detector_i
             for exposure in exposures:
                 seed = int(_cache_key([pair.name, exposure])[:8], 16)
                 vis = low_light(vis0, exposure, seed)
-                key = _cache_key([CACHE_VERSION, detector_id, method, pair.visible.resolve(),
+                # one cache file per image; the fused entry is per method, so comparing methods
+                # re-runs only the detector on the fused images
+                key = _cache_key([CACHE_VERSION, detector_id, pair.visible.resolve(),
                                   pair.visible.stat().st_mtime_ns, pair.thermal.resolve(),
                                   pair.thermal.stat().st_mtime_ns, exposure])
                 path = cache / f"{key}.json"
-                if path.exists():
-                    dets = {m: [(int(c), float(s)) for c, s in v] for m, v in json.loads(path.read_text()).items()}
-                else:
-                    found = detector.detect([mode_image(m, vis, ir, method) for m in MODES])
-                    dets = {m: [(int(c), float(s)) for c, s in zip(d.class_id, d.confidence)]
-                            for m, d in zip(MODES, found)}
-                    path.write_text(json.dumps(dets))
+                stored = json.loads(path.read_text()) if path.exists() else {}
+                wanted = {"rgb": "rgb", "thermal": "thermal", "fused": f"fused:{method}"}
+                missing = [m for m in MODES if wanted[m] not in stored]
+                if missing:
+                    found = detector.detect([mode_image(m, vis, ir, method) for m in missing])
+                    for m, d in zip(missing, found):
+                        stored[wanted[m]] = [(int(c), float(x)) for c, x in zip(d.class_id, d.confidence)]
+                    path.write_text(json.dumps(stored))
+                dets = {m: [(int(c), float(x)) for c, x in stored[wanted[m]]] for m in MODES}
                 samples.append(Sample(pair.name, dataset, exposure, brightness(vis), dets))
                 if progress is not None:
                     progress(f"{len(samples)}/{total} {dataset}/{pair.name} x{exposure:g}")

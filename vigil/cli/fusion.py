@@ -106,7 +106,8 @@ def eval_fusion(
     pairs: list[Path] = typer.Option(..., "--pairs",
                                      help="folder of pairs (vi|vis|visible|rgb + ir|infrared|thermal); with "
                                           "--detections it may be given several times"),
-    methods: str = typer.Option("all", "--methods", help="comma-separated methods, or 'all'"),
+    methods: str = typer.Option("all", "--methods", help="comma-separated methods, or 'all'; with --detections "
+                                                         "the one method that fuses (default: the default method)"),
     fmt: str = typer.Option("table", "--format", help="table or json"),
     jpeg_quality: int = typer.Option(75, "--jpeg-quality", min=0, max=100,
                                      help="score outputs after a JPEG round trip at this quality, as VIFB "

@@ -204,7 +204,10 @@ def _eval_detections(folders: list[Path], method: str, weights: str, cache_dir: 
             for c in classes:
                 t.add_row("", "", c, *(f"{v['detections']} / {v['mean_confidence']:.2f}" if v else "-"
                                        for v in (modes[m]["per_class"].get(c) for m in ALL_MODES)))
-            t.add_row("", "", "share", *(f"{modes[m]['share']:.2f}" for m in ALL_MODES), end_section=True)
+            t.add_row("", "", "share", *(f"{modes[m]['share']:.2f}" for m in ALL_MODES))
+            vs = modes["auto_vs_best"]
+            t.add_row("", "", f"auto / best ({vs['best_mode']})", "", "", "",
+                      "-" if vs["ratio"] is None else f"{vs['ratio']:.0%}", end_section=True)
         console.print(t)
     lo, hi = result["held_back_fit"]
     console.print(f"{len(samples)} images: {len(result['development_pairs'])} development + "

@@ -86,3 +86,28 @@ def test_eval_register_json_contract(tmp_path, capsys):
     assert "mismatched pairs refused: 2 of 2" in capsys.readouterr().out
     assert main(["eval", "register", "--pairs", str(root)]) == 2  # no homographies.csv in the folder
     assert "homographies" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_eval_register_derived_pairs_report_both_halves(capsys):
+    """Aligned VIFB pairs become unregistered ones with known homographies; the table gives the
+    development and held-back figures and every refusal's reason."""
+    from tests.fusion.data import VIFB_INPUT
+
+    need(VIFB_INPUT)
+    assert main(["eval", "register", "--derive-from", str(VIFB_INPUT), "--format", "json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["pairs"] == 21 and {"development", "held_back"} <= set(res)
+    assert res["development"]["pairs"] + res["held_back"]["pairs"] == 21
+    for r in res["per_pair"]:
+        assert r["refused"] == (r["reason"] != "ok")
+    # what it accepts is right: a wrong warp is worse than a refusal
+    assert res["accepted_within_10px"] == 1.0, [r for r in res["per_pair"] if not r["refused"]]
+    # VIFB's night visible images are nearly black: those are refused (measured: 10 of 21 right)
+    assert res["success_rate_10px"] >= 0.4
+    assert any(r["refused"] for r in res["per_pair"] if r["name"] == "VIFB_manlight")
+
+
+def test_eval_register_needs_pairs_or_derive_from(capsys):
+    assert main(["eval", "register"]) == 2
+    assert "--derive-from" in capsys.readouterr().err

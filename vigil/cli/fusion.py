@@ -103,24 +103,43 @@ def fuse_cmd(
 
 @eval_app.command("fusion")
 def eval_fusion(
-    pairs: Path = typer.Option(..., "--pairs", help="folder of pairs (vi|vis|visible|rgb + ir|infrared|thermal)"),
-    methods: str = typer.Option("all", "--methods", help="comma-separated methods, or 'all'"),
+    pairs: list[Path] = typer.Option(..., "--pairs",
+                                     help="folder of pairs (vi|vis|visible|rgb + ir|infrared|thermal); with "
+                                          "--detections it may be given several times"),
+    methods: str = typer.Option("all", "--methods", help="comma-separated methods, or 'all'; with --detections "
+                                                         "the one method that fuses (default: the default method)"),
     fmt: str = typer.Option("table", "--format", help="table or json"),
     jpeg_quality: int = typer.Option(75, "--jpeg-quality", min=0, max=100,
                                      help="score outputs after a JPEG round trip at this quality, as VIFB "
                                           "scored published methods (0 = score the raw output)"),
     vifb_csv: Optional[Path] = typer.Option(None, "--rank-against",
                                             help="VIFB metrics_long.csv: also rank the methods among VIFB's"),
+    detections: bool = typer.Option(False, "--detections",
+                                    help="instead of image metrics: run the detector on RGB, thermal, fused and "
+                                         "auto inputs of every pair (also under simulated low light), print "
+                                         "detections per mode for day and night images, and fit auto's "
+                                         "brightness thresholds on half the pairs (reported on the other half)"),
+    weights: str = typer.Option("yolov8n_int8.onnx", "--weights",
+                                help="with --detections: detector weights (path, or a name in $VIGIL_MODELS)"),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir",
+                                             help="with --detections: where detections per image are cached "
+                                                  "(default: a folder in the system temp dir)"),
 ) -> None:
-    """Mean of every fusion metric per method over a folder of pairs.
+    """Mean of every fusion metric per method over a folder of pairs, or (--detections) what
+    each thermal mode gives the detector.
 
     JSON: {"default": METHOD, METHOD: {"EN": .., "SD": .., ...}, ...}."""
     from vigil.eval.fusion_quality import RANK_METRICS, evaluate_methods
     from vigil.fusion.fuse import DEFAULT_METHOD, method_names, resolve_method
 
     _check_format(fmt)
+    if detections:
+        _eval_detections(pairs, methods, weights, cache_dir, fmt)
+        return
+    if len(pairs) != 1:
+        raise VigilError("image metrics take one --pairs folder; several are for --detections")
     chosen = method_names() if methods.strip() == "all" else [resolve_method(m.strip()) for m in methods.split(",")]
-    res = evaluate_methods(pairs, chosen, jpeg_quality or None, vifb_csv)
+    res = evaluate_methods(pairs[0], chosen, jpeg_quality or None, vifb_csv)
     result: dict = {"default": DEFAULT_METHOD, **res["means"]}
     timing, ranking = res["ms_per_pair"], res["ranking"]
     if fmt == "json":
@@ -129,7 +148,7 @@ def eval_fusion(
         print(json.dumps(result, indent=2))
         return
     console = _console()
-    console.print(_metrics_table(f"mean over {res['pairs']} pairs in {pairs} (default: {DEFAULT_METHOD})",
+    console.print(_metrics_table(f"mean over {res['pairs']} pairs in {pairs[0]} (default: {DEFAULT_METHOD})",
                                  {m: result[m] for m in chosen}))
     console.print("ms per pair: " + ", ".join(f"{m} {t:.1f}" for m, t in timing.items()))
     if ranking is not None:
@@ -140,6 +159,64 @@ def eval_fusion(
         for i, (m, r, _) in enumerate(ranking, 1):
             t.add_row(str(i), m, f"{r:.2f}")
         console.print(t)
+
+
+def _eval_detections(folders: list[Path], method: str, weights: str, cache_dir: Path | None, fmt: str) -> None:
+    """`vigil eval fusion --detections`: detections per mode, and auto's measured thresholds."""
+    from vigil.detect.yolo import YoloDetector
+    from vigil.eval.fusion_detections import ALL_MODES, evaluate, measure
+    from vigil.fusion.pairs import discover_pairs
+    from vigil.weights import resolve_weights
+
+    method = "default" if method.strip() == "all" else method.strip()
+    if "," in method:
+        raise VigilError("--detections fuses with one method; give --methods NAME (or leave it out: the default)")
+    datasets: dict[str, list] = {}
+    for folder in folders:
+        found, _ = discover_pairs(folder)
+        label = folder.name if folder.name.lower() not in ("input", "pairs") else folder.parent.name
+        while label in datasets:
+            label += "'"
+        datasets[label] = found
+    path = resolve_weights(weights, what="detector weights")
+    detector = YoloDetector(weights=path)
+    err = Console(stderr=True)
+    with err.status("detecting") as status:
+        samples = measure(datasets, detector, f"{path}:{path.stat().st_mtime_ns}", method, cache_dir=cache_dir,
+                          progress=lambda msg: status.update(f"detecting {msg}"))
+    result = evaluate(samples)
+    if fmt == "json":
+        print(json.dumps(result, indent=2))
+        return
+    console = _console()
+    for half in ("development", "held_back"):
+        t = Table(title=f"{half.replace('_', '-')} pairs: detections per mode, count / mean confidence "
+                        "(share: mean over images of the mode's summed confidence / the best mode's)")
+        t.add_column("images")
+        t.add_column("n", justify="right")
+        t.add_column("class")
+        for m in ALL_MODES:
+            t.add_column(m, justify="right")
+        for group, modes in result[half].items():
+            classes = sorted({c for m in ALL_MODES for c in modes[m]["per_class"]})
+            t.add_row(group, str(modes["rgb"]["images"]), "all",
+                      *(f"{modes[m]['detections']} / {modes[m]['mean_confidence']:.2f}" for m in ALL_MODES))
+            for c in classes:
+                t.add_row("", "", c, *(f"{v['detections']} / {v['mean_confidence']:.2f}" if v else "-"
+                                       for v in (modes[m]["per_class"].get(c) for m in ALL_MODES)))
+            t.add_row("", "", "share", *(f"{modes[m]['share']:.2f}" for m in ALL_MODES))
+            vs = modes["auto_vs_best"]
+            t.add_row("", "", f"auto / best ({vs['best_mode']})", "", "", "",
+                      "-" if vs["ratio"] is None else f"{vs['ratio']:.0%}", end_section=True)
+        console.print(t)
+    lo, hi = result["held_back_fit"]
+    console.print(f"{len(samples)} images: {len(result['development_pairs'])} development + "
+                  f"{len(result['held_back_pairs'])} held-back pairs x simulated exposures "
+                  f"{', '.join(f'{e:g}' for e in result['exposures'])}; night: RGB brightness below "
+                  f"{result['night_below']:g}")
+    console.print(f"auto's thresholds fitted on the development pairs: dark {result['dark_threshold']:g} "
+                  f"(thermal below), bright {result['bright_threshold']:g} (RGB at or above), fused between; "
+                  f"the same fit on the held-back pairs would give dark {lo:g}, bright {hi:g}")
 
 
 @bench_app.command("fusion")

@@ -22,6 +22,9 @@ class ThermalConfig(Strict):
     homography: list[list[float]] | None = Field(
         default=None, description="3x3 matrix mapping thermal pixels to RGB pixels; estimated when absent "
                                   "(`vigil register VIS IR` prints one)")
+    refine_every: int = Field(default=0, ge=0,
+                              description="thermal frames between refinements of the registration (0: estimate "
+                                          "once); a refinement follows slow drift and refuses jumps, ~0.3 s CPU")
     max_time_delta: float = Field(default=0.05, gt=0, description="seconds; RGB/thermal frames further apart "
                                                                   "are not paired (and are counted)")
     start_time: StartTime | None = Field(
@@ -29,10 +32,12 @@ class ThermalConfig(Strict):
                                   "default: the RGB source's start time (both recordings start together)")
     fps: float | None = Field(default=None, gt=0, description="frame rate of an image-folder thermal source; "
                                                               "default: the RGB stream's")
-    dark_threshold: float = Field(default=40.0, ge=0, le=255,
+    # Defaults measured with `vigil eval fusion --detections` (docs/fusion.md): the thresholds
+    # under which the detector found most on 21 development pairs (41 pairs, 3 light levels).
+    dark_threshold: float = Field(default=55.0, ge=0, le=255,
                                   description="mode auto: mean RGB brightness (0-255) below which the "
                                               "detector sees the thermal frame instead of the fused one")
-    bright_threshold: float = Field(default=90.0, ge=0, le=255,
+    bright_threshold: float = Field(default=60.0, ge=0, le=255,
                                     description="mode auto: mean RGB brightness (0-255) at or above which the "
                                                 "detector sees the plain RGB frame (daylight)")
 

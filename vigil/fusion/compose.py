@@ -7,6 +7,9 @@
   above ``bright_threshold``), the thermal frame while it is dark (below ``dark_threshold``),
   the fusion in between; the RGB frame when no thermal frame is close enough in time.
 
+The registration is estimated once (or taken from the config); with ``refine_every`` it is
+refined every that many paired frames, slowly and refusing jumps (vigil.fusion.register_track).
+
 In ``fused``/``thermal`` modes an RGB frame without a thermal partner (or before registration
 succeeded) is dropped. The same composer serves replay (recorded pairs) and live (two RTSP
 streams), so a mode behaves the same in both.
@@ -25,6 +28,7 @@ from vigil.config.fusion import ThermalConfig
 from vigil.errors import ConfigError, SourceError
 from vigil.fusion.fuse import fuse, resolve_method
 from vigil.fusion.images import to_gray
+from vigil.fusion.register_track import Refiner, RegistrationTrack, auto_refiner
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +54,12 @@ def brightness(img: np.ndarray) -> float:
         return float(small.mean())
     b, g, r = cv2.mean(small)[:3]
     return 0.114 * b + 0.587 * g + 0.299 * r
+
+
+def auto_band(level: float, dark: float, bright: float) -> str:
+    """Mode auto's input for one RGB brightness, without hysteresis: rgb at or above `bright`,
+    thermal below `dark`, fused between."""
+    return "rgb" if level >= max(bright, dark) else ("thermal" if level < dark else "fused")
 
 
 class ThermalWarp:
@@ -93,8 +103,10 @@ class ThermalComposer:
     """One camera's RGB + thermal -> detector image, holding its registration and auto state."""
 
     def __init__(self, cfg: ThermalConfig, camera_id: str = "",
-                 estimator: Estimator | None = registration_estimator) -> None:
-        self.cfg, self.camera_id, self.estimator = cfg, camera_id, estimator
+                 estimator: Estimator | None = registration_estimator, refiner: Refiner = auto_refiner) -> None:
+        self.cfg, self.camera_id, self.estimator, self.refiner = cfg, camera_id, estimator, refiner
+        self.track: RegistrationTrack | None = None
+        self._since_refine = 0
         self.method = resolve_method(cfg.method)
         self.warp: ThermalWarp | None = None
         if cfg.homography is not None:
@@ -105,8 +117,26 @@ class ThermalComposer:
         self._estimate_failures: list[str] = []
         self._band = "rgb"  # auto mode's current choice: rgb, fused or thermal
 
+    def _refine(self, visible: np.ndarray, thermal_gray: np.ndarray) -> None:
+        """Every `refine_every` paired frames: refine the registration from where it is."""
+        from vigil.fusion.register import invert_homography
+
+        assert self.warp is not None
+        self._since_refine += 1
+        if self._since_refine < self.cfg.refine_every:
+            return
+        self._since_refine = 0
+        if self.track is None:
+            self.track = RegistrationTrack(invert_homography(self.warp.H), self.refiner)
+        if self.track.update(visible, thermal_gray):
+            self.warp = ThermalWarp(invert_homography(self.track.H))
+        elif self.track.stats.last_reason:
+            log.info("camera %s: thermal registration kept (%s)", self.camera_id, self.track.stats.last_reason)
+
     def _warp_for(self, visible: np.ndarray, thermal_gray: np.ndarray) -> ThermalWarp | None:
         if self.warp is not None:
+            if self.cfg.refine_every:
+                self._refine(visible, thermal_gray)
             return self.warp
         if self.estimator is None:
             raise ConfigError(f"camera '{self.camera_id}': thermal.homography is not set; "
@@ -134,7 +164,7 @@ class ThermalComposer:
         elif self._band == "thermal":
             band = "thermal" if level < dark + _HYSTERESIS else ("rgb" if level >= bright else "fused")
         else:
-            band = "thermal" if level < dark else ("rgb" if level >= bright else "fused")
+            band = auto_band(level, dark, bright)
         self._band = band
         return band
 

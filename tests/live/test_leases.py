@@ -187,7 +187,9 @@ def test_the_daemon_stops_counting_when_postgres_is_cut_off_and_loses_nothing(re
         runs_ = store.runs()
         assert sorted(r["camera_id"] for r in runs_) == ["a", "a", "b", "b"]  # a new run after the cut
         first = [r for r in runs_ if r["id"] in sorted(r2["id"] for r2 in runs_)[:2]]
-        assert {r["status"] for r in first} == {"released"}
+        # released by the worker itself, or (when that write fell into the outage) closed as
+        # interrupted at its last heartbeat by the takeover: either way ended before the cut-off
+        assert {r["status"] for r in first} <= {"released", "interrupted"}, first
         assert all(r["finished_us"] <= stopped_at.timestamp() * 1e6 for r in first)
         stored = store.events(limit=None)
         assert len(stored) == len(emitted)  # everything counted before and after the cut is stored

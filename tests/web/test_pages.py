@@ -229,3 +229,20 @@ def test_snapshot_column_asks_only_a_store_that_keeps_snapshots(site):
         assert 'onerror="this.remove()"' in page  # an event without one shows nothing
     finally:
         snap_store.close()
+
+
+def test_only_events_that_kept_a_crop_show_one(tmp_path):
+    from dataclasses import replace
+
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    run = store.begin_run("gate-1", "clip.mp4", "h")
+    evs = random_events(4, T0, timedelta(hours=1), seed=1, cameras=("gate-1",))
+    jpeg = b"\xff\xd8\xff\xe0fake-but-stored\xff\xd9"
+    store.write(run, [replace(evs[0], snapshot=jpeg)] + evs[1:])
+    c = local_client(create_app(store))
+    page = c.get("/events")
+    shown = re.findall(r'src="/api/events/(\d+)/snapshot"', page.text)
+    kept = [e["id"] for e in store.events(limit=None) if store.snapshot(e["id"]) is not None]
+    assert len(kept) == 1 and shown == [str(kept[0])], (shown, kept)
+    assert c.get(f"/api/events/{kept[0]}/snapshot").content == jpeg
+    store.close()

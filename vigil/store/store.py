@@ -298,6 +298,14 @@ class Store:
     def cameras(self) -> list[dict]:
         return queries.list_cameras(self.engine)
 
+    def with_snapshots(self, event_ids: list[int]) -> set[int]:
+        """Which of these events kept a JPEG crop (one query for a page of events)."""
+        if not event_ids:
+            return set()
+        with self.engine.connect() as conn:
+            return set(conn.execute(sa.select(snapshots.c.event_id)
+                                    .where(snapshots.c.event_id.in_([int(i) for i in event_ids]))).scalars())
+
     def snapshot(self, event_id: int) -> bytes | None:
         """The JPEG crop kept for this event (site `snapshots:` enabled), or None when there is none."""
         with self.engine.connect() as conn:

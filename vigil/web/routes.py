@@ -146,9 +146,8 @@ def mount(app: FastAPI, api: APIRouter, ctx: WebContext) -> None:
         form = {k: q.get(k, "") for k in ("camera", "line", "zone", "class", "direction", "since", "until")}
         form["tz"] = tz
         base = {k: v for k, v in form.items() if v}
-        # snapshots (Store.snapshot, GET /api/events/{id}/snapshot) come with the render work; without
-        # them the column stays empty instead of asking 50 times for what cannot exist
-        snapshots = callable(getattr(ctx.store, "snapshot", None))
+        # only the events that kept a crop ask GET /api/events/{id}/snapshot (not 50 404s a page)
+        snapshots = await ctx.off_loop(ctx.store.with_snapshots, [r["id"] for r in rows]) if rows else set()
         return page(request, "events.html", status=400 if error else 200, error=error, rows=rows, form=form,
                     snapshots=snapshots,
                     next_url="/events?" + urlencode({**base, "after": nxt}) if nxt else None,

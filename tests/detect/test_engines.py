@@ -1,0 +1,125 @@
+"""Engine choice (`detector.engine`), the export cache, and the OpenVINO engine on real weights."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from tests.support.data import REPO, SHARED, VIDEO, YOLO_ONNX, need
+from vigil.detect import engines
+from vigil.detect.engines import choose_engine
+from vigil.detect.export_cache import cache_dir
+from vigil.detect.yolo import YoloDetector
+from vigil.errors import ConfigError
+from vigil.types import CLASS_IDS
+
+CPU = torch.device("cpu")
+
+
+def test_auto_picks_by_format_and_hardware(tmp_path, monkeypatch):
+    pt, onnx, ir = tmp_path / "m.pt", tmp_path / "m.onnx", tmp_path / "m_openvino_model"
+    ir.mkdir()
+    assert choose_engine("auto", onnx, CPU) == "onnxruntime"
+    assert choose_engine("auto", ir, CPU) == "openvino"
+    assert choose_engine("auto", tmp_path / "m.engine", CPU) == "tensorrt"
+    assert choose_engine("auto", pt, CPU) == "openvino"  # installed here
+    assert choose_engine("auto", pt, torch.device("cuda:0")) in ("tensorrt", "torch")
+    monkeypatch.setattr(engines, "installed", lambda e: e not in ("openvino", "tensorrt"))
+    assert choose_engine("auto", pt, CPU) == "onnxruntime"
+    assert choose_engine("auto", pt, torch.device("cuda:0")) == "torch"
+
+
+def test_asked_for_engine_that_is_missing_or_cannot_run_the_file(tmp_path, monkeypatch):
+    with pytest.raises(ConfigError, match="'tensorrt' needs an NVIDIA GPU"):
+        choose_engine("tensorrt", tmp_path / "m.pt", CPU)
+    with pytest.raises(ConfigError, match="cannot run 'm.tflite'"):
+        choose_engine("onnxruntime", tmp_path / "m.tflite", CPU)
+    monkeypatch.setattr(engines, "installed", lambda e: e != "openvino")
+    with pytest.raises(ConfigError, match="'openvino' is not installed .*'openvino' is missing"):
+        choose_engine("openvino", tmp_path / "m.pt", CPU)
+
+
+def test_cli_refuses_a_missing_engine_in_one_line(tmp_path, float_pt):
+    """A site whose pipeline asks for TensorRT on this GPU-less machine: exit 2, one line."""
+    if torch.cuda.is_available():
+        pytest.skip("this machine has an NVIDIA GPU: TensorRT may be there")
+    need(VIDEO / "saoyan_test.mp4")
+    (tmp_path / "p.yaml").write_text(f"detector:\n  weights: {float_pt}\n  engine: tensorrt\n")
+    (tmp_path / "site.yaml").write_text(
+        "site: t\npipeline: p.yaml\ncameras:\n"
+        f"  - id: a\n    source: {VIDEO / 'saoyan_test.mp4'}\n    lines:\n"
+        "      - {name: l, points: [[0, 200], [639, 200]], in_side: left}\n")
+    done = subprocess.run([sys.executable, "-m", "vigil", "replay", str(tmp_path / "site.yaml"), "--db",
+                           f"sqlite:///{tmp_path / 'x.db'}", "--no-progress"], cwd=REPO, capture_output=True,
+                          text=True, env={**os.environ, "YOLO_OFFLINE": "1"}, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "error: detector engine 'tensorrt' needs an NVIDIA GPU and none is available here; "
+        "set detector.engine: auto"]
+
+
+@pytest.fixture(scope="module")
+def ov(float_pt):
+    return YoloDetector(weights=float_pt, batch=4)
+
+
+def test_pt_runs_on_openvino_with_right_sized_input(ov, float_pt):
+    assert ov.engine == "openvino" and not ov.fixed
+    assert "openvino" in ov.describe()
+    frame = np.full((360, 640, 3), 90, np.uint8)
+    x, _ = ov.planar.batch([frame], *__import__("vigil.detect.letterbox", fromlist=["x"]).input_shape(
+        [frame.shape[:2]], ov.imgsz, ov.stride, ov.fixed))
+    assert x.shape == (1, 3, 384, 640)  # a 16:9 camera costs 640x384, not 640x640
+    bus = ov.detect([cv2.imread(str(need(SHARED / "images" / "bus.jpg")))])[0]
+    assert CLASS_IDS["bus"] in bus.class_id.tolist() and (bus.class_id == CLASS_IDS["pedestrian"]).sum() >= 3
+
+
+def test_export_is_cached_not_redone(ov, float_pt, capsys):
+    entries = [p for p in cache_dir().iterdir() if not p.name.startswith(".")]
+    ir = [p for p in entries if "openvino" in p.name]
+    assert len(ir) == 1 and (ir[0] / "yolov8n_dequant_openvino_model").is_dir()
+    before = {p: p.stat().st_mtime_ns for p in ir[0].rglob("*")}
+    again = YoloDetector(weights=float_pt)
+    assert again.engine == "openvino"
+    assert "exporting" not in capsys.readouterr().err
+    assert {p: p.stat().st_mtime_ns for p in ir[0].rglob("*")} == before
+
+
+def test_fixed_shape_onnx_keeps_the_square_path():
+    det = YoloDetector(weights=need(YOLO_ONNX), engine="openvino")
+    assert det.fixed and det.engine == "openvino"
+    d = det.detect([cv2.imread(str(need(SHARED / "images" / "bus.jpg")))])[0]
+    assert CLASS_IDS["bus"] in d.class_id.tolist()
+
+
+def test_openvino_batch_of_four_equals_one_by_one(ov):
+    """Real batching across cameras must not change a camera's detections beyond float noise."""
+    import av
+
+    frames = []
+    for name, picks in (("saoyan_test.mp4", {30, 60, 90, 120}), ("intel_car-detection.mp4", {100}),
+                        ("ozlu_input_video.mp4", {100})):
+        with av.open(str(need(VIDEO / name))) as c:
+            for i, f in enumerate(c.decode(video=0)):
+                if i in picks:
+                    frames.append(f.to_ndarray(format="bgr24"))
+                if i >= max(picks):
+                    break
+    batched = ov.detect(frames)  # six cameras, three frame sizes, in one round
+    for im, b in zip(frames, batched):
+        s = ov.detect([im])[0]
+        assert len(s) == len(b)
+        assert (s.class_id == b.class_id).all()
+        assert np.allclose(s.xyxy, b.xyxy, atol=1.0)
+        assert np.allclose(s.confidence, b.confidence, atol=0.02)
+    assert all(len(b) > 0 for b in batched[:4])  # the road is busy: the comparison compared something
+
+
+def test_cache_dir_follows_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("VIGIL_ENGINE_CACHE", str(tmp_path / "c"))
+    assert cache_dir() == Path(tmp_path / "c")

@@ -123,3 +123,56 @@ def test_openvino_batch_of_four_equals_one_by_one(ov):
 def test_cache_dir_follows_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("VIGIL_ENGINE_CACHE", str(tmp_path / "c"))
     assert cache_dir() == Path(tmp_path / "c")
+
+
+def test_vigil_status_names_the_engine(ov, tmp_path, capsys):
+    """The running daemon's status file and `vigil status` say which engine detects."""
+    import json
+    import threading
+
+    from vigil.cli import main
+    from vigil.live.daemon import LiveDaemon
+    from vigil.live.health import write_atomic
+    from vigil.pipeline.round import AnalysisRound
+
+    daemon = LiveDaemon([], AnalysisRound(ov), store=None, ready=threading.Event(), reader_stop=threading.Event())
+    daemon.state = "running"
+    snap = daemon.snapshot()
+    assert snap["inference"]["engine"].startswith("openvino ")
+    write_atomic(tmp_path / "status.json", {**snap, "status_interval": 1.0})  # as the status writer sets it
+    assert main(["status", "--file", str(tmp_path / "status.json")]) == 0
+    assert f"detector: {ov.describe()}" in capsys.readouterr().out
+    assert json.loads((tmp_path / "status.json").read_text())["inference"]["engine"] == ov.describe()
+
+
+def test_vigil_export_openvino_fills_the_cache_the_detector_reads(ov, float_pt, capsys):
+    from vigil.cli import main
+
+    assert main(["export", "openvino", str(float_pt)]) == 0
+    out = Path(capsys.readouterr().out.strip())
+    assert out.parent.parent == cache_dir() and (out / "metadata.yaml").is_file()
+    assert main(["export", "openvino", str(float_pt), "--int8"]) == 2
+    assert "needs --calibrate VIDEO" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_int8_calibrated_on_site_video_agrees_with_float(ov, float_pt, tmp_path, capsys):
+    """NNCF int8 from frames of the site's own clip: a static-quantized model the detector runs,
+    finding the float model's confident boxes."""
+    from tests.detect.test_agreement import found
+    from tests.support.data import cut_video
+    from vigil.cli import main
+
+    clip = cut_video(need(VIDEO / "saoyan_test.mp4"), tmp_path / "site.mp4", frames=60, start=200)
+    assert main(["export", "openvino", str(float_pt), "--int8", "--calibrate", str(clip), "--frames", "30"]) == 0
+    q = YoloDetector(weights=Path(capsys.readouterr().out.strip().splitlines()[-1]), batch=4)
+    assert q.engine == "openvino" and q.describe().startswith("openvino int8+")
+    import av
+
+    with av.open(str(need(VIDEO / "saoyan_test.mp4"))) as c:  # other frames than the calibration's
+        frames = [f.to_ndarray(format="bgr24") for i, f in enumerate(c.decode(video=0)) if i % 40 == 0][:20]
+    shown = hit = 0
+    for f, g in zip(ov.detect(frames), q.detect(frames)):
+        n, k = found((f.xyxy, f.confidence, f.class_id), (g.xyxy, g.confidence, g.class_id))
+        shown, hit = shown + n, hit + k
+    assert shown >= 50 and hit >= 0.9 * shown, f"{hit}/{shown}"

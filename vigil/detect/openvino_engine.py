@@ -74,6 +74,9 @@ class OpenVinoRunner:
         self.imgsz = meta.get("imgsz") or ([shape[2].get_length(), shape[3].get_length()] if not self.dynamic
                                            else None)
         self.precision = "bf16" if (bf16 == "auto" or bf16 is True) and cpu_has_bf16() else "f32"
+        # An NNCF-quantized model: int8 where it was quantized, the hint's precision elsewhere.
+        quantized = any(op.get_type_name() == "FakeQuantize" for op in model.get_ordered_ops())
+        self.label = f"int8+{self.precision}" if quantized else self.precision
         self.threads = max(1, int(threads))
         config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": self.threads,
                   "INFERENCE_PRECISION_HINT": self.precision}

@@ -139,7 +139,7 @@ class YoloDetector:
     def describe(self) -> str:
         """The engine in words, for the replay summary and `vigil status`: 'openvino bf16, input 640x384'."""
         parts = [self.engine]
-        precision = getattr(self.backend, "precision", None) or ("fp16" if self.fp16 else "fp32")
+        precision = getattr(self.backend, "label", None) or ("fp16" if self.fp16 else "fp32")
         parts.append(precision if self.torch_device.type == "cpu" else f"{precision} on {self.torch_device}")
         shape = "square " + str(self.imgsz) if self.fixed else "aspect-fitted (dynamic)"
         return f"{' '.join(parts)}, {shape} input, {self.weights.name}"

@@ -176,3 +176,15 @@ def test_int8_calibrated_on_site_video_agrees_with_float(ov, float_pt, tmp_path,
         n, k = found((f.xyxy, f.confidence, f.class_id), (g.xyxy, g.confidence, g.class_id))
         shown, hit = shown + n, hit + k
     assert shown >= 50 and hit >= 0.9 * shown, f"{hit}/{shown}"
+
+
+def test_gpu_check_says_there_is_no_gpu_and_exits_0():
+    if torch.cuda.is_available():
+        pytest.skip("this machine has an NVIDIA GPU: scripts/gpu_check.py measures it instead")
+    import json
+
+    done = subprocess.run([sys.executable, "scripts/gpu_check.py"], cwd=REPO, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "YOLO_OFFLINE": "1"})
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["gpu"] is None and "no NVIDIA GPU" in out["result"]

@@ -27,6 +27,7 @@ def test_auto_picks_by_format_and_hardware(tmp_path, monkeypatch):
     assert choose_engine("auto", onnx, CPU) == "onnxruntime"
     assert choose_engine("auto", ir, CPU) == "openvino"
     assert choose_engine("auto", tmp_path / "m.engine", CPU) == "tensorrt"
+    assert choose_engine("auto", tmp_path / "m.torchscript", CPU) == "torch"
     assert choose_engine("auto", pt, CPU) == "openvino"  # installed here
     assert choose_engine("auto", pt, torch.device("cuda:0")) in ("tensorrt", "torch")
     monkeypatch.setattr(engines, "installed", lambda e: e not in ("openvino", "tensorrt"))

@@ -33,18 +33,20 @@ def weights_format(weights: Path) -> str:
     if weights.is_dir():
         return "openvino" if weights.name.endswith("_openvino_model") else weights.name.rsplit("_", 2)[-2]
     suffix = weights.suffix.lower().lstrip(".")
-    return {"xml": "openvino", "torchscript": "pt"}.get(suffix, suffix)
+    return {"xml": "openvino"}.get(suffix, suffix)
 
 
 # Formats each engine can load directly (anything else needs a .pt to export from).
-RUNS = {"openvino": {"openvino", "onnx"}, "onnxruntime": {"onnx"}, "tensorrt": {"engine"}, "torch": {"pt"}}
+RUNS = {"openvino": {"openvino", "onnx"}, "onnxruntime": {"onnx"}, "tensorrt": {"engine"},
+        "torch": {"pt", "torchscript"}}
 # The export each engine needs when given a .pt (ultralytics' format names).
 EXPORTS = {"openvino": "openvino", "onnxruntime": "onnx", "tensorrt": "engine"}
 
 
 def auto_engine(fmt: str, device: torch.device) -> str:
     if fmt != "pt":
-        return {"onnx": "onnxruntime", "openvino": "openvino", "engine": "tensorrt"}.get(fmt, fmt)
+        return {"onnx": "onnxruntime", "openvino": "openvino", "engine": "tensorrt", "torchscript": "torch"}.get(fmt,
+                                                                                                          fmt)
     if device.type == "cuda":
         return "tensorrt" if installed("tensorrt") else "torch"
     for engine in ("openvino", "onnxruntime"):

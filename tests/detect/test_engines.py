@@ -189,3 +189,14 @@ def test_gpu_check_says_there_is_no_gpu_and_exits_0():
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert out["gpu"] is None and "no NVIDIA GPU" in out["result"]
+
+
+def test_static_batch_export_keeps_the_square_path_and_takes_short_batches(float_pt, capsys):
+    from vigil.cli import main
+
+    assert main(["export", "openvino", str(float_pt), "--static", "--batch", "2", "--imgsz", "320"]) == 0
+    det = YoloDetector(weights=Path(capsys.readouterr().out.strip()), imgsz=320, batch=4)
+    assert det.fixed and det.backend.max_batch == 2
+    bus = cv2.imread(str(need(SHARED / "images" / "bus.jpg")))
+    out = det.detect([bus, bus, bus])  # a batch of 2 and a padded one
+    assert len(out) == 3 and all(CLASS_IDS["bus"] in d.class_id.tolist() for d in out)

@@ -119,7 +119,7 @@ def export(
     if calibrate is not None and not (int8 and fmt == "openvino"):
         raise ConfigError("--calibrate goes with --int8 and the openvino format: vigil export openvino "
                           "MODEL.pt --int8 --calibrate VIDEO")
-    if fmt == "openvino" and weights.suffix == ".pt" and dynamic is not False:
+    if fmt == "openvino" and weights.suffix == ".pt":
         if int8:
             if calibrate is None:
                 raise ConfigError("openvino --int8 needs --calibrate VIDEO (frames of the site's own video); "
@@ -130,7 +130,8 @@ def export(
             return
         from vigil.detect.export_cache import cached_export
 
-        print(cached_export(weights, "openvino", imgsz=imgsz, half=half, log=log))
+        print(cached_export(weights, "openvino", imgsz=imgsz, dynamic=dynamic is not False, half=half,
+                            batch=1 if dynamic is not False else batch, log=log))
         return
     print(export_weights(weights, fmt, imgsz=imgsz, half=half, int8=int8, dynamic=bool(dynamic), batch=batch,
                          device=device))

@@ -224,7 +224,8 @@ class YoloDetector:
     def _detect_chunk_openvino(self, images: list[np.ndarray], H: int, W: int) -> list[Detections]:
         """Letterbox into one float batch, one infer call, numpy NMS per frame."""
         t0 = time.perf_counter()
-        x, boxes = self.planar.batch(images, H, W)
+        fill = (self.backend.max_batch or len(images)) - len(images)  # a static-batch export takes whole batches
+        x, boxes = self.planar.batch(images + images[-1:] * fill, H, W)
         t1 = time.perf_counter()
         preds = self.backend(x)
         t2 = time.perf_counter()

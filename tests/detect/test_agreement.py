@@ -13,8 +13,9 @@ from tests.support.data import SHARED, VIDEO, need
 from vigil.detect.yolo import YoloDetector
 from vigil.types import COCO_TO_VIGIL
 
-VIDEOS = ["saoyan_test.mp4", "ozlu_input_video.mp4", "sobral_highway_video.avi", "intel_car-detection.mp4",
-          "intel_one-by-one-person-detection.mp4"]
+# sobral_highway_video.avi is left out: at 320x176 nothing in it reaches 0.4 on either side
+# (0 of 0 boxes on 100 frames, measured), so it would compare nothing at the cost of ~18 s.
+VIDEOS = ["saoyan_test.mp4", "ozlu_input_video.mp4", "intel_car-detection.mp4", "intel_one-by-one-person-detection.mp4"]
 IMAGES = ["bus.jpg", "zidane.jpg", "street.png", "reid_ranking_results.jpg"]
 ENGINES = ["openvino", "onnxruntime"]
 FRAMES = 100
@@ -72,7 +73,7 @@ def spread_frames(path, n: int) -> list[np.ndarray]:
         return [f.to_ndarray(format="bgr24") for i, f in enumerate(c.decode(video=0)) if i in keep]
 
 
-# The clips with plenty to compare (sobral's 320x176 highway has no box above 0.4 at all).
+# The clips with plenty to compare.
 BUSY = {"images": 20, "saoyan_test.mp4": 300, "ozlu_input_video.mp4": 200, "intel_one-by-one-person-detection.mp4": 40}
 
 

@@ -6,6 +6,11 @@ page-locked) buffer, the float conversion on the inference device, and the model
 through ultralytics' AutoBackend directly: the generic predictor re-checks arguments and
 copies frames on every call.
 
+The engine (`detector.engine`, vigil/detect/engines.py) decides the rest: OpenVINO runs its
+own compiled model on float batches letterboxed straight into NCHW (vigil/detect/openvino_engine.py);
+a .pt given to an engine that needs another format is exported once into a cache
+(vigil/detect/export_cache.py).
+
 ONNX models on CPU take another path (vigil/detect/onnx_workers.py): frames of a batch are
 spread over single-threaded onnxruntime sessions in worker threads, each worker doing its
 frame's letterbox, inference and NMS, so everything around inference runs in parallel too.
@@ -137,7 +142,8 @@ class YoloDetector:
                              log=lambda msg: print(msg, file=sys.stderr))
 
     def describe(self) -> str:
-        """The engine in words, for the replay summary and `vigil status`: 'openvino bf16, input 640x384'."""
+        """The engine in words, for the replay summary and `vigil status`:
+        'openvino bf16, aspect-fitted (dynamic) input, yolov8n_dequant.pt'."""
         parts = [self.engine]
         precision = getattr(self.backend, "label", None) or ("fp16" if self.fp16 else "fp32")
         parts.append(precision if self.torch_device.type == "cpu" else f"{precision} on {self.torch_device}")
@@ -229,8 +235,11 @@ class YoloDetector:
         t1 = time.perf_counter()
         preds = self.backend(x)
         t2 = time.perf_counter()
-        dets = [self._rows_to_detections(yolo_nms(p, self.confidence, self.iou, self.model_classes), im, lb)
-                for p, im, lb in zip(preds, images, boxes)]
+        if self.raw_head and preds.ndim == 3 and preds.shape[1] == 4 + self.n_model_classes:
+            dets = [self._rows_to_detections(yolo_nms(p, self.confidence, self.iou, self.model_classes), im, lb)
+                    for p, im, lb in zip(preds, images, boxes)]
+        else:  # end-to-end heads and other layouts: ultralytics' NMS
+            dets = self._to_detections(torch.from_numpy(preds[:len(images)]), images, boxes)
         self._time_steps(t0, t1, t2, len(images))
         return dets
 

@@ -15,6 +15,20 @@ from vigil.bench.pipeline_vigil import Line, run_vigil
 from vigil.errors import SourceError
 
 
+def peer_weights(weights: Path) -> Path:
+    """What the ultralytics side loads: the model on the engine Vigil's detector runs it on. A .pt
+    that `engine: auto` runs on OpenVINO goes to the peer as the same cached IR, so the ratio
+    compares pipelines, not engines."""
+    from vigil.detect.device import pick_device
+    from vigil.detect.engines import auto_engine, weights_format
+    from vigil.detect.export_cache import cached_export
+
+    fmt = weights_format(weights)
+    if fmt == "pt" and auto_engine(fmt, pick_device("auto")) == "openvino":
+        return cached_export(weights, "openvino")
+    return weights
+
+
 def bench_pipeline(video: Path, weights: Path, line: Callable[[int, int], Line], cameras: int = 1,
                    seconds: float | None = None, imgsz: int = 640, conf: float = 0.25, batch: int = 8,
                    stride: int = 1, reid: Path | None = None, reid_refresh: float = 1.0,
@@ -29,12 +43,13 @@ def bench_pipeline(video: Path, weights: Path, line: Callable[[int, int], Line],
         if info.frames == 0:
             raise SourceError(f"'{video}' decodes to no frames; give a video with frames")
         ln = line(info.width, info.height)
+        peer = peer_weights(weights) if ultralytics else weights
         ultralytics_runs, one_runs, vigil_runs, strided_runs, reid_runs = [], [], [], [], []
         for r in range(repeat):
             tag = f"round {r + 1}/{repeat}: " if repeat > 1 else ""
             if ultralytics:
                 log(f"{tag}ultralytics loop: track + ObjectCounter on {info.frames} frames ...")
-                ultralytics_runs.append(run_ultralytics(clip, weights, ln, imgsz, conf))
+                ultralytics_runs.append(run_ultralytics(clip, peer, ln, imgsz, conf))
             if cameras > 1 and single:
                 log(f"{tag}vigil: 1 camera x {info.frames} frames ...")
                 one_runs.append(run_vigil(clip, weights, ln, 1, imgsz, conf, batch=batch, fps=info.fps))
@@ -50,5 +65,5 @@ def bench_pipeline(video: Path, weights: Path, line: Callable[[int, int], Line],
                                            reid=reid, reid_refresh=reid_refresh))
     clip_meta = {"video": str(video), "seconds": seconds, "frames": info.frames, "width": info.width,
                  "height": info.height, "fps": round(info.fps, 3), "line": [list(p) for p in ln],
-                 "imgsz": imgsz, "conf": conf, "weights": str(weights)}
+                 "imgsz": imgsz, "conf": conf, "weights": str(weights), "peer_weights": str(peer)}
     return result_json(ultralytics_runs, vigil_runs, clip_meta, strided_runs, one_runs, reid_runs)

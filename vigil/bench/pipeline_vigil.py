@@ -156,6 +156,7 @@ def run_vigil(video: Path, weights: Path, line: Line, cameras: int, imgsz: int, 
     stages = {k: clock.ms_per_frame(k, frames) for k in STAGES}
     extra = {"cameras": cameras, "camera_frames": frames, "total_seconds": t1 - t0, "events_stored": events,
              "detector_workers": getattr(detector, "workers", 1),
+             "engine": detector.describe() if hasattr(detector, "describe") else None,
              "exact_graph_rewrite": bool(getattr(getattr(detector, "pool", None), "rewritten", False)),
              "stride": stride,
              **({"reid_embedded_fraction": round(embedder.rows_embedded / max(embedder.rows_seen, 1), 3)}

@@ -86,21 +86,55 @@ def bench_pipeline(
 
 @app.command("export")
 def export(
-    weights: Path = typer.Argument(..., help="source weights (.pt, or another format ultralytics can export from)"),
+    what: list[str] = typer.Argument(..., metavar="[FORMAT] WEIGHTS",
+                                     help="source weights (.pt), optionally after the format: "
+                                          "`vigil export openvino yolov8n.pt`"),
     fmt: str = typer.Option("onnx", "--format", help="onnx, engine (TensorRT), openvino, torchscript, tflite, ..."),
-    imgsz: int = typer.Option(640, "--imgsz", help="input size baked into the exported model"),
+    imgsz: int = typer.Option(640, "--imgsz", help="input size (the long side for dynamic-shape exports)"),
     half: bool = typer.Option(False, "--half", help="fp16 weights (GPU formats)"),
-    int8: bool = typer.Option(False, "--int8", help="int8 quantisation where the format supports it"),
-    dynamic: bool = typer.Option(False, "--dynamic", help="dynamic batch and image size (ONNX/TensorRT)"),
+    int8: bool = typer.Option(False, "--int8", help="int8 quantisation; for openvino it needs --calibrate"),
+    calibrate: Optional[Path] = typer.Option(None, "--calibrate", help="openvino --int8: a video of the site; "
+                                             "NNCF calibrates on its frames (nothing is downloaded)"),
+    frames: int = typer.Option(300, "--frames", min=1, max=5000, help="with --calibrate: frames to calibrate on"),
+    dynamic: Optional[bool] = typer.Option(None, "--dynamic/--static", help="dynamic batch and image size "
+                                           "(default: dynamic for openvino, static otherwise)"),
     batch: int = typer.Option(1, "--batch", min=1, help="batch size baked into a static export"),
     device: Optional[str] = typer.Option(None, "--device", help="'cpu' or '0' (TensorRT needs a GPU)"),
 ) -> None:
-    """Export detector weights with ultralytics' exporter (TensorRT .engine for NVIDIA GPUs,
-    ONNX for onnxruntime, ...). Prints the exported file's path; point detector.weights at it."""
+    """Export detector weights with ultralytics' exporter (OpenVINO IR for Intel/AMD CPUs,
+    TensorRT .engine for NVIDIA GPUs, ONNX for onnxruntime, ...). Prints the exported file's
+    path; point detector.weights at it.
+
+    OpenVINO exports go to the engine cache ($VIGIL_ENGINE_CACHE, default ~/.cache/vigil/engines),
+    the same place `detector.engine: auto` looks, so a detector given the .pt uses them as they are."""
     from vigil.detect.export import export_weights
 
-    print(export_weights(_check_file(weights, "weights file"), fmt, imgsz=imgsz, half=half, int8=int8,
-                         dynamic=dynamic, batch=batch, device=device))
+    if len(what) > 2:
+        raise ConfigError(f"export takes [FORMAT] WEIGHTS, got {len(what)} arguments: {' '.join(what)}")
+    if len(what) == 2:
+        fmt = what[0]
+    weights = _check_file(Path(what[-1]), "weights file")
+    err = Console(stderr=True)
+    log = lambda msg: err.print(f"[dim]{msg}[/dim]")  # noqa: E731
+    if calibrate is not None and not (int8 and fmt == "openvino"):
+        raise ConfigError("--calibrate goes with --int8 and the openvino format: vigil export openvino "
+                          "MODEL.pt --int8 --calibrate VIDEO")
+    if fmt == "openvino" and weights.suffix == ".pt":
+        if int8:
+            if calibrate is None:
+                raise ConfigError("openvino --int8 needs --calibrate VIDEO (frames of the site's own video); "
+                                  "nothing is downloaded to calibrate on")
+            from vigil.detect.quantize import quantize_openvino
+
+            print(quantize_openvino(weights, _check_file(calibrate, "calibration video"), frames, imgsz, log=log))
+            return
+        from vigil.detect.export_cache import cached_export
+
+        print(cached_export(weights, "openvino", imgsz=imgsz, dynamic=dynamic is not False, half=half,
+                            batch=1 if dynamic is not False else batch, log=log))
+        return
+    print(export_weights(weights, fmt, imgsz=imgsz, half=half, int8=int8, dynamic=bool(dynamic), batch=batch,
+                         device=device))
 
 
 @bench_app.command("soak")

@@ -181,6 +181,9 @@ def status(
     else:
         console = Console(width=None if sys.stdout.isatty() else 200)  # pipes/logs: no wrapped columns
         console.print(status_table(snap))
+        engine = (snap.get("inference") or {}).get("engine")
+        if engine:
+            console.print(f"detector: {engine}", highlight=False)
         for cam in snap.get("cameras", []):
             if cam.get("last_error") and cam.get("state") != "streaming":
                 console.print(f"[yellow]{cam['camera']}[/]: {cam['last_error']}", highlight=False)

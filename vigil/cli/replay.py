@@ -68,6 +68,9 @@ def replay(
 
     store = Store(resolve_db_url(db, cfg.site.database))
     detector, embedder = build_stages(cfg)
+    console_err = Console(stderr=True)
+    picked = " (picked by engine: auto)" if cfg.pipeline.detector.engine == "auto" else ""
+    console_err.print(f"detector: {detector.describe()}{picked}", highlight=False)
     total = sum(probe_frames(j.path, cfg.pipeline.frame_stride) for j in jobs)
     console = Console(stderr=True)
     columns = [TextColumn("[bold]replay"), BarColumn(), MofNCompleteColumn(), TextColumn("frames"),
@@ -90,8 +93,8 @@ def replay(
         results = runner.run(jobs)
     elapsed = time.perf_counter() - started
     Console().print(summary_table(results))
-    print(f"{runner.frames} frames analysed in {elapsed:.1f} s ({runner.frames / max(elapsed, 1e-9):.1f} fps); "
-          f"database: {store.url}",  # Store.url has the password masked
+    print(f"{runner.frames} frames analysed in {elapsed:.1f} s ({runner.frames / max(elapsed, 1e-9):.1f} fps) "
+          f"on {detector.engine}; database: {store.url}",  # Store.url has the password masked
           file=sys.stderr)
     if annotate is not None:
         from vigil.render.annotate import annotated_path

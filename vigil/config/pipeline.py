@@ -25,11 +25,16 @@ class DetectorConfig(Strict):
                     "labels (or class indices) to Vigil classes, for a model trained on other labels "
                     "(e.g. {lorry: truck, van: car}); labels not mapped are dropped")
     device: str = Field(default="auto", description="'auto' (cuda if available), 'cpu', 'cuda', 'cuda:1'")
-    half: Literal["auto", True, False] = Field(default="auto", description="fp16; 'auto' = on CUDA only")
+    engine: Literal["auto", "openvino", "onnxruntime", "tensorrt", "torch"] = Field(
+        default="auto", description="inference engine; 'auto' = the fastest this machine has for the weights: "
+                                    "TensorRT (else PyTorch fp16) on an NVIDIA GPU, OpenVINO (else onnxruntime) on a "
+                                    "CPU; a .pt is exported once for the engine and cached")
+    half: Literal["auto", True, False] = Field(default="auto", description="reduced precision: fp16 on CUDA, bf16 "
+                                               "on OpenVINO where the CPU has it; 'auto' = wherever it is fast")
     batch: int = Field(default=8, ge=1, le=256, description="frames per detector call")
     workers: int = Field(default=0, ge=0, le=64,
                          description="ONNX on CPU: frames inferred in parallel, one single-threaded session each; "
-                                     "0 = one per core")
+                                     "OpenVINO: inference threads; 0 = one per core")
 
     @field_validator("classes")
     @classmethod

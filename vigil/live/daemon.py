@@ -99,6 +99,12 @@ class LiveDaemon:
         return self.round.clock
 
     # ---------------------------------------------------------------- health
+    @property
+    def engine(self) -> str | None:
+        """The detector's engine in words ('openvino bf16, ...'), for `vigil status`."""
+        describe = getattr(self.round.detector, "describe", None)
+        return describe() if callable(describe) else None
+
     def snapshot(self) -> dict:
         now = time.monotonic()
         r = self.round
@@ -107,7 +113,8 @@ class LiveDaemon:
             "updated": utc_now_iso(), "flush_interval": self.flush_interval,
             "status_interval": self.status.interval if self.status else None,
             "cameras": [c.health(now) for c in list(self.cameras)],
-            "inference": {"batches": r.rounds, "frames": r.frames, "last_batch_ms": round(self.last_batch_ms, 1),
+            "inference": {"engine": self.engine, "batches": r.rounds, "frames": r.frames,
+                          "last_batch_ms": round(self.last_batch_ms, 1),
                           "mean_batch": round(r.frames / r.rounds, 2) if r.rounds else 0.0},
             "store": {"errors": self.store_errors, "pending": getattr(self.writer, "pending", None)},
             **({"leases": self._lease_health()} if self.leases else {}),

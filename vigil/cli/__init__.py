@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "vigil.cli.register",
     "vigil.cli.bench_count",
     "vigil.cli.bench_counts",
+    "vigil.cli.outputs",
 ]
 
 

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from vigil.cli.app import app
+from vigil.cli.outputs import load_checked
 from vigil.errors import VigilError
 
 
@@ -41,10 +42,9 @@ def run_live(
     daemon stops its readers, analyses the frames already read and flushes every pending
     event before it exits. Health: `vigil status CONFIG` (or the metrics port)."""
     from vigil.config.database import resolve_db_url
-    from vigil.config.load import load_site
     from vigil.live.build import build_daemon, check_cameras
     from vigil.live.logs import setup_logging
-    from vigil.live.metrics import serve_metrics
+    from vigil.live.metrics import EventTally, serve_metrics
     from vigil.pipeline.round import AnalysisRound
     from vigil.pipeline.stages import build_stages
     from vigil.store import Store
@@ -59,25 +59,45 @@ def run_live(
     # Installed first: a SIGTERM while models load still ends in a clean (empty) stop.
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     server = None
+    delivery = None
     try:
         if log_format not in (None, "text", "json"):
             raise VigilError(f"--log-format {log_format!r}: use text or json")
-        cfg = load_site(config)
+        cfg = load_checked(config)  # outputs too: an unknown broker host is one line now, not hours later
         live = cfg.site.live
         check_cameras(cfg, camera or None)  # bad URL, NVR or missing password: one line, before loading models
         setup_logging(log_format or live.log_format, log_level)
-        store = Store(resolve_db_url(db, cfg.site.database))
+        store = Store(resolve_db_url(db, cfg.site.database), outbox=bool(cfg.site.outputs))
         detector, embedder = build_stages(cfg)
         daemon = build_daemon(cfg, store, AnalysisRound(detector, embedder), cameras=camera or None,
                               status_path=status_file)
+        tally = EventTally()
+        daemon.on_events = tally.add  # per-line counters for Prometheus: a dict update per event
+        delivery = start_delivery(cfg, store, daemon)
         port = metrics_port if metrics_port is not None else live.metrics_port
-        server = serve_metrics(daemon.snapshot, port, live.metrics_address) if port is not None else None
+        if port is not None:
+            server = serve_metrics(daemon.snapshot, port, live.metrics_address, tally=tally,
+                                   outputs=delivery.snapshot if delivery else None)
         daemon.run(stop)
     finally:
+        if delivery is not None:
+            delivery.close(grace=5.0)  # what is left is delivered at the next start (or `vigil outputs run`)
         for s, h in previous.items():
             signal.signal(s, h)
         if server is not None:
             server.shutdown()
+
+def start_delivery(cfg, store, daemon):
+    """The outputs' delivery threads for the daemon's cameras (None without outputs); MQTT
+    shows a camera available while it streams."""
+    if not cfg.site.outputs:
+        return None
+    from vigil.outputs.delivery import Delivery
+
+    return Delivery(cfg, store.engine, cameras=[c.camera_id for c in daemon.cameras],
+                    availability=lambda: {c.camera_id: c.feed.stats.state == "streaming"
+                                          for c in daemon.cameras}).start()
+
 
 def _age(iso: str | None) -> float | None:
     if not iso:

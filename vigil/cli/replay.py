@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from vigil.cli.app import app
-from vigil.config.load import load_site
+from vigil.cli.outputs import load_checked
 from vigil.errors import VigilError
 from vigil.pipeline.stages import build_stages, plan_jobs
 
@@ -44,20 +44,30 @@ def replay(
                                      help="SQLAlchemy database URL (default: $VIGIL_DB, else the config's database)"),
     camera: Optional[str] = typer.Option(None, "--camera", help="replay only this camera / give all files to it"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="show a progress bar"),
+    outputs_wait: float = typer.Option(
+        60.0, "--outputs-wait", min=0,
+        help="with outputs configured: seconds to keep delivering after the last frame; what is left "
+             "waits in the outbox for the next run or `vigil outputs run`"),
 ) -> None:
     """Replay recorded video: detect, track and count, and write every event to the database.
 
     Replaying a file again for the same camera replaces its earlier run (files are
     identified by content hash), so counts never double. Files of different cameras
-    are processed side by side with one batched detector."""
-    cfg = load_site(config)
+    are processed side by side with one batched detector. Events go to the site's outputs
+    (MQTT, webhooks) as they are stored."""
+    cfg = load_checked(config)  # outputs too: an unknown broker host is one line before any frame
     jobs = plan_jobs(cfg, videos or [], camera)
     from vigil.config.database import resolve_db_url
     from vigil.pipeline.replay import Replay, probe_frames
     from vigil.store import Store
 
-    store = Store(resolve_db_url(db, cfg.site.database))
+    store = Store(resolve_db_url(db, cfg.site.database), outbox=bool(cfg.site.outputs))
     detector, embedder = build_stages(cfg)
+    delivery = None
+    if cfg.site.outputs:
+        from vigil.outputs.delivery import Delivery
+
+        delivery = Delivery(cfg, store.engine, cameras=sorted({j.camera.id for j in jobs})).start()
     total = sum(probe_frames(j.path, cfg.pipeline.frame_stride) for j in jobs)
     console = Console(stderr=True)
     columns = [TextColumn("[bold]replay"), BarColumn(), MofNCompleteColumn(), TextColumn("frames"),
@@ -72,8 +82,19 @@ def replay(
             bar.update(task, advance=n, fps=done / max(time.perf_counter() - started, 1e-9))
 
         runner = Replay(cfg, store, detector, embedder, on_frames=advance)
-        results = runner.run(jobs)
+        try:
+            results = runner.run(jobs)
+        except BaseException:
+            if delivery is not None:
+                delivery.close()
+            raise
     elapsed = time.perf_counter() - started
+    if delivery is not None:
+        delivered = delivery.close(grace=outputs_wait)
+        snap = delivery.snapshot()["outputs"]
+        print("outputs: " + ", ".join(f"{o['name']} {o['delivered']} delivered" for o in snap)
+              + ("" if delivered else "; not all delivered yet: they wait in the outbox "
+                                      f"(`vigil outputs run {config} --drain` delivers them)"), file=sys.stderr)
     Console().print(summary_table(results))
     print(f"{runner.frames} frames analysed in {elapsed:.1f} s ({runner.frames / max(elapsed, 1e-9):.1f} fps); "
           f"database: {store.url}",  # Store.url has the password masked

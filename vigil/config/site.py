@@ -9,6 +9,7 @@ from vigil.config.database import DEFAULT_DB_URL
 from vigil.config.fusion import ThermalConfig
 from vigil.config.geometry import LineConfig, ZoneConfig
 from vigil.config.live import CameraStreamFields, LiveConfig
+from vigil.config.outputs import OutboxConfig, Output, check_unique
 
 
 class CameraConfig(CameraStreamFields):
@@ -39,6 +40,14 @@ class SiteConfig(Strict):
                                       "directory. --db and $VIGIL_DB override it")
     live: LiveConfig = Field(default_factory=LiveConfig)
     cameras: list[CameraConfig] = Field(min_length=1)
+    outputs: list[Output] = Field(default_factory=list, description="MQTT brokers and webhooks events go to")
+    outbox: OutboxConfig = Field(default_factory=OutboxConfig)
+
+    @field_validator("outputs")
+    @classmethod
+    def _unique_outputs(cls, v):
+        check_unique(v)
+        return v
 
     @field_validator("cameras")
     @classmethod

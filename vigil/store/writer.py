@@ -24,6 +24,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from vigil.store import outbox as outbox_rows
 from vigil.store import spill
 from vigil.store.aggregates import add_minute_counts, insert_ignore
 from vigil.store.engine import StoreError, first_line, is_transient
@@ -97,11 +98,12 @@ def _claim(conn: sa.Connection, token: tuple[str, int], now: int) -> bool:
 
 
 def write_events(engine: sa.Engine, ids: SeriesIds, batch: Iterable[tuple[int, CountEvent]],
-                 token: tuple[str, int] | None = None) -> Written:
+                 token: tuple[str, int] | None = None, outbox: bool = False) -> Written:
     """Write (run_id, event) pairs and their aggregates in one transaction. Events of a run
     marked `replaced` are dropped: the run rows are locked here and by begin_run (which
     replaces runs and deletes their events), so an event is either deleted with its run or
-    never stored. `token` (writer id, seq): skip the batch if it was already committed."""
+    never stored. `token` (writer id, seq): skip the batch if it was already committed.
+    outbox: also queue each event for the outputs, in this same transaction (see outbox.py)."""
     batch = list(batch)
     now = to_us_now()
     with engine.begin() as conn:
@@ -132,7 +134,13 @@ def write_events(engine: sa.Engine, ids: SeriesIds, batch: Iterable[tuple[int, C
             rows.append({"run_id": run_id, "series_id": s, "track_id": int(e.track_id), "t_us": t,
                          "dwell_s": None if e.dwell_s is None else float(e.dwell_s)})
             minutes[(s, t // 60_000_000 * 60)] += 1
-        conn.execute(events.insert(), rows)
+        if outbox:
+            new_ids = conn.execute(events.insert().returning(events.c.id, sort_by_parameter_order=True),
+                                   rows).scalars().all()
+            outbox_rows.add(conn, [{"camera_id": e.camera_id, "run_id": run_id, "event_id": i, "created_us": now}
+                                   for (run_id, e), i in zip(batch, new_ids)])
+        else:
+            conn.execute(events.insert(), rows)
         add_minute_counts(conn, minutes)
     ids.commit(sid)
     out.stored = len(rows)
@@ -156,12 +164,14 @@ class EventWriter:
 
     def __init__(self, engine: sa.Engine, ids: SeriesIds, flush_interval: float = 1.0, *,
                  spill_dir: Path | None = None, active_runs: Callable[[], Iterable[int]] = tuple,
-                 url: str = "", max_backoff: float = MAX_BACKOFF_S, heartbeat: float = HEARTBEAT_S) -> None:
+                 url: str = "", max_backoff: float = MAX_BACKOFF_S, heartbeat: float = HEARTBEAT_S,
+                 outbox: bool = False) -> None:
         if flush_interval <= 0:
             raise ValueError("flush_interval must be > 0 seconds")
         self._engine, self._ids, self._interval = engine, ids, float(flush_interval)
         self._spill_dir, self._active_runs, self._url = spill_dir, active_runs, url or str(engine.url)
         self._max_backoff, self._heartbeat = max_backoff, heartbeat
+        self._outbox = outbox  # the site has outputs: queue every stored event for them
         self.id = str(uuid.uuid4())
         self._cond = threading.Condition()
         self._pending: list[tuple[int, CountEvent]] = []  # accepted, not yet in a batch
@@ -315,7 +325,7 @@ class EventWriter:
                 continue
             seq, chunk = batch
             try:
-                result = write_events(self._engine, self._ids, chunk, token=(self.id, seq))
+                result = write_events(self._engine, self._ids, chunk, token=(self.id, seq), outbox=self._outbox)
             except Exception as exc:  # noqa: BLE001 - sorted into retry / split below, and reported
                 with self._cond:
                     if is_transient(exc):

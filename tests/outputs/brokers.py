@@ -3,12 +3,14 @@ that can answer 500 for a while, and an MQTT subscriber that records what arrive
 
 from __future__ import annotations
 
+import getpass
 import json
 import shutil
 import socket
 import subprocess
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -50,7 +52,9 @@ class Mosquitto:
             pytest.skip("mosquitto is not installed (apt-get install mosquitto; scripts/system-deps.sh)")
         self.folder, self.port = folder, free_port()
         conf = [f"listener {self.port} 127.0.0.1", "persistence true", f"persistence_location {folder}/",
-                "log_dest none"]
+                "log_dest none",
+                # run as root, mosquitto would switch to user `mosquitto`, who may not read our temp folder
+                f"user {getpass.getuser()}"]
         if users:
             pw = folder / "passwd"
             pw.write_text("".join(f"{u}:{p}\n" for u, p in users.items()))
@@ -95,7 +99,8 @@ class Subscriber:
     def __post_init__(self) -> None:
         self.lock = threading.Lock()
         self.ready = threading.Event()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"test-sub-{self.port}", clean_session=False)
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"test-sub-{uuid.uuid4().hex[:12]}",
+                                  clean_session=False)
         self.client.on_connect = self._connected
         self.client.on_message = self._message
         self.client.reconnect_delay_set(0.1, 0.5)

@@ -70,8 +70,11 @@ class MqttSink:
     # -- paho's network thread -------------------------------------------------------------
     def _on_connect(self, client, userdata, flags, reason, properties) -> None:
         if reason.is_failure:
-            self.last_error = f"broker {self.cfg.host}:{self.cfg.port} refused the connection: {reason}"
-            log.error("output %s: %s", self.name, self.last_error, extra={"event": "output_error"})
+            error = f"broker {self.cfg.host}:{self.cfg.port} refused the connection: {reason}"
+            if error != self.last_error:  # paho retries every few seconds: say it once
+                log.error("output %s: %s; check username and password", self.name, error,
+                          extra={"event": "output_error"})
+            self.last_error = error
             return
         with self._lock:
             self.connected, self._fresh = True, True
@@ -166,6 +169,9 @@ class MqttSink:
 
     def close(self) -> None:
         """Cameras and bridge 'offline' (a clean stop sends no last will), then disconnect."""
+        deadline = time.monotonic() + 2.0  # a reconnect under way: let it finish to say goodbye
+        while not self.connected and self._up.is_set() and time.monotonic() < deadline:
+            time.sleep(0.05)
         if self.connected:
             msgs = [(self.topics.camera_availability(c), "offline", 1, True) for c in self.cameras]
             self._publish_all([*msgs, (self.topics.availability, "offline", 1, True)])

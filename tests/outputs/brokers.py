@@ -134,7 +134,7 @@ class Subscriber:
 class Receiver:
     """An HTTP server recording POSTs; `fail_until` (monotonic time) makes it answer 500 till then."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.requests: list[tuple[dict, bytes]] = []
         self.fail_until = 0.0
         self.failed = 0
@@ -155,7 +155,7 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "vigil.cli.bench_count",
     "vigil.cli.bench_counts",
     "vigil.cli.outputs",
+    "vigil.cli.bench_outputs",
 ]
 
 

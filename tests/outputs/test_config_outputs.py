@@ -81,3 +81,26 @@ def test_outputs_run_without_outputs_says_how(tmp_path, capsys):
     cfg = write_site(tmp_path, [])
     err = one_error(capsys, ["outputs", "run", str(cfg), "--drain"])
     assert "no outputs: section" in err
+
+
+def test_a_dns_that_does_not_answer_yet_is_not_a_config_error(tmp_path, capsys, monkeypatch):
+    """At boot the resolver may be away (EAI_AGAIN): the output retries, start-up goes on;
+    only a name that does not exist is the user's mistake."""
+    import socket
+
+    from vigil.config import outputs as out_cfg
+    from vigil.config.load import load_site
+
+    def away(host, port):
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(out_cfg._Check, "resolve", staticmethod(away))
+    cfg = load_site(write_site(tmp_path, [mqtt_output(1883).replace("127.0.0.1", "broker.example.org")]))
+    out_cfg.check_outputs(cfg.site.outputs, ["cam1", "cam2"], tmp_path)  # no error
+
+    def missing(host, port):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(out_cfg._Check, "resolve", staticmethod(missing))
+    with pytest.raises(out_cfg.ConfigError, match="cannot resolve MQTT broker host 'broker.example.org'"):
+        out_cfg.check_outputs(cfg.site.outputs, ["cam1", "cam2"], tmp_path)

@@ -70,7 +70,8 @@ class MqttOutput(_Output):
     username: str | None = Field(default=None, description="broker user")
     password: SecretStr | None = Field(default=None, description="broker password; use ${ENV} or ${file:...}")
     tls: TlsConfig | None = Field(default=None, description="connect with TLS (section present = on)")
-    client_id: str | None = Field(default=None, description="MQTT client id; default vigil-<site>-<name>")
+    client_id: str | None = Field(default=None, description="MQTT client id; default vigil-<site>-<name>-<random>, "
+                                                                 "one per process")
     topic_prefix: str = Field(default="vigil", min_length=1, description="first level of every topic")
     qos: Literal[0, 1, 2] = Field(default=1, description="QoS of event messages (1: at least once)")
     keepalive: int = Field(default=30, ge=5, le=3600, description="seconds between keepalive pings")
@@ -130,6 +131,10 @@ def endpoint(out: MqttOutput | WebhookOutput) -> tuple[str, int]:
     return parts.host, int(tail) if tail.isdigit() else (443 if parts.scheme.lower() == "https" else 80)
 
 
+# getaddrinfo's answers for a name that does not exist (as opposed to a DNS that is away)
+_NO_SUCH_NAME = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
+
+
 class _Check:
     """What check_outputs does to a host; a seam so tests can count look-ups."""
 
@@ -160,6 +165,11 @@ def check_outputs(outputs: list, camera_ids: list[str], base: Path, where: str =
             raise ConfigError(f"{at}: port {port} in url '{mask_url(out.url)}' is not 1-65535; fix the url")
         try:
             _Check.resolve(host, port)
+        except socket.gaierror as exc:
+            if exc.errno not in _NO_SUCH_NAME:  # DNS not answering (yet, at boot): the output retries
+                continue
+            raise ConfigError(f"{at}: cannot resolve {what} '{host}' ({exc.strerror}); check the name "
+                              "(a broker that is only down is fine: events wait in the outbox)") from None
         except (OSError, UnicodeError) as exc:
             why = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
             raise ConfigError(f"{at}: cannot resolve {what} '{host}' ({why}); check the name "

@@ -14,6 +14,7 @@ import json
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
@@ -51,8 +52,10 @@ class MqttSink:
 
     def _client(self, base_dir) -> mqtt.Client:
         cfg = self.cfg
-        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=cfg.client_id or f"vigil-{self.site}-{cfg.name}",
-                        clean_session=True)
+        # A client id of its own per process: `vigil run` for some cameras and `vigil outputs run` or
+        # another daemon for others would otherwise keep disconnecting each other (same id).
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, clean_session=True,
+                        client_id=cfg.client_id or f"vigil-{self.site}-{cfg.name}-{uuid.uuid4().hex[:8]}")
         if cfg.username is not None:
             c.username_pw_set(cfg.username, cfg.password.get_secret_value() if cfg.password else None)
         if cfg.tls is not None:

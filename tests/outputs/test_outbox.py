@@ -102,3 +102,22 @@ def test_per_line_counters_and_zone_occupancy_on_the_metrics_endpoint():
     door = 'vigil_count_events_total{{camera="cam1",class="pedestrian",direction="{}",kind="line",name="door"}} {}'
     assert door.format("in", "2.0") in text and door.format("out", "1.0") in text
     assert 'vigil_zone_occupancy{camera="cam1",class="pedestrian",zone="lobby"} 1.0' in text
+
+
+def test_outbox_and_delivery_on_postgresql(tmp_path, pg_url, receiver):  # noqa: F811
+    """The same on PostgreSQL: ids come back from a multi-row INSERT ... RETURNING in order."""
+    cfg = load(tmp_path, [webhook_output(receiver.url)])
+    store = Store(pg_url, outbox=True)
+    run = store.begin_run("cam1", "x", None)
+    with store.writer(flush_interval=0.05) as w:
+        w.put(run, [event(i, direction="in" if i % 2 else "out") for i in range(40)])
+    delivery = Delivery(cfg, store.engine, poll=0.05).start()
+    assert delivery.drain(20)
+    delivery.close()
+    stored = store.events(limit=None)
+    got = receiver.events()
+    assert [e["id"] for e in got] == sorted(e["id"] for e in stored)
+    by_id = {e["id"]: e for e in stored}
+    assert all(e["direction"] == by_id[e["id"]]["direction"] and e["track_id"] == by_id[e["id"]]["track_id"]
+               for e in got)
+    assert rows(store) == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import socket
+import sys
 import threading
 import time
 from pathlib import Path
@@ -43,11 +44,12 @@ def outputs_run(
     timeout: float = typer.Option(600.0, "--timeout", help="with --drain: give up after this many seconds (exit 1)"),
     log_level: str = typer.Option("INFO", "--log-level", help="DEBUG, INFO, WARNING or ERROR"),
 ) -> None:
-    """Deliver the events waiting in the outbox to every output of the site, in order per
-    camera, until SIGINT/SIGTERM (or, with --drain, until nothing is left).
+    """Deliver what waits in the outbox to the site's outputs.
 
-    `vigil run` and `vigil replay` deliver by themselves while they run; this command is for
-    what they left (an output was down) or to deliver from a process of its own."""
+    In order per camera, until SIGINT/SIGTERM, or with --drain until nothing is left (a
+    progress line every 5 s). `vigil run` and `vigil replay` deliver by themselves while
+    they run; this command is for what they left (an output was down) or to deliver from
+    a process of its own."""
     from vigil.config.database import resolve_db_url
     from vigil.errors import ConfigError
     from vigil.live.logs import setup_logging
@@ -66,9 +68,14 @@ def outputs_run(
     try:
         if drain:
             deadline = time.monotonic() + timeout
+            shown = time.monotonic()
             while not stop.is_set() and time.monotonic() < deadline:
                 if delivery.drain(min(1.0, max(0.0, deadline - time.monotonic()))):
                     break
+                if time.monotonic() - shown >= 5:
+                    shown = time.monotonic()
+                    print("delivering: " + ", ".join(f"{o['name']} {o['delivered']} sent, {o['depth']} waiting"
+                                                     for o in delivery.snapshot()["outputs"]), file=sys.stderr)
             delivery.close()
             left = _left(delivery)
             got = ", ".join(f"{o['name']} {o['delivered']}" for o in delivery.snapshot()["outputs"])
@@ -92,9 +99,11 @@ def _left(delivery) -> int:
 def outputs_check(
     config: Path = typer.Argument(..., help="site config YAML with an outputs: section"),
 ) -> None:
-    """Check the outputs as `vigil run` does at start-up (secrets found, hosts resolve, TLS files
-    exist), then try to reach each one (TCP connect). Exit 2 for a config error, 1 if an output
-    is unreachable now."""
+    """Check the outputs as start-up does, then try to reach each one.
+
+    The start-up checks of `vigil run` and `vigil replay`: secrets found, hosts resolve, TLS
+    files exist (exit 2 otherwise). Then a TCP connect to each output: exit 1 if one is not
+    reachable now."""
     from vigil.config.outputs import MqttOutput, endpoint
     from vigil.secrets import mask_url
 

@@ -62,9 +62,12 @@ def start_mosquitto(folder: Path) -> tuple[subprocess.Popen, int]:
 
 
 class _Ok(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as real receivers (and httpx) do
+
     def do_POST(self):
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         self.send_response(204)
+        self.send_header("Content-Length", "0")
         self.end_headers()
 
     def log_message(self, *args):

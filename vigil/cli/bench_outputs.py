@@ -39,5 +39,6 @@ def bench_outputs_cmd(
     if "count_fps" in result:
         for side, r in result["count_fps"].items():
             print(f"outputs {side:>3}: {r['median']:6.2f} fps (rounds: {', '.join(f'{x:.2f}' for x in r['rounds'])}; "
-                  f"events {r['events']})")
-        print(f"slowdown with outputs on: {100 * result['count_slowdown']:.1f} %")
+                  f"CPU ms/frame: {', '.join(f'{x:.0f}' for x in r['cpu_ms_per_frame'])}; events {r['events']})")
+        print(f"slowdown with outputs on: {100 * result['count_slowdown']:.1f} % (median fps), "
+              f"{100 * result['count_cpu_overhead']:.1f} % more CPU per frame")

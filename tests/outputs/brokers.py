@@ -47,7 +47,7 @@ class Mosquitto:
     (the subscriber's queued messages survive the broker's restart: the test sees everything
     Vigil had acknowledged)."""
 
-    def __init__(self, folder: Path, users: dict[str, str] | None = None) -> None:
+    def __init__(self, folder: Path, users: dict[str, str] | None = None, tls: dict[str, Path] | None = None) -> None:
         if not Path(MOSQUITTO).exists():
             pytest.skip("mosquitto is not installed (apt-get install mosquitto; scripts/system-deps.sh)")
         self.folder, self.port = folder, free_port()
@@ -62,6 +62,8 @@ class Mosquitto:
             conf += ["allow_anonymous false", f"password_file {pw}"]
         else:
             conf.append("allow_anonymous true")
+        if tls:
+            conf += [f"cafile {tls['ca']}", f"certfile {tls['cert']}", f"keyfile {tls['key']}"]
         self.conf = folder / "mosquitto.conf"
         self.conf.write_text("\n".join(conf) + "\n")
         self.proc: subprocess.Popen | None = None
@@ -172,3 +174,24 @@ def receiver():
     r = Receiver()
     yield r
     r.close()
+
+
+def make_tls(folder: Path) -> dict[str, Path]:
+    """A CA and a server certificate for 127.0.0.1 (IP SAN), with the openssl command."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is not installed (needed to make test certificates)")
+    p = {k: folder / f"{k}.pem" for k in ("ca", "ca_key", "cert", "key", "csr")}
+
+    def run(*args: str) -> None:
+        subprocess.run([openssl, *args], check=True, capture_output=True)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=vigil-test-ca",
+        "-keyout", str(p["ca_key"]), "-out", str(p["ca"]))
+    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", str(p["key"]),
+        "-out", str(p["csr"]))
+    ext = folder / "san.cnf"
+    ext.write_text("subjectAltName=IP:127.0.0.1\n")
+    run("x509", "-req", "-in", str(p["csr"]), "-CA", str(p["ca"]), "-CAkey", str(p["ca_key"]), "-CAcreateserial",
+        "-days", "2", "-extfile", str(ext), "-out", str(p["cert"]))
+    return p

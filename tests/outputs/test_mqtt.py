@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.outputs.brokers import Mosquitto, Subscriber, mosquitto  # noqa: F401 (fixture)
+from tests.outputs.brokers import Mosquitto, Subscriber, make_tls, mosquitto  # noqa: F401 (fixture)
 from tests.outputs.sitekit import event, load, mqtt_output
 from vigil.outputs.delivery import Delivery
 from vigil.store import Store
@@ -159,3 +159,26 @@ def test_topic_levels_and_qos(tmp_path, mosquitto, qos):  # noqa: F811
     assert wait_for(lambda: len(sub.events()) == 2)
     delivery.close()
     sub.close()
+
+
+def test_tls_to_a_broker_with_our_ca(tmp_path):
+    certs = make_tls(tmp_path)
+    broker = Mosquitto(tmp_path, tls=certs).start()
+    try:
+        cfg = load(tmp_path, [mqtt_output(broker.port, extra=f"    tls: {{ca_file: {certs['ca']}}}\n")])
+        store = stored(tmp_path, EVENTS[:3])
+        delivery = Delivery(cfg, store.engine, poll=0.05).start()
+        assert delivery.drain(20)
+        assert delivery.snapshot()["outputs"][0]["delivered"] == 3
+        delivery.close()
+        # without our CA the server certificate is refused, and nothing is lost meanwhile
+        cfg = load(tmp_path, [mqtt_output(broker.port, "other", extra="    tls: {}\n")])
+        store.write(store.begin_run("cam1", "again", None), [event(10), event(11)])
+        delivery = Delivery(cfg, store.engine, poll=0.05).start()
+        assert not delivery.drain(4)
+        out = delivery.snapshot()["outputs"][0]
+        assert out["delivered"] == 0 and out["failures"] > 0, out
+        assert "CERTIFICATE_VERIFY_FAILED" in out["last_error"], out
+        delivery.close()
+    finally:
+        broker.stop()

@@ -93,7 +93,15 @@ class MqttSink:
 
     # -- the output's delivery thread ----------------------------------------------------------
     def start(self) -> None:
-        self.client.connect_async(self.cfg.host, self.cfg.port, self.cfg.keepalive)
+        """Connect (paho's thread keeps reconnecting). The first attempt is made here, so its
+        reason (refused, TLS certificate, timeout) reaches the log; paho's retries do not say."""
+        try:
+            self.client.connect(self.cfg.host, self.cfg.port, self.cfg.keepalive)
+        except (OSError, ValueError) as exc:  # ssl errors are OSErrors
+            self.last_error = f"cannot connect to {self.cfg.host}:{self.cfg.port}: {exc}"
+            log.warning("output %s: %s; retrying, events wait in the outbox", self.name, self.last_error,
+                        extra={"event": "output_error", "output": self.name})
+            self.client.connect_async(self.cfg.host, self.cfg.port, self.cfg.keepalive)
         self.client.loop_start()
         self._up.wait(3.0)  # a broker that is up is usually there by now; one that is not waits in the outbox
 

@@ -121,3 +121,19 @@ def test_outbox_and_delivery_on_postgresql(tmp_path, pg_url, receiver):  # noqa:
     assert all(e["direction"] == by_id[e["id"]]["direction"] and e["track_id"] == by_id[e["id"]]["track_id"]
                for e in got)
     assert rows(store) == 0
+
+
+def test_a_commit_wakes_the_delivery_without_polling(tmp_path, receiver):  # noqa: F811
+    cfg = load(tmp_path, [webhook_output(receiver.url)])
+    store = Store(f"sqlite:///{tmp_path / 'v.db'}", outbox=True)
+    delivery = Delivery(cfg, store.engine, poll=60).start()  # it would not look again for a minute
+    store.on_commit = delivery.wake
+    run = store.begin_run("cam1", "x", None)
+    time.sleep(0.5)  # the first (empty) pass is over: from here only a wake-up helps
+    with store.writer(flush_interval=0.05) as w:
+        w.put(run, [event(i) for i in range(3)])
+    deadline = time.monotonic() + 10
+    while len(receiver.requests) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    delivery.close()
+    assert len(receiver.requests) == 3

@@ -133,6 +133,8 @@ def replay_fps(site: Path, db: Path, detector, video: Path) -> tuple[float, floa
     cfg = load_site(site)
     store = Store(f"sqlite:///{db}", outbox=bool(cfg.site.outputs))
     delivery = Delivery(cfg, store.engine, cameras=["cam1"]).start() if cfg.site.outputs else None
+    if delivery is not None:
+        store.on_commit = delivery.wake  # as `vigil replay` does
     runner = Replay(cfg, store, detector)
     started, cpu = time.perf_counter(), time.process_time()
     runner.run(plan_jobs(cfg, [str(video)], "cam1"))

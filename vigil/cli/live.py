@@ -94,9 +94,11 @@ def start_delivery(cfg, store, daemon):
         return None
     from vigil.outputs.delivery import Delivery
 
-    return Delivery(cfg, store.engine, cameras=[c.camera_id for c in daemon.cameras],
-                    availability=lambda: {c.camera_id: c.feed.stats.state == "streaming"
-                                          for c in daemon.cameras}).start()
+    delivery = Delivery(cfg, store.engine, cameras=[c.camera_id for c in daemon.cameras],
+                        availability=lambda: {c.camera_id: c.feed.stats.state == "streaming"
+                                              for c in daemon.cameras}).start()
+    store.on_commit = delivery.wake  # the daemon's writer is made in run(): it takes this
+    return delivery
 
 
 def _age(iso: str | None) -> float | None:

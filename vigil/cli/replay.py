@@ -68,6 +68,7 @@ def replay(
         from vigil.outputs.delivery import Delivery
 
         delivery = Delivery(cfg, store.engine, cameras=sorted({j.camera.id for j in jobs})).start()
+        store.on_commit = delivery.wake  # deliver right after each commit, no polling in between
     total = sum(probe_frames(j.path, cfg.pipeline.frame_stride) for j in jobs)
     console = Console(stderr=True)
     columns = [TextColumn("[bold]replay"), BarColumn(), MofNCompleteColumn(), TextColumn("frames"),

@@ -33,6 +33,7 @@ from vigil.store.writer import to_us_now
 log = logging.getLogger("vigil.outputs")
 
 PRUNE_INTERVAL_S = 5.0
+POLL_S = 1.0  # idle look at the outbox (cheap, but a query per camera and output)
 
 
 @dataclass
@@ -143,10 +144,13 @@ class Delivery:
     """All outputs of a site, each on its own thread, plus the outbox janitor.
 
     cameras: whose events to deliver (default: every camera of the site). availability:
-    camera -> up, for MQTT's camera availability topics (default: every camera up)."""
+    camera -> up, for MQTT's camera availability topics (default: every camera up). poll:
+    seconds between looks at the outbox when idle; a writer in this process wakes the
+    outputs at once after each commit (`store.on_commit = delivery.wake`), so the poll only
+    matters for events written by other processes."""
 
     def __init__(self, config: LoadedConfig, engine: sa.Engine, cameras: list[str] | None = None,
-                 availability: Callable[[], dict[str, bool]] | None = None, poll: float = 0.25,
+                 availability: Callable[[], dict[str, bool]] | None = None, poll: float = POLL_S,
                  prune_interval: float = PRUNE_INTERVAL_S) -> None:
         site = config.site
         self.bounds = site.outbox

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -60,6 +61,7 @@ class Store:
             (Path(spill_dir) if isinstance(spill_dir, (str, Path)) else None)
         self._series = SeriesIds()
         self.outbox = outbox
+        self.on_commit: Callable[[], None] | None = None  # given to writers: called after each commit
         self._open_runs: set[int] = set()  # begun here, not finished: the writers' heartbeats keep them alive
         self._lock = threading.Lock()
         self.reconcile()
@@ -205,7 +207,8 @@ class Store:
         """A background writer: put() queues, a thread commits a batch every flush_interval s
         and keeps this store's open runs alive (heartbeat). See EventWriter for the contract."""
         return EventWriter(self.engine, self._series, flush_interval, spill_dir=self.spill_dir,
-                           active_runs=self._running_here, url=self.url, outbox=self.outbox, **kw)
+                           active_runs=self._running_here, url=self.url, outbox=self.outbox,
+                           on_commit=self.on_commit, **kw)
 
     def write(self, run_id: int, events: list[CountEvent]) -> int:
         """Write events now, in one transaction (for tests and small tools). Events of a

@@ -165,13 +165,14 @@ class EventWriter:
     def __init__(self, engine: sa.Engine, ids: SeriesIds, flush_interval: float = 1.0, *,
                  spill_dir: Path | None = None, active_runs: Callable[[], Iterable[int]] = tuple,
                  url: str = "", max_backoff: float = MAX_BACKOFF_S, heartbeat: float = HEARTBEAT_S,
-                 outbox: bool = False) -> None:
+                 outbox: bool = False, on_commit: Callable[[], None] | None = None) -> None:
         if flush_interval <= 0:
             raise ValueError("flush_interval must be > 0 seconds")
         self._engine, self._ids, self._interval = engine, ids, float(flush_interval)
         self._spill_dir, self._active_runs, self._url = spill_dir, active_runs, url or str(engine.url)
         self._max_backoff, self._heartbeat = max_backoff, heartbeat
         self._outbox = outbox  # the site has outputs: queue every stored event for them
+        self._on_commit = on_commit  # e.g. wake the outputs' delivery instead of having it poll
         self.id = str(uuid.uuid4())
         self._cond = threading.Condition()
         self._pending: list[tuple[int, CountEvent]] = []  # accepted, not yet in a batch
@@ -340,6 +341,8 @@ class EventWriter:
                 delay = 0.0
                 self._settle(chunk, result)
                 self._cond.notify_all()
+            if self._on_commit is not None and result.stored:
+                self._on_commit()
 
     def _settle(self, chunk, result: Written) -> None:
         if self._failing_since is not None:

@@ -52,10 +52,12 @@ def test_broker_restart_and_receiver_500s_lose_nothing(tmp_path, mosquitto, rece
     producer = threading.Thread(target=count, args=(300,))
     producer.start()
     time.sleep(0.8)
+    assert producer.is_alive()
     mosquitto.stop()                                  # broker gone mid-run ...
     receiver.fail_until = time.monotonic() + 2.0      # ... and the receiver fails for 2 s
     time.sleep(1.5)
     mosquitto.start()
+    assert producer.is_alive(), "the outage should fall inside the run"
     producer.join()
     writer.close()
     assert delivery.drain(60), delivery.snapshot()
@@ -65,8 +67,9 @@ def test_broker_restart_and_receiver_500s_lose_nothing(tmp_path, mosquitto, rece
     assert len(stored) == 600
     ids_by_cam = {cam: [e["id"] for e in stored if e["camera"] == cam] for cam in ("cam1", "cam2")}
     snap = {o["name"]: o for o in delivery.snapshot()["outputs"]}
-    assert snap["broker"]["failures"] > 0 and snap["hook"]["failures"] > 0, snap  # the faults did happen
-    assert receiver.failed > 0
+    # the faults did happen: the broker connection was lost and made again, the receiver said 500
+    assert delivery.workers[0].sink.connects >= 2
+    assert snap["hook"]["failures"] > 0 and receiver.failed > 0, snap
 
     # MQTT: every stored event, same ids, in order per camera (copies only of what was in flight)
     got = sub.events()

@@ -43,6 +43,7 @@ class MqttSink:
         self.cameras = [c.id for c in site.cameras if not cfg.filter.cameras or c.id in cfg.filter.cameras]
         self.availability = availability or (lambda: {c: True for c in self.cameras})
         self.connected = False
+        self.connects = 0  # successful connections: more than one means the broker was lost and found again
         self.last_error: str | None = None
         self._fresh = False  # (re)connected: states and discovery to publish again
         self._shown: dict[str, bool] = {}  # camera availability as last published
@@ -81,6 +82,7 @@ class MqttSink:
             return
         with self._lock:
             self.connected, self._fresh = True, True
+            self.connects += 1
         self._up.set()
         log.info("output %s: connected to %s:%d", self.name, self.cfg.host, self.cfg.port,
                  extra={"event": "output_connected", "output": self.name})

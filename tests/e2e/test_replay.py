@@ -163,8 +163,8 @@ def test_replay_never_prints_the_database_password(tmp_path, capsys, clip, monke
     secret = "postgresql+psycopg://vigil:hunter2@db/vigil"
 
     class PgLikeStore(Store):
-        def __init__(self, _url):
-            super().__init__(f"sqlite:///{tmp_path / 'p.db'}")
+        def __init__(self, _url, **kw):
+            super().__init__(f"sqlite:///{tmp_path / 'p.db'}", **kw)
             self.url = masked(secret)
 
     monkeypatch.setattr("vigil.store.Store", PgLikeStore)  # the command imports Store lazily

@@ -26,6 +26,8 @@ COMMAND_MODULES = [
     "vigil.cli.check",
     "vigil.cli.db",
     "vigil.cli.bench_retention",
+    "vigil.cli.outputs",
+    "vigil.cli.bench_outputs",
 ]
 
 

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from vigil.cli.app import app
+from vigil.cli.outputs import load_checked
 from vigil.cli.query import TOKEN_ENV, AllowWriteOpt, serve_token, served_hosts
 from vigil.errors import VigilError
 
@@ -56,10 +57,9 @@ def run_live(
     dashboard and /readyz)."""
     from vigil.api.app import host_pattern
     from vigil.config.database import resolve_db_url
-    from vigil.config.load import load_site
     from vigil.live.build import build_daemon, check_cameras, check_leases
     from vigil.live.logs import setup_logging
-    from vigil.live.metrics import serve_metrics
+    from vigil.live.metrics import EventTally, serve_metrics
     from vigil.pipeline.round import AnalysisRound
     from vigil.pipeline.stages import build_stages
     from vigil.store import Store
@@ -75,6 +75,7 @@ def run_live(
     # Installed first: a SIGTERM while models load still ends in a clean (empty) stop.
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     server = web = None
+    delivery = None
     try:
         if log_format not in (None, "text", "json"):
             raise VigilError(f"--log-format {log_format!r}: use text or json")
@@ -84,17 +85,23 @@ def run_live(
             token = serve_token(token, host, insecure_no_auth)
         elif allow_config_write:
             raise VigilError("--allow-config-write needs --http HOST:PORT (it lets the dashboard's editor write)")
-        cfg = load_site(config)
+        cfg = load_checked(config)  # outputs too: an unknown broker host is one line now, not hours later
         live = cfg.site.live
         check_cameras(cfg, camera or None)  # bad URL, NVR or missing password: one line, before loading models
         setup_logging(log_format or live.log_format, log_level)
-        store = Store(resolve_db_url(db, cfg.site.database), retention=cfg.site.retention)
+        store = Store(resolve_db_url(db, cfg.site.database), outbox=bool(cfg.site.outputs),
+                      retention=cfg.site.retention)
         check_leases(cfg, store)
         detector, embedder = build_stages(cfg)
         daemon = build_daemon(cfg, store, AnalysisRound(detector, embedder), cameras=camera or None,
                               status_path=status_file)
+        tally = EventTally()
+        daemon.on_events = tally.add  # per-line counters for Prometheus: a dict update per event
+        delivery = start_delivery(cfg, store, daemon)
         port = metrics_port if metrics_port is not None else live.metrics_port
-        server = serve_metrics(daemon.snapshot, port, live.metrics_address) if port is not None else None
+        if port is not None:
+            server = serve_metrics(daemon.snapshot, port, live.metrics_address, tally=tally,
+                                   outputs=delivery.snapshot if delivery else None)
         if http is not None:
             from vigil.api.app import create_app
             from vigil.web.frames import FrameSource
@@ -108,12 +115,29 @@ def run_live(
                   file=sys.stderr)
         daemon.run(stop)
     finally:
+        if delivery is not None:
+            delivery.close(grace=5.0)  # what is left is delivered at the next start (or `vigil outputs run`)
         for s, h in previous.items():
             signal.signal(s, h)
         if server is not None:
             server.shutdown()
         if web is not None:
             web.stop()
+
+def start_delivery(cfg, store, daemon):
+    """The outputs' delivery threads for the daemon's cameras (None without outputs); MQTT
+    shows a camera available while it streams."""
+    if not cfg.site.outputs:
+        return None
+    from vigil.outputs.delivery import Delivery
+
+    # the daemon's cameras now: with leases they come and go, and only their owner delivers them
+    delivery = Delivery(cfg, store.engine, cameras=lambda: [c.camera_id for c in list(daemon.cameras)],
+                        availability=lambda: {c.camera_id: c.feed.stats.state == "streaming"
+                                              for c in daemon.cameras}).start()
+    store.on_commit = delivery.wake  # the daemon's writer is made in run(): it takes this
+    return delivery
+
 
 def _age(iso: str | None) -> float | None:
     if not iso:

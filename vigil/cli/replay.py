@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from vigil.cli.app import app
-from vigil.config.load import load_site
+from vigil.cli.outputs import load_checked
 from vigil.errors import VigilError
 from vigil.pipeline.stages import build_stages, plan_jobs
 
@@ -48,13 +48,18 @@ def replay(
         None, "--annotate", metavar="DIR",
         help="also write DIR/<camera>-<file>.mp4 per file: every analysed frame with boxes, class, track id, "
              "traces, lines and zones with live counts (drawing and encoding cost a few ms per frame)"),
+    outputs_wait: float = typer.Option(
+        60.0, "--outputs-wait", min=0,
+        help="with outputs configured: seconds to keep delivering after the last frame; what is left "
+             "waits in the outbox for the next run or `vigil outputs run`"),
 ) -> None:
     """Replay recorded video: detect, track and count, and write every event to the database.
 
     Replaying a file again for the same camera replaces its earlier run (files are
     identified by content hash), so counts never double. Files of different cameras
-    are processed side by side with one batched detector."""
-    cfg = load_site(config)
+    are processed side by side with one batched detector. Events go to the site's outputs
+    (MQTT, webhooks) as they are stored."""
+    cfg = load_checked(config)  # outputs too: an unknown broker host is one line before any frame
     jobs = plan_jobs(cfg, videos or [], camera)
     if annotate is not None:
         try:
@@ -66,11 +71,17 @@ def replay(
     from vigil.pipeline.replay import Replay, probe_frames
     from vigil.store import Store
 
-    store = Store(resolve_db_url(db, cfg.site.database))
+    store = Store(resolve_db_url(db, cfg.site.database), outbox=bool(cfg.site.outputs))
     detector, embedder = build_stages(cfg)
     console_err = Console(stderr=True)
     picked = " (picked by engine: auto)" if cfg.pipeline.detector.engine == "auto" else ""
     console_err.print(f"detector: {detector.describe()}{picked}", highlight=False)
+    delivery = None
+    if cfg.site.outputs:
+        from vigil.outputs.delivery import Delivery
+
+        delivery = Delivery(cfg, store.engine, cameras=sorted({j.camera.id for j in jobs})).start()
+        store.on_commit = delivery.wake  # deliver right after each commit, no polling in between
     total = sum(probe_frames(j.path, cfg.pipeline.frame_stride) for j in jobs)
     console = Console(stderr=True)
     columns = [TextColumn("[bold]replay"), BarColumn(), MofNCompleteColumn(), TextColumn("frames"),
@@ -90,8 +101,19 @@ def replay(
 
             observers = annotators(annotate, cfg.pipeline.frame_stride)
         runner = Replay(cfg, store, detector, embedder, on_frames=advance, observers=observers)
-        results = runner.run(jobs)
+        try:
+            results = runner.run(jobs)
+        except BaseException:
+            if delivery is not None:
+                delivery.close()
+            raise
     elapsed = time.perf_counter() - started
+    if delivery is not None:
+        delivered = delivery.close(grace=outputs_wait)
+        snap = delivery.snapshot()["outputs"]
+        print("outputs: " + ", ".join(f"{o['name']} {o['delivered']} delivered" for o in snap)
+              + ("" if delivered else "; not all delivered yet: they wait in the outbox "
+                                      f"(`vigil outputs run {config} --drain` delivers them)"), file=sys.stderr)
     Console().print(summary_table(results))
     print(f"{runner.frames} frames analysed in {elapsed:.1f} s ({runner.frames / max(elapsed, 1e-9):.1f} fps) "
           f"on {detector.engine}; database: {store.url}",  # Store.url has the password masked

@@ -13,6 +13,7 @@ from vigil.config.fusion import ThermalConfig
 from vigil.config.geometry import MAX_COORD, LineConfig, Polygon, ZoneConfig
 from vigil.config.ground import GroundConfig
 from vigil.config.live import CameraStreamFields, LiveConfig
+from vigil.config.outputs import OutboxConfig, Output, check_unique
 from vigil.config.retention import RetentionConfig
 from vigil.config.snapshots import SnapshotConfig
 
@@ -92,6 +93,14 @@ class SiteConfig(Strict):
                                       description="JPEG crop of the object at each counted event")
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     cameras: list[CameraConfig] = Field(min_length=1)
+    outputs: list[Output] = Field(default_factory=list, description="MQTT brokers and webhooks events go to")
+    outbox: OutboxConfig = Field(default_factory=OutboxConfig)
+
+    @field_validator("outputs")
+    @classmethod
+    def _unique_outputs(cls, v):
+        check_unique(v)
+        return v
 
     @field_validator("cameras")
     @classmethod

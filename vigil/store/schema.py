@@ -18,7 +18,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 # Alembic head: Store skips loading Alembic when the database is already here.
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 
 # Aggregate levels in seconds, finest first.
 LEVELS = (60, 900, 3600)
@@ -125,3 +125,29 @@ def _aggregate_table(seconds: int) -> sa.Table:
 
 
 aggregates: dict[int, sa.Table] = {s: _aggregate_table(s) for s in LEVELS}
+
+
+# Events waiting for the outputs (MQTT, webhooks): written in the transaction that stores the
+# events, only by writers of a site with outputs. No foreign key on event_id: an event deleted
+# (its run replaced, retention) is simply not delivered.
+outbox = sa.Table(
+    "outbox", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("camera_id", sa.String(128), nullable=False),
+    sa.Column("run_id", sa.Integer, nullable=False),  # with event_id: an id SQLite reused is told apart
+    sa.Column("event_id", sa.BigInteger, nullable=False),
+    sa.Column("created_us", sa.BigInteger, nullable=False),
+    sa.Index("ix_outbox_camera", "camera_id", "id"),
+    # AUTOINCREMENT: SQLite would otherwise reuse the ids of delivered (deleted) rows, and
+    # the outputs' cursors, already past them, would skip the new events.
+    sqlite_autoincrement=True,
+)
+
+# How far each output got, per camera: the last outbox id it delivered.
+outbox_cursors = sa.Table(
+    "outbox_cursors", metadata,
+    sa.Column("output", sa.String(64), primary_key=True),
+    sa.Column("camera_id", sa.String(128), primary_key=True),
+    sa.Column("last_id", sa.BigInteger, nullable=False),
+    sa.Column("updated_us", sa.BigInteger, nullable=False),
+)

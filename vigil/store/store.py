@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -50,9 +51,10 @@ class Store:
 
     def __init__(self, url: str = DEFAULT_DB_URL, create: bool = True, *, stale_after: float = 60.0,
                  retry_window: float = 30.0, spill_dir: str | Path | None | object = _DEFAULT,
-                 retention: RetentionConfig | None = None) -> None:
+                 retention: RetentionConfig | None = None, outbox: bool = False) -> None:
         """create=False: a missing SQLite file is an error instead of a new empty database.
-        retention: its writers prune old rows between their batches (vigil/store/retention.py)."""
+        retention: its writers prune old rows between their batches (vigil/store/retention.py).
+        outbox=True (a site with outputs): every event written is also queued for the outputs."""
         if stale_after < 30:
             raise ValueError(f"stale_after must be at least 30 s (writers beat every few seconds), got {stale_after}")
         self.engine = open_engine(url, create_missing=create)
@@ -62,6 +64,8 @@ class Store:
             (Path(spill_dir) if isinstance(spill_dir, (str, Path)) else None)
         self._series = SeriesIds()
         self.retention = Retention(self.engine, retention) if retention is not None and retention.enabled else None
+        self.outbox = outbox
+        self.on_commit: Callable[[], None] | None = None  # given to writers: called after each commit
         self._open_runs: set[int] = set()  # begun here, not finished: the writers' heartbeats keep them alive
         self._lock = threading.Lock()
         self.reconcile()
@@ -211,14 +215,15 @@ class Store:
         if self.retention is not None:
             kw.setdefault("maintenance", self.retention.step)
         return EventWriter(self.engine, self._series, flush_interval, spill_dir=self.spill_dir,
-                           active_runs=self._running_here, url=self.url, **kw)
+                           active_runs=self._running_here, url=self.url, outbox=self.outbox,
+                           on_commit=self.on_commit, **kw)
 
     def write(self, run_id: int, events: list[CountEvent]) -> int:
         """Write events now, in one transaction (for tests and small tools). Events of a
         replaced run are dropped; returns how many were stored."""
         for e in events:
             check_event(e)
-        done = write_events(self.engine, self._series, ((run_id, e) for e in events))
+        done = write_events(self.engine, self._series, ((run_id, e) for e in events), outbox=self.outbox)
         if done.missing:
             raise StoreError(f"run {run_id} does not exist in {self.url}; its events were not stored")
         return done.stored
@@ -236,7 +241,7 @@ class Store:
                 for wid, seq, batch in spill.load(path):
                     try:
                         done = self._retry(lambda b=batch, tok=(wid, seq): write_events(self.engine, self._series,
-                                                                                         b, tok),
+                                                                                         b, tok, self.outbox),
                                            f"storing spilled events from {path}")
                     except StoreError:
                         raise

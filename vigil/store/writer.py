@@ -24,6 +24,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from vigil.store import outbox as outbox_rows
 from vigil.store import spill
 from vigil.store.aggregates import add_minute_counts, insert_ignore
 from vigil.store.engine import StoreError, first_line, is_transient
@@ -96,24 +97,13 @@ def _claim(conn: sa.Connection, token: tuple[str, int], now: int) -> bool:
                         .values(seq=seq, updated_us=now)).rowcount == 1
 
 
-def _insert_with_snapshots(conn: sa.Connection, rows: list[dict], jpegs: list[bytes | None]) -> None:
-    """Events that carry a snapshot need their new ids for it: those rows go in with RETURNING
-    (in parameter order), in the same transaction, so an event and its crop commit together."""
-    plain = [r for r, j in zip(rows, jpegs) if j is None]
-    if plain:
-        conn.execute(events.insert(), plain)
-    with_jpeg = [(r, j) for r, j in zip(rows, jpegs) if j is not None]
-    ids = conn.execute(events.insert().returning(events.c.id, sort_by_parameter_order=True),
-                       [r for r, _ in with_jpeg]).scalars().all()
-    conn.execute(snapshots.insert(), [{"event_id": i, "jpeg": j} for i, (_, j) in zip(ids, with_jpeg)])
-
-
 def write_events(engine: sa.Engine, ids: SeriesIds, batch: Iterable[tuple[int, CountEvent]],
-                 token: tuple[str, int] | None = None) -> Written:
+                 token: tuple[str, int] | None = None, outbox: bool = False) -> Written:
     """Write (run_id, event) pairs and their aggregates in one transaction. Events of a run
     marked `replaced` are dropped: the run rows are locked here and by begin_run (which
     replaces runs and deletes their events), so an event is either deleted with its run or
-    never stored. `token` (writer id, seq): skip the batch if it was already committed."""
+    never stored. `token` (writer id, seq): skip the batch if it was already committed.
+    outbox: also queue each event for the outputs, in this same transaction (see outbox.py)."""
     batch = list(batch)
     now = to_us_now()
     with engine.begin() as conn:
@@ -146,8 +136,17 @@ def write_events(engine: sa.Engine, ids: SeriesIds, batch: Iterable[tuple[int, C
                          "speed_kmh": None if e.speed_kmh is None else float(e.speed_kmh)})
             jpegs.append(e.snapshot)
             minutes[(s, t // 60_000_000 * 60)] += 1
-        if any(j is not None for j in jpegs):
-            _insert_with_snapshots(conn, rows, jpegs)
+        if outbox or any(j is not None for j in jpegs):
+            # The new ids are needed for the outbox and for snapshots: RETURNING, in parameter order,
+            # in the same transaction, so an event, its crop and its outbox row commit together.
+            new_ids = conn.execute(events.insert().returning(events.c.id, sort_by_parameter_order=True),
+                                   rows).scalars().all()
+            snaps = [{"event_id": i, "jpeg": j} for i, j in zip(new_ids, jpegs) if j is not None]
+            if snaps:
+                conn.execute(snapshots.insert(), snaps)
+            if outbox:
+                outbox_rows.add(conn, [{"camera_id": e.camera_id, "run_id": run_id, "event_id": i,
+                                        "created_us": now} for (run_id, e), i in zip(batch, new_ids)])
         else:
             conn.execute(events.insert(), rows)
         add_minute_counts(conn, minutes)
@@ -174,13 +173,16 @@ class EventWriter:
     def __init__(self, engine: sa.Engine, ids: SeriesIds, flush_interval: float = 1.0, *,
                  spill_dir: Path | None = None, active_runs: Callable[[], Iterable[int]] = tuple,
                  url: str = "", max_backoff: float = MAX_BACKOFF_S, heartbeat: float = HEARTBEAT_S,
-                 maintenance: Callable[[], object] | None = None) -> None:
+                 maintenance: Callable[[], object] | None = None, outbox: bool = False,
+                 on_commit: Callable[[], None] | None = None) -> None:
         if flush_interval <= 0:
             raise ValueError("flush_interval must be > 0 seconds")
         self._engine, self._ids, self._interval = engine, ids, float(flush_interval)
         self._spill_dir, self._active_runs, self._url = spill_dir, active_runs, url or str(engine.url)
         self._max_backoff, self._heartbeat = max_backoff, heartbeat
         self._maintenance = maintenance  # e.g. Retention.step: a bounded slice of work at each heartbeat
+        self._outbox = outbox  # the site has outputs: queue every stored event for them
+        self._on_commit = on_commit  # e.g. wake the outputs' delivery instead of having it poll
         self.id = str(uuid.uuid4())
         self._cond = threading.Condition()
         self._pending: list[tuple[int, CountEvent]] = []  # accepted, not yet in a batch
@@ -335,7 +337,7 @@ class EventWriter:
                 continue
             seq, chunk = batch
             try:
-                result = write_events(self._engine, self._ids, chunk, token=(self.id, seq))
+                result = write_events(self._engine, self._ids, chunk, token=(self.id, seq), outbox=self._outbox)
             except Exception as exc:  # noqa: BLE001 - sorted into retry / split below, and reported
                 with self._cond:
                     if is_transient(exc):
@@ -350,6 +352,8 @@ class EventWriter:
                 delay = 0.0
                 self._settle(chunk, result)
                 self._cond.notify_all()
+            if self._on_commit is not None and result.stored:
+                self._on_commit()
 
     def _settle(self, chunk, result: Written) -> None:
         if self._failing_since is not None:

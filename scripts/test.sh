@@ -12,4 +12,4 @@ echo "== ruff check vigil tests bench"
 ruff check vigil tests bench
 echo "== mypy (core packages, pyproject.toml [tool.mypy])"
 mypy
-exec python -m pytest "$@"
+exec python -m pytest --durations=25 "$@"

@@ -12,8 +12,11 @@ Rules (see LineConfig / ZoneConfig / CountingConfig for the knobs):
   and exits are events, exits carry the dwell (first frame inside to first frame outside).
 - Lost tracks. A track not reported for `lost_after_s` is forgotten: a zone visit still open ends
   with an exit stamped at the track's last sighting; its slot is reused, so state stays bounded.
-- Filters. A line or zone with classes / min_confidence / min_area / max_area ignores, on each
-  frame, the tracks whose class (the stitcher's vote), confidence or box area fail them.
+- Filters (classes / min_confidence / min_area / max_area). A line follows every track's side
+  on every frame and counts a crossing only when the track passes its filters on the frame the
+  crossing is decided: a vote that turns car -> truck just before the line still makes a truck
+  on a trucks-only line, as it does on an unfiltered one. A zone ignores, on each frame, the
+  tracks whose class (the stitcher's vote), confidence or box area fail its filters.
 - Speed. With a ground plane (GroundConfig), each track's ground point (bottom centre of its
   box) is mapped to metres on every frame; a line crossing carries the speed of the least-squares
   fit of that motion over the last `speed_window_s` seconds of frame time.
@@ -96,8 +99,8 @@ class CameraCounter:
         for li, line in enumerate(self.lines):
             if line.anchor not in anchors:
                 anchors[line.anchor] = tracks.anchors(line.anchor).astype(np.float64)
-            p, sl, i, c = _rows(_passing(line, tracks, classes), anchors[line.anchor], slots, ids, classes)
-            events += self._with_speed(self._update_line(li, p, sl, i, c, time), t)
+            events += self._with_speed(self._update_line(li, anchors[line.anchor], slots, ids, classes, time,
+                                                         _passing(line, tracks, classes)), t)
         for zi, zone in enumerate(self.zones):
             if zone.anchor not in anchors:
                 anchors[zone.anchor] = tracks.anchors(zone.anchor).astype(np.float64)
@@ -234,7 +237,7 @@ class CameraCounter:
     # ------------------------------------------------------------------ rules
 
     def _update_line(self, li: int, p: np.ndarray, slots: np.ndarray, ids: np.ndarray, classes: np.ndarray,
-                     time: datetime) -> list[CountEvent]:
+                     time: datetime, keep: np.ndarray | None = None) -> list[CountEvent]:
         if not len(slots):
             return []
         tab, line = self._table, self.lines[li]
@@ -264,6 +267,8 @@ class CameraCounter:
         counted = confirm & cross_ok
         cross_ok[confirm] = False                             # a passage counts once
         tab.line_cross_ok[slots, li] = cross_ok
+        if keep is not None:
+            counted &= keep                                   # a passage by a track the filters refuse
         rows = np.flatnonzero(counted)
         if not len(rows):
             return []

@@ -214,23 +214,6 @@ def test_run_http_bad_address_is_one_line_before_anything_loads(address, says, c
     assert says in err and len(err.splitlines()) == 1, err
 
 
-def test_snapshot_column_asks_only_a_store_that_keeps_snapshots(site):
-    path, store = site
-
-    class WithSnapshots(Store):
-        def snapshot(self, event_id: int) -> bytes | None:
-            return None
-
-    snap_store = WithSnapshots(store.url, create=False)
-    try:
-        page = local_client(create_app(snap_store)).get("/events", params={"camera": "gate-1"}).text
-        ids = re.findall(r'<tr data-id="(\d+)">', page)
-        assert ids and all(f'src="/api/events/{i}/snapshot"' in page for i in ids)
-        assert 'onerror="this.remove()"' in page  # an event without one shows nothing
-    finally:
-        snap_store.close()
-
-
 def test_only_events_that_kept_a_crop_show_one(tmp_path):
     from dataclasses import replace
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.data import VIDEO, YOLO_ONNX, need
-from tests.support.rtsp_harness import RtspServer, free_port, gst_unavailable_reason, prepare_clip
+from tests.support.data import YOLO_ONNX, need
+from tests.support.rtsp_fixtures import demo_behind_password
+from tests.support.rtsp_harness import free_port
 from vigil.cli import main
 
 pytestmark = pytest.mark.rtsp
@@ -17,11 +18,7 @@ PASSWORD = "s3cret-pw"
 
 @pytest.fixture(scope="module")
 def server():
-    reason = gst_unavailable_reason()
-    if reason:
-        pytest.skip(f"RTSP server unavailable: {reason}")
-    clip = prepare_clip(need(VIDEO / "saoyan_test.mp4"), fps=5, seconds=4)
-    with RtspServer({"cam": clip}, user="viewer", password=PASSWORD) as srv:
+    with demo_behind_password(PASSWORD) as srv:
         yield srv
 
 

@@ -8,11 +8,8 @@ import threading
 
 import pytest
 
-from tests.support.data import VIDEO, need
+from tests.support.rtsp_fixtures import demo_behind_password
 from tests.support.rtsp_harness import (
-    RtspServer,
-    gst_unavailable_reason,
-    prepare_clip,
     wait_for,
 )
 from vigil.config.live import LiveConfig
@@ -26,11 +23,7 @@ PASSWORD = "p@ss#W0rd"
 
 @pytest.fixture(scope="module")
 def server():
-    reason = gst_unavailable_reason()
-    if reason:
-        pytest.skip(f"RTSP server unavailable: {reason}")
-    clip = prepare_clip(need(VIDEO / "saoyan_test.mp4"), fps=5, seconds=4)
-    with RtspServer({"cam": clip}, user="viewer", password=PASSWORD) as srv:
+    with demo_behind_password(PASSWORD) as srv:
         yield srv
 
 

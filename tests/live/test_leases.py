@@ -142,21 +142,12 @@ def test_the_daemon_stops_counting_when_postgres_is_cut_off_and_loses_nothing(re
     """The daemon loop itself (stand-in frames and detector, real store, keeper and PostgreSQL):
     cameras stop before their leases could be taken, no event is counted while unowned, every
     event counted is stored, and the cameras come back with new runs."""
-    from tests.live.test_live_units import CountingDetector, EveryFramePipeline, FakeReader
-    from vigil.live.daemon import LiveCamera, LiveDaemon
+    from tests.live.test_live_units import CountingDetector
+    from vigil.live.daemon import LiveDaemon
     from vigil.pipeline.round import AnalysisRound
-    from vigil.sources.factory import Feed
-    from vigil.sources.rtsp import LatestFrameSlot
 
     with Store(restartable_pg.url(), spill_dir=tmp_path) as store:
-        with store.engine.begin() as conn:  # a fresh start: no leases or runs of earlier tests
-            conn.execute(sa.text("DELETE FROM camera_leases; DELETE FROM lease_workers"))
-        ready, reader_stop = threading.Event(), threading.Event()
-
-        def make_camera(cam: str) -> LiveCamera:
-            stop, slot = threading.Event(), LatestFrameSlot(ready)
-            feed = Feed(cam, f"rtsp://host/{cam}", [FakeReader(cam, slot, stop, 10_000, 10.0)], slot)
-            return LiveCamera(feed, EveryFramePipeline(cam), stop=stop)
+        ready, reader_stop, make_camera = fresh_start(store)
 
         ttl = 3.0
         k = LeaseKeeper(CameraLeases(store.engine, "site", "w1", ttl), ["a", "b"], 2, ttl=ttl, renew_every=1.0)
@@ -194,6 +185,70 @@ def test_the_daemon_stops_counting_when_postgres_is_cut_off_and_loses_nothing(re
         stored = store.events(limit=None)
         assert len(stored) == len(emitted)  # everything counted before and after the cut is stored
         print(f"\ngave up {gave_up:.1f} s after PostgreSQL went away (ttl {ttl:g} s); cut at {cut:%T}")
+
+
+def test_a_handed_over_camera_is_released_only_after_its_run_is_marked(pg_url, tmp_path):
+    """A camera handed to a new worker: its run is `released` in the store before the lease is
+    handed back, even when that write is slow, so the new owner never finds the run still
+    running and marks it `interrupted` (it did while the lease was released first)."""
+    from tests.live.test_live_units import CountingDetector
+    from vigil.live.daemon import LiveDaemon
+    from vigil.pipeline.round import AnalysisRound
+
+    with Store(pg_url, spill_dir=tmp_path) as store:
+        ready, reader_stop, make_camera = fresh_start(store)
+
+        finish_run = store.finish_run
+
+        def slow_finish_run(*a, **kw):  # a slow database write: what opened the race
+            time.sleep(2.5)
+            finish_run(*a, **kw)
+
+        store.finish_run = slow_finish_run  # type: ignore[method-assign]
+        ttl, cams = 3.0, ["a", "b"]
+        k1 = LeaseKeeper(CameraLeases(store.engine, "site", "w1", ttl), cams, 2, ttl=ttl, renew_every=0.5)
+        daemon = LiveDaemon([], AnalysisRound(CountingDetector()), store, ready=ready, reader_stop=reader_stop,
+                            leases=k1, make_camera=make_camera)
+        stop = threading.Event()
+        loop = threading.Thread(target=daemon.run, args=(stop,))
+        loop.start()
+        try:
+            assert wait(lambda: {c.camera_id for c in daemon.cameras} == set(cams), 15)
+            k2 = LeaseKeeper(CameraLeases(store.engine, "site", "w2", ttl), cams, 2, ttl=ttl, renew_every=0.5)
+            t0 = time.monotonic()
+            while not k2.wanted():
+                assert time.monotonic() - t0 < 15, "no camera handed over"
+                k2.tick()
+                time.sleep(0.2)
+            (moved,) = k2.wanted()
+            # The moment the new owner holds it, the old run is already closed as released.
+            with store.engine.connect() as conn:
+                st = conn.execute(sa.select(runs.c.status).where(runs.c.camera_id == moved)).scalars().all()
+            assert st == ["released"], st
+            assert moved not in {c.camera_id for c in daemon.cameras}
+        finally:
+            stop.set()
+            loop.join(60)
+        assert not loop.is_alive()
+
+
+def fresh_start(store: Store):
+    """No leases or workers of earlier tests; stand-in cameras (10 fps readers, one event a frame)."""
+    from tests.live.test_live_units import EveryFramePipeline, FakeReader
+    from vigil.live.daemon import LiveCamera
+    from vigil.sources.factory import Feed
+    from vigil.sources.rtsp import LatestFrameSlot
+
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM camera_leases; DELETE FROM lease_workers"))
+    ready, reader_stop = threading.Event(), threading.Event()
+
+    def make_camera(cam: str) -> LiveCamera:
+        stop, slot = threading.Event(), LatestFrameSlot(ready)
+        feed = Feed(cam, f"rtsp://host/{cam}", [FakeReader(cam, slot, stop, 10_000, 10.0)], slot)
+        return LiveCamera(feed, EveryFramePipeline(cam), stop=stop)
+
+    return ready, reader_stop, make_camera
 
 
 def wait(cond, timeout: float) -> bool:

@@ -191,14 +191,19 @@ class LiveDaemon:
 
     def _drop(self, cam: LiveCamera) -> None:
         """Stop a camera whose lease is gone or handed over. Never blocks the loop: its run is
-        marked `released`, at the time it stopped, from a thread once its events are stored."""
-        assert self.leases is not None
+        marked `released`, at the time it stopped, from a thread once its events are stored, and
+        only then is the lease handed back. Released first, the next owner could take the camera
+        and mark the still-running run `interrupted` before (or instead of) `released`."""
+        keeper = self.leases
+        assert keeper is not None
         if cam.stop is not None:
             cam.stop.set()
         self.cameras.remove(cam)
         # Counting stopped at the fence (step) when the lease ran out, whenever this runs.
-        stopped_us = min(time.time_ns() // 1000, self.leases.valid_until_us())
-        if not cam.closed:
+        stopped_us = min(time.time_ns() // 1000, keeper.valid_until_us())
+        if cam.closed:
+            keeper.stopped(cam.camera_id)
+        else:
             cam.closed = True
             try:
                 self._emit(cam, cam.pipeline.finish())
@@ -212,9 +217,10 @@ class LiveDaemon:
                 except Exception as exc:  # the next owner marks the run interrupted instead
                     log.error("%s: could not mark its run released: %s", cam.camera_id, exc,
                               extra={"camera": cam.camera_id, "event": "store_error"})
+                finally:  # a lease kept after a failed write would idle here until the worker stops
+                    keeper.stopped(cam.camera_id)
 
             threading.Thread(target=finish, name=f"release-{cam.camera_id}", daemon=True).start()
-        self.leases.stopped(cam.camera_id)
         log.info("%s: stopped (lease handed over or lost)", cam.camera_id,
                  extra={"camera": cam.camera_id, "event": "camera_stopped"})
 

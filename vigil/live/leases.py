@@ -174,9 +174,12 @@ class LeaseKeeper:
         return time.time_ns() // 1000 + int(left * 1e6)
 
     def stopped(self, camera: str) -> None:
-        """The daemon has stopped analysing `camera` (and handed its last events to the writer)."""
+        """The daemon has stopped analysing `camera` and stored its run's end: a camera being
+        handed over is released on the next tick. A camera stopped because its lease ran out is
+        not released (nothing to hand back, and this worker may have won it again meanwhile)."""
         with self._lock:
-            self._stopped.add(camera)
+            if camera in self._handing_over:
+                self._stopped.add(camera)
 
     def start(self) -> None:
         self._thread.start()

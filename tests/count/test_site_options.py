@@ -121,15 +121,32 @@ def test_mask_and_detector_overrides_drop_detections_before_tracking():
 
 @pytest.mark.parametrize("reid", [False, True])
 def test_masked_detections_are_never_embedded(reid):
+    """Through the round: the camera's filters run once, before re-ID, so the embedder is asked
+    for kept rows only and the tracker gets exactly those."""
     from vigil.config.reid import ReidConfig
+    from vigil.pipeline.round import AnalysisRound
 
     cam = CameraConfig(id="c", masks=[[[0, 0], [320, 0], [320, 360], [0, 360]]])
     pipe = CameraPipeline(cam, PipelineConfig(detector=DetectorConfig(weights="unused.onnx"),
                                               reid=ReidConfig(weights="unused.pth") if reid else None))
     dets = Detections(xyxy=[box(x, 200) for x in (100, 400, 200, 500)], class_id=[2] * 4)
-    assert pipe.embedding_wanted(blank(), dets).tolist() == [False, True, False, True]
-    unmasked = pipe.embedding_wanted(blank(), dets[[1, 3]])  # nothing masked: every row, or the tracker's choice
-    assert unmasked is None if not reid else unmasked.tolist() == [True, True]
+    asked = []
+
+    class Detector:
+        def detect(self, images):
+            return [dets for _ in images]
+
+    class Embedder:  # records what it is asked to embed
+        def embed_batch(self, images, batch, wanted):
+            asked.extend((d.anchors()[:, 0].tolist(), w) for d, w in zip(batch, wanted))
+            return batch
+
+    (res,) = AnalysisRound(Detector(), Embedder())([(pipe, blank())])
+    assert res.error is None and res.detections is not None
+    assert res.detections.anchors()[:, 0].tolist() == [400, 500]
+    ((rows, wanted),) = asked
+    assert rows == [400, 500]  # the masked rows never reach the embedder
+    assert wanted is None if not reid else wanted.tolist() == [True, True]  # new tracks: all embedded
 
 
 def test_a_masked_object_never_counts():

@@ -215,7 +215,10 @@ class EveryFramePipeline:
         self.camera, self.warnings = SimpleNamespace(id=cam), []
         self.last_tracks = None  # what CameraPipeline keeps for the live view
 
-    def process(self, frame, dets, clock=None):
+    def prepare(self, frame, dets):
+        return dets
+
+    def update(self, frame, dets, clock=None):
         if frame.index in self.fail_on:
             raise ValueError("bad frame")
         return [CountEvent(self.cam, "line", "l", frame.index, "car", "in", frame.time)]

@@ -56,24 +56,18 @@ class CameraPipeline:
         self._masks = [np.asarray(m, np.float64) for m in camera.masks]
         return CameraCounter(camera.id, camera.lines, camera.zones, self.counting, ground=camera.ground)
 
-    def embedding_wanted(self, frame: Frame, dets: Detections):
-        """Rows of the shared detector's `dets` to embed on this frame (bool mask; None: every
-        row): none that this camera's filters drop, and of the rest those the tracker wants."""
-        self._check_first_frame(frame)
-        ok = self._kept(dets)
-        if self.refresh_seconds is None:
-            return ok
-        if ok is None:
-            return self.tracker.embedding_wanted(dets, frame.pts, self.refresh_seconds)
-        want = np.zeros(len(dets), bool)
-        want[ok] = self.tracker.embedding_wanted(dets[ok], frame.pts, self.refresh_seconds)
-        return want
-
     def prepare(self, frame: Frame, dets: Detections) -> Detections:
         """The per-camera step right after the shared detector: on the first frame, the camera's
-        coordinates become pixels of this stream; then this camera's filters (`keep`)."""
+        coordinates become pixels of this stream; then this camera's filters (`keep`). The round
+        calls it once, before re-ID, so a dropped row is never embedded or tracked."""
         self._check_first_frame(frame)
         return self.keep(dets)
+
+    def embedding_wanted(self, frame: Frame, dets: Detections):
+        """Rows of this camera's prepared `dets` to embed on this frame (bool mask; None: every row)."""
+        if self.refresh_seconds is None:
+            return None
+        return self.tracker.embedding_wanted(dets, frame.pts, self.refresh_seconds)
 
     def keep(self, dets: Detections) -> Detections:
         """This camera's detections: the shared detector's, less those under a mask or below this
@@ -99,7 +93,11 @@ class CameraPipeline:
         return None if ok.all() else ok
 
     def process(self, frame: Frame, dets: Detections, clock: StageClock = _NULL) -> list[CountEvent]:
-        dets = self.prepare(frame, dets)  # embeddings (of kept rows only, see embedding_wanted) ride along
+        """`prepare` then `update`: one frame of the shared detector's output, for callers without a round."""
+        return self.update(frame, self.prepare(frame, dets), clock)
+
+    def update(self, frame: Frame, dets: Detections, clock: StageClock = _NULL) -> list[CountEvent]:
+        """Track and count one frame of prepared detections (their embeddings ride along)."""
         with clock.time("track", frames=1):
             tracks = self.tracker.update(dets, frame.pts, frame.image)
         self.last_tracks = tracks

@@ -14,6 +14,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from vigil.pipeline.camera import CameraPipeline
 from vigil.timing import NullClock, StageClock
 from vigil.types import CountEvent, Detections, Frame
@@ -48,21 +50,31 @@ class AnalysisRound:
         images = [frame.image for _, frame in batch]
         with self.clock.time("detect", frames=len(batch)):
             dets = self.detector.detect(images)
+        dets = [self._guard(res, d, res.pipeline.prepare, res.frame, d) for res, d in zip(results, dets)]
         if self.embedder is not None:
             dets = self._embed(results, images, dets)
         for res, d in zip(results, dets):
             if res.error is not None:
                 continue
             res.detections = d
-            try:
-                res.events = res.pipeline.process(res.frame, d, self.clock)
-            except Exception as exc:  # one camera's fault must not stop the others
-                res.error = f"{type(exc).__name__}: {exc}"
-                log.exception("%s: pipeline error on frame %d", res.pipeline.camera.id, res.frame.index,
-                              extra={"camera": res.pipeline.camera.id, "event": "pipeline_error"})
+            res.events = self._guard(res, [], res.pipeline.update, res.frame, d, self.clock)
         self.rounds += 1
         self.frames += len(batch)
         return results
+
+    @staticmethod
+    def _guard(res: CameraResult, failed, step, *args):
+        """One camera's step, or `failed` once that camera has faulted: the fault is recorded on
+        its result and stops only that camera."""
+        if res.error is not None:
+            return failed
+        try:
+            return step(*args)
+        except Exception as exc:  # one camera's fault must not stop the others
+            res.error = f"{type(exc).__name__}: {exc}"
+            log.exception("%s: pipeline error on frame %d", res.pipeline.camera.id, res.frame.index,
+                          extra={"camera": res.pipeline.camera.id, "event": "pipeline_error"})
+            return failed
 
     def _embed(self, results: list[CameraResult], images, dets: list[Detections]) -> list[Detections]:
         """The crops each camera's tracker wants, in shared forward passes. If the shared pass
@@ -71,10 +83,11 @@ class AnalysisRound:
             wanted = []
             for res, d in zip(results, dets):
                 try:
-                    wanted.append(res.pipeline.embedding_wanted(res.frame, d))
+                    wanted.append(res.pipeline.embedding_wanted(res.frame, d) if res.error is None
+                                  else np.zeros(len(d), bool))
                 except Exception as exc:
                     res.error = f"{type(exc).__name__}: {exc}"
-                    wanted.append(None)
+                    wanted.append(np.zeros(len(d), bool))
             try:
                 return self.embedder.embed_batch(images, dets, wanted)
             except Exception:

@@ -112,6 +112,80 @@ def test_close_with_the_database_gone_spills_and_the_next_open_stores_once(resta
     assert not list(spill.glob("*.jsonl"))
 
 
+@pytest.mark.postgres
+def test_a_long_outage_moves_waiting_events_to_disk_and_stores_them_in_order_once(restartable_pg, tmp_path):
+    """Writes fail for longer than spill_after: what waits (the batch being retried included)
+    leaves memory for spill files, and the writer stores them itself when the server is back,
+    before anything put since, each event once."""
+    url = restartable_pg.create_database()
+    spill = tmp_path / "spill"
+    store = Store(url, spill_dir=spill)
+    run = store.begin_run("gate-1", "rtsp://cam", None, kind="live")
+    w = store.writer(flush_interval=0.05, spill_after=0.4)
+    w.put(run, numbered(50))
+    w.flush()
+    restartable_pg.halt()
+    try:
+        for k in range(30):  # 3 s of events while the server is down
+            w.put(run, numbered(10, 50 + 10 * k))
+            time.sleep(0.1)
+        assert w.spilled >= 200 and len(list(spill.glob("*.jsonl"))) >= 2, (w.spilled, list(spill.iterdir()))
+        assert w.pending == 300  # still owed to the database: flush would wait for them
+    finally:
+        restartable_pg.resume()
+    w.put(run, numbered(20, 350))  # put after the outage: stored after the spilled ones
+    w.flush(timeout=60)
+    assert not list(spill.glob("*.jsonl*"))
+    tracks = stored_tracks(store)
+    assert len(tracks) == 370 and max(tracks.values()) == 1
+    ids = sorted((e["id"], e["track_id"]) for e in store.events(limit=None))
+    assert [t for _, t in ids] == list(range(370))  # committed in the order they were put
+    w.close()
+    store.close()
+
+
+SPILL_THEN_DIE = """
+import os, signal, sys, time
+from pathlib import Path
+from tests.store.test_store_faults import numbered
+from vigil.store import Store
+s = Store(sys.argv[1], spill_dir=Path(sys.argv[2]))
+r = s.begin_run("gate-1", "rtsp://cam", None, kind="live")
+w = s.writer(flush_interval=0.05, spill_after=0.3)
+w.put(r, numbered(40)); w.flush()
+print("ready", flush=True)
+sys.stdin.readline()  # the server is down now
+w.put(r, numbered(60, 40))
+while w.spilled < 60:
+    time.sleep(0.05)
+os.kill(os.getpid(), signal.SIGKILL)  # a crash in the middle of the outage
+"""
+
+
+@pytest.mark.postgres
+def test_events_spilled_during_an_outage_survive_a_crash(restartable_pg, tmp_path):
+    """Killed during a long outage: the events it had moved to disk are stored by the next open."""
+    url = restartable_pg.create_database()
+    spill = tmp_path / "spill"
+    p = subprocess.Popen([sys.executable, "-c", SPILL_THEN_DIE, url, str(spill)], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout is not None and p.stdout.readline().strip() == "ready", p.stderr.read() if p.stderr else ""
+        restartable_pg.halt()
+        assert p.stdin is not None
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        assert p.wait(60) == -9, p.stderr.read() if p.stderr else ""
+    finally:
+        if p.poll() is None:
+            p.kill()
+        restartable_pg.resume()
+    with Store(url, spill_dir=spill) as again:
+        tracks = stored_tracks(again)
+        assert len(tracks) == 100 and max(tracks.values()) == 1
+    assert not list(spill.glob("*.jsonl"))
+
+
 def test_a_batch_retried_after_an_ambiguous_commit_is_stored_once(store):
     """The connection may drop after the server committed: the retry must not store it again."""
     run = store.begin_run("gate-1", "a.mp4", None)

@@ -116,7 +116,8 @@ class LiveDaemon:
             "inference": {"engine": self.engine, "batches": r.rounds, "frames": r.frames,
                           "last_batch_ms": round(self.last_batch_ms, 1),
                           "mean_batch": round(r.frames / r.rounds, 2) if r.rounds else 0.0},
-            "store": {"errors": self.store_errors, "pending": getattr(self.writer, "pending", None)},
+            "store": {"errors": self.store_errors, "pending": getattr(self.writer, "pending", None),
+                      "spilled": getattr(self.writer, "spilled", None)},  # moved to disk in outages so far
             **({"leases": self._lease_health()} if self.leases else {}),
         }
 

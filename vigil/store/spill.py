@@ -52,11 +52,11 @@ def _event(row: list) -> tuple[int, CountEvent]:
                                    speed, snapshot=jpeg)
 
 
-def save(folder: Path, writer_id: str, batches: list[Batch]) -> Path:
+def save(folder: Path, stem: str, batches: list[Batch]) -> Path:
     """Write the batches to a new file in `folder` (written whole, then renamed into place, so
     an importer never reads half a file). Returns its path."""
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{writer_id}.jsonl"
+    path = folder / f"{stem}.jsonl"
     tmp = path.with_suffix(".tmp")
     with open(tmp, "w", encoding="utf-8") as f:
         f.writelines(json.dumps({"writer": wid, "seq": seq, "events": [_row(r, e) for r, e in batch]}) + "\n"

@@ -9,7 +9,13 @@ carries (writer id, sequence number), checked in its own transaction, so a retry
 ambiguous failure (connection lost during COMMIT) never stores it twice. A batch the
 database refuses (bad data) is split in halves until the bad events are isolated; those
 are logged and counted in `rejected`, the rest is stored. flush() waits for durability;
-close() gives a grace period, then saves what is left to a spill file (see spill.py)."""
+close() gives a grace period, then saves what is left to a spill file (see spill.py).
+
+A long outage neither grows memory nor risks what was counted: once writes have failed for
+`spill_after` seconds, what waits (the batch being retried included) goes to a spill file,
+and again every `spill_after` seconds. When the database answers, the writer stores its spill
+files first, in sequence order (a later batch committed first would make them look already
+stored), then what was put since. If the process dies meanwhile, the next open stores them."""
 
 from __future__ import annotations
 
@@ -37,6 +43,7 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 5000    # events per transaction, so a backlog after an outage goes in bounded steps
 HEARTBEAT_S = 5.0   # how often a writer marks its store's open runs alive
 MAX_BACKOFF_S = 2.0
+SPILL_AFTER_S = 10.0  # an outage this long moves waiting events from memory to disk
 
 SeriesKey = tuple[str, str, str, str, str]  # camera, kind, name, class, direction
 
@@ -174,12 +181,12 @@ class EventWriter:
                  spill_dir: Path | None = None, active_runs: Callable[[], Iterable[int]] = tuple,
                  url: str = "", max_backoff: float = MAX_BACKOFF_S, heartbeat: float = HEARTBEAT_S,
                  maintenance: Callable[[], object] | None = None, outbox: bool = False,
-                 on_commit: Callable[[], None] | None = None) -> None:
+                 on_commit: Callable[[], None] | None = None, spill_after: float = SPILL_AFTER_S) -> None:
         if flush_interval <= 0:
             raise ValueError("flush_interval must be > 0 seconds")
         self._engine, self._ids, self._interval = engine, ids, float(flush_interval)
         self._spill_dir, self._active_runs, self._url = spill_dir, active_runs, url or str(engine.url)
-        self._max_backoff, self._heartbeat = max_backoff, heartbeat
+        self._max_backoff, self._heartbeat, self._spill_after = max_backoff, heartbeat, spill_after
         self._maintenance = maintenance  # e.g. Retention.step: a bounded slice of work at each heartbeat
         self._outbox = outbox  # the site has outputs: queue every stored event for them
         self._on_commit = on_commit  # e.g. wake the outputs' delivery instead of having it poll
@@ -194,6 +201,9 @@ class EventWriter:
         self._settled = 0       # events committed, dropped or rejected, in put order
         self._flush_target = 0  # a flush is waiting for _settled to reach this
         self._failing_since: float | None = None
+        self._spilled: deque[tuple[Path, int]] = deque()  # this writer's spill files still to store, in order
+        self._last_spill = 0.0
+        self.spilled = 0  # events moved to disk during outages so far
         self._closed = self._stopping = self._abandoned = False
         self.written = self.dropped = self.rejected = self.failures = 0
         self.last_error: str | None = None
@@ -277,9 +287,13 @@ class EventWriter:
             n = sum(len(b) for _, b in left)
             self._pending, self._settled = [], self._accepted  # from here they are the spill file's
             self._front.clear()
-        if n == 0:  # everything settled after all, just as the flush gave up
+        if n == 0 and not self._spilled:  # everything settled after all, just as the flush gave up
             return
         why = self.last_error or str(cause)
+        if n == 0:
+            files = ", ".join(str(p) for p, _ in self._spilled)
+            raise StoreError(f"{sum(k for _, k in self._spilled)} events were not stored in '{self._url}' ({why}); "
+                             f"saved to {files}, they are stored when the database is next opened") from None
         if self._spill_dir is None:
             raise StoreError(f"{n} events were not stored in '{self._url}' ({why}) and are lost: "
                              "an in-memory database has no spill file") from None
@@ -314,22 +328,40 @@ class EventWriter:
                     if self._abandoned:
                         return
                     now = time.monotonic()
-                    if self._current is None:
+                    if self._should_spill(now):
+                        self._spill(now)
+                    if self._spilled and now >= retry_at:
+                        batch = None
+                        break
+                    if self._current is None and not self._spilled:
                         self._current = self._next_batch(now)
                     if self._current is not None and now >= retry_at:
                         batch = self._current
                         break
-                    if self._current is None and self._stopping:
+                    if self._current is None and not self._spilled and self._stopping:
                         return
                     if now - last_beat >= self._heartbeat:
                         batch = None  # time for a heartbeat
                         break
                     wake = last_beat + self._heartbeat
-                    if self._current is not None:
+                    if self._current is not None or self._spilled:
                         wake = min(wake, retry_at)
+                    if self._failing_since is not None:
+                        wake = min(wake, max(self._failing_since, self._last_spill) + self._spill_after)
                     elif self._pending:
                         wake = min(wake, self._first_pending_at + self._interval)
                     self._cond.wait(max(0.001, wake - now))
+            if batch is None and self._spilled and time.monotonic() >= retry_at:
+                try:
+                    self._unspill()
+                except Exception as exc:  # noqa: BLE001 - only transient errors come here: retried
+                    with self._cond:
+                        delay = min(max(2 * delay, 0.05), self._max_backoff)
+                        retry_at = time.monotonic() + delay
+                        self._failed(exc)
+                else:
+                    delay = 0.0
+                continue
             if batch is None:
                 self._beat()
                 self._maintain()
@@ -354,6 +386,72 @@ class EventWriter:
                 self._cond.notify_all()
             if self._on_commit is not None and result.stored:
                 self._on_commit()
+
+    def _should_spill(self, now: float) -> bool:
+        return (self._failing_since is not None and self._spill_dir is not None and not self._abandoned
+                and now - max(self._failing_since, self._last_spill) >= self._spill_after
+                and bool(self._current or self._front or self._pending))
+
+    def _spill(self, now: float) -> None:
+        """Move every waiting event to a new spill file (under the lock: put() waits for one fsync).
+        The batch being retried keeps its number; the rest are numbered after it, so the file holds
+        the next batches in sequence and nothing newer can be committed before it."""
+        left = [self._current] if self._current else []
+        chunks = [*self._front, *(self._pending[i:i + MAX_BATCH] for i in range(0, len(self._pending), MAX_BATCH))]
+        numbered = [*left, *((self._seq + k + 1, c) for k, c in enumerate(chunks))]
+        n = sum(len(b) for _, b in numbered)
+        name = f"{self.id}-{numbered[0][0]:09d}"  # sorts before the close-time file `<id>.jsonl`, as it must
+        assert self._spill_dir is not None
+        try:
+            path = spill.save(self._spill_dir, name, [(self.id, seq, b) for seq, b in numbered])
+        except OSError as exc:  # the disk is gone too: keep them in memory, try again later
+            self._last_spill = now
+            log.error("could not save %d waiting events to %s: %s", n, self._spill_dir, exc,
+                      extra={"event": "store_spill"})
+            return
+        self._seq += len(chunks)
+        self._current, self._pending = None, []
+        self._front.clear()
+        self._spilled.append((path, n))
+        self._last_spill = now
+        self.spilled += n
+        log.warning("database unreachable for %.0f s: %d waiting events saved to %s; stored from there when it "
+                    "answers", now - self._failing_since if self._failing_since else 0.0, n, path,
+                    extra={"event": "store_spill", "events": n})
+
+    def _unspill(self) -> None:
+        """Store this writer's oldest spill file (outside the lock; put() goes on). A transient
+        error leaves the file to retry (its batches already stored are skipped then); a batch the
+        database refuses is counted in `rejected` and the file kept as `*.jsonl.failed`."""
+        with self._cond:
+            path, n = self._spilled[0]
+        refused = 0
+        result = Written()
+        for wid, seq, batch in (spill.load(path) if path.exists() else []):  # another process may have stored it
+            try:
+                done = write_events(self._engine, self._ids, batch, token=(wid, seq), outbox=self._outbox)
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                refused += len(batch)
+                log.error("spilled events in %s refused by the database: %s", path, describe(exc),
+                          extra={"event": "store_rejected"})
+                continue
+            result.stored += done.stored
+            result.dropped += done.dropped
+        if refused:
+            path.replace(path.with_name(path.name + ".failed"))
+        else:
+            path.unlink(missing_ok=True)
+        with self._cond:
+            self._spilled.popleft()
+            self._settle([None] * (n - refused), result)
+            self.rejected += refused
+            self._settled += refused
+            self._cond.notify_all()
+        log.warning("stored %d spilled events from %s", result.stored, path, extra={"event": "store_unspilled"})
+        if self._on_commit is not None and result.stored:
+            self._on_commit()
 
     def _settle(self, chunk, result: Written) -> None:
         if self._failing_since is not None:

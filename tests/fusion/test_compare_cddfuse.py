@@ -76,7 +76,7 @@ def test_compare_mistakes_are_one_line_errors(two_tno_pairs, argv, message, caps
 def test_mi_is_sklearns_mutual_info_score_in_nats():
     skm = pytest.importorskip("sklearn.metrics")
     vis, ir = tno_pair("1")
-    a, b, f = C.to_gray(vis), C.to_gray(ir), C.to_gray(fuse(vis, ir, "msd"))
+    a, b, f = C.to_gray(vis), C.to_gray(ir), C.to_gray(fuse(vis, ir, "gffs"))
     want = skm.mutual_info_score(f.ravel(), a.ravel()) + skm.mutual_info_score(f.ravel(), b.ravel())
     assert C.mutual_information(a, b, f) == pytest.approx(want, rel=1e-9)
 
@@ -113,7 +113,7 @@ def _vifp_reference(ref, dist, sigma_nsq=2.0, eps=1e-10):
 def test_vif_is_the_published_pixel_vif_summed_over_both_sources():
     vis, ir = tno_pair("3")
     a, b = C.to_gray(vis), C.to_gray(ir)
-    f = C.to_gray(fuse(vis, ir, "gff"))
+    f = C.to_gray(fuse(vis, ir, "gffs"))
     assert C.vif(a, b, f) == pytest.approx(_vifp_reference(a, f) + _vifp_reference(b, f), rel=1e-6)
     assert C.vif_pixel(a, a) == pytest.approx(1.0, abs=1e-9)
     assert C.vif_pixel(a, cv2.GaussianBlur(a, (0, 0), 2.0)) < 0.6
@@ -132,3 +132,14 @@ def test_qabf_kernel_matches_vifbs_numbers_on_its_fused_images():
         fused = cv2.imread(str(need(VIFB_FUSED / f"{image}_{method}.jpg")), cv2.IMREAD_UNCHANGED)
         got = M._per_channel(C.qabf, vis, ir, fused, gray_round=False)
         assert got == pytest.approx(ref[(image, method)], rel=0.01), (image, method)
+
+
+def test_gffs_gives_back_contrast_without_losing_the_sources_information():
+    """The stretch restores the more contrasted source's SD; it keeps the order of grey levels,
+    so MI stays near gff's while SD and SF rise (two real TNO pairs)."""
+    for name in TWO:
+        vis, ir = tno_pair(name)
+        plain, stretched = (C.evaluate(vis, ir, fuse(vis, ir, m)) for m in ("gff", "gffs"))
+        assert stretched["SD"] > plain["SD"] * 1.1 and stretched["SF"] > plain["SF"] * 1.1
+        assert stretched["SD"] == pytest.approx(max(vis.std(), ir.std()), rel=0.05)
+        assert stretched["MI"] > plain["MI"] * 0.95

@@ -6,7 +6,7 @@ import os
 import cv2
 import pytest
 
-from tests.fusion.data import VIFB_INPUT, need
+from tests.fusion.data import VIFB_CSV, VIFB_INPUT, need
 from vigil.cli import main
 
 
@@ -50,6 +50,22 @@ def test_eval_fusion_json_has_the_default_and_every_method(small_pairs, capsys):
         assert 0 < data[method]["Qabf"] < 1 and 0 < data[method]["SSIM"] < 2
     # the plain average is the least detailed of them all
     assert data["average"]["AG"] < min(data[m]["AG"] for m in ("laplacian", "gff", "msd"))
+
+
+def test_eval_fusion_ranks_each_half_on_its_own_images(small_pairs, capsys):
+    argv = ["eval", "fusion", "--pairs", str(small_pairs), "--methods", "msd,average",
+            "--rank-against", str(need(VIFB_CSV))]
+    assert main([*argv, "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(data["halves"]) == {"development", "held-back"}
+    for rows in data["halves"].values():
+        assert len(rows) == len(data["ranking"])  # VIFB's methods and Vigil's two, on one image each
+        ranks = {r["method"]: r["ranks"] for r in rows}
+        assert ranks["vigil:msd"]["SD"] < ranks["vigil:average"]["SD"]
+    assert data["halves"]["development"] != data["halves"]["held-back"]  # different images, different ranks
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "Vigil's places" in out and "held-back" in out and "development" in out
 
 
 @pytest.mark.parametrize("argv,message", [

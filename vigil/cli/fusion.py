@@ -156,6 +156,8 @@ def eval_fusion(
     if fmt == "json":
         if ranking is not None:
             result["ranking"] = [{"method": m, "mean_rank": r, "ranks": rk} for m, r, rk in ranking]
+            result["halves"] = {half: [{"method": m, "mean_rank": r, "ranks": rk} for m, r, rk in rows]
+                                for half, rows in res["halves"].items()}
         print(json.dumps(result, indent=2))
         return
     console = _console()
@@ -170,6 +172,22 @@ def eval_fusion(
         for i, (m, r, _) in enumerate(ranking, 1):
             t.add_row(str(i), m, f"{r:.2f}")
         console.print(t)
+        console.print(_places_table([("all", ranking), *res["halves"].items()]))
+
+
+def _places_table(rankings: list[tuple[str, list]]) -> Table:
+    """Where each Vigil method stands, overall and per metric, on all pairs and on each half."""
+    from vigil.eval.fusion_quality import RANK_METRICS
+
+    t = Table(title="Vigil's places (1 = best) on all pairs, the development half and the held-back half")
+    for col in ("method", "pairs", "place", "mean rank", *RANK_METRICS, "worst"):
+        t.add_column(col, justify="left" if col in ("method", "pairs") else "right")
+    for half, rows in rankings:
+        for place, (m, r, ranks) in enumerate(rows, 1):
+            if m.startswith("vigil:"):
+                t.add_row(m, half, str(place), f"{r:.2f}", *(f"{ranks[n]:g}" for n in RANK_METRICS),
+                          f"{max(ranks.values()):g}")
+    return t
 
 
 def _eval_compare(pairs: Path, methods: list[str], against: str, fmt: str) -> None:

@@ -73,8 +73,10 @@ def score_pairs(pairs: list[ImagePair], method: str = "default", metrics: list[s
     return out
 
 
-def load_vifb_means(csv_path: str | Path, exclude: tuple[str, ...] = VIFB_EXCLUDED) -> dict[str, dict[str, float]]:
-    """Mean over images of each metric for each VIFB method, keyed by Vigil's short metric names."""
+def load_vifb_means(csv_path: str | Path, exclude: tuple[str, ...] = VIFB_EXCLUDED,
+                    images: set[str] | None = None) -> dict[str, dict[str, float]]:
+    """Mean over images (all, or those named) of each metric for each VIFB method, keyed by
+    Vigil's short metric names."""
     path = Path(csv_path)
     if not path.is_file():
         raise VigilError(f"VIFB metrics table '{path}' does not exist (expected metrics_long.csv)")
@@ -83,6 +85,8 @@ def load_vifb_means(csv_path: str | Path, exclude: tuple[str, ...] = VIFB_EXCLUD
     with path.open(newline="") as f:
         for row in csv.DictReader(f):
             if row["method"] in exclude or row["metric"] not in back:
+                continue
+            if images is not None and row["image"] not in images:
                 continue
             acc[(row["method"], back[row["metric"]])].append(float(row["value"]))
     table: dict[str, dict[str, float]] = defaultdict(dict)
@@ -114,20 +118,32 @@ def evaluate_methods(pairs_dir: Path, methods: list[str], jpeg_quality: int | No
     pair, and (with VIFB's metrics_long.csv) the ranking among VIFB's methods.
 
     Returns {"pairs": n, "means": {method: metrics}, "ms_per_pair": {method: ms},
-    "ranking": [(method, mean rank, ranks)] or None}."""
+    "ranking": [(method, mean rank, ranks)] or None, "halves": {"development" | "held-back":
+    ranking on that half's images only} or None}."""
     found, _ = discover_pairs(pairs_dir)
     means: dict[str, dict[str, float]] = {}
     timing: dict[str, float] = {}
+    scores = {}
     for m in methods:
-        score = score_pairs(found, m, jpeg_quality=jpeg_quality)
+        scores[m] = score = score_pairs(found, m, jpeg_quality=jpeg_quality)
         means[m] = score.mean
         timing[m] = float(sum(score.ms_per_pair) / len(score.ms_per_pair))
-    ranking = None
+    ranking = halves = None
     if vifb_csv is not None:
         table = load_vifb_means(vifb_csv)
         table.update({f"vigil:{m}": means[m] for m in methods})
         ranking = rank_methods(table)
-    return {"pairs": len(found), "means": means, "ms_per_pair": timing, "ranking": ranking}
+        # Each half ranked on its own images, so a method chosen on the development half can be
+        # judged on pairs it never saw.
+        hold = held_back(p.name for p in found)
+        halves = {}
+        for half, names in (("development", {p.name for p in found} - hold), ("held-back", hold)):
+            sub = load_vifb_means(vifb_csv, images=names)
+            for m in methods:
+                sub[f"vigil:{m}"] = {n: float(np.mean([scores[m].per_pair[k][n] for k in names]))
+                                     for n in RANK_METRICS}
+            halves[half] = rank_methods(sub)
+    return {"pairs": len(found), "means": means, "ms_per_pair": timing, "ranking": ranking, "halves": halves}
 
 
 # Published figures Vigil can be set beside, by name: (citation, metrics, how they were computed).

@@ -6,7 +6,7 @@ import os
 import cv2
 import pytest
 
-from tests.fusion.data import VIFB_INPUT, need
+from tests.fusion.data import VIFB_CSV, VIFB_INPUT, need
 from vigil.cli import main
 
 
@@ -52,6 +52,22 @@ def test_eval_fusion_json_has_the_default_and_every_method(small_pairs, capsys):
     assert data["average"]["AG"] < min(data[m]["AG"] for m in ("laplacian", "gff", "msd"))
 
 
+def test_eval_fusion_ranks_each_half_on_its_own_images(small_pairs, capsys):
+    argv = ["eval", "fusion", "--pairs", str(small_pairs), "--methods", "msd,average",
+            "--rank-against", str(need(VIFB_CSV))]
+    assert main([*argv, "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(data["halves"]) == {"development", "held-back"}
+    for rows in data["halves"].values():
+        assert len(rows) == len(data["ranking"])  # VIFB's methods and Vigil's two, on one image each
+        ranks = {r["method"]: r["ranks"] for r in rows}
+        assert ranks["vigil:msd"]["SD"] < ranks["vigil:average"]["SD"]
+    assert data["halves"]["development"] != data["halves"]["held-back"]  # different images, different ranks
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "Vigil's places" in out and "held-back" in out and "development" in out
+
+
 @pytest.mark.parametrize("argv,message", [
     (["fuse", "only_one.jpg"], "give VISIBLE and THERMAL"),
     (["fuse", "--pairs", "/nonexistent"], "does not exist"),
@@ -68,7 +84,7 @@ def test_user_mistakes_are_one_line_errors(argv, message, capsys):
 def test_bench_fusion_times_every_method(capsys):
     assert main(["bench", "fusion", "--size", "160x128", "--repeat", "2", "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["size"] == [160, 128] and set(data["methods"]) == {"average", "laplacian", "gff", "msd"}
+    assert data["size"] == [160, 128] and set(data["methods"]) == {"average", "laplacian", "gff", "gffs", "msd"}
     assert all(r["wall_ms"] > 0 for r in data["methods"].values())
     assert main(["bench", "fusion", "--size", "big"]) == 2
     assert "WIDTHxHEIGHT" in capsys.readouterr().err

@@ -50,7 +50,7 @@ def fuse_cmd(
     visible: Optional[Path] = typer.Argument(None, help="visible image (BGR/colour or gray)"),
     thermal: Optional[Path] = typer.Argument(None, help="thermal image, registered to the visible one (same size)"),
     method: str = typer.Option("default", "--method", "-m",
-                               help="fusion method: default, average, laplacian, gff, msd"),
+                               help="fusion method: default, average, laplacian, gff, gffs, msd"),
     output: Optional[Path] = typer.Option(None, "-o", "--output",
                                           help="fused image to write (default: VISIBLE_fused.png beside you)"),
     pairs: Optional[Path] = typer.Option(None, "--pairs",
@@ -124,27 +124,40 @@ def eval_fusion(
     cache_dir: Optional[Path] = typer.Option(None, "--cache-dir",
                                              help="with --detections: where detections per image are cached "
                                                   "(default: a folder in the system temp dir)"),
+    compare: Optional[str] = typer.Option(None, "--compare",
+                                          help="cddfuse: score the methods as CDDFuse's evaluator does (gray, "
+                                               "no JPEG, VIF = pixel VIF of both sources summed, MI in nats) on "
+                                               "the development and held-back halves of the pairs, beside "
+                                               "CDDFuse's published TNO figures (CVPR 2023); give the TNO pairs"),
 ) -> None:
-    """Mean of every fusion metric per method over a folder of pairs, or (--detections) what
-    each thermal mode gives the detector.
+    """Mean of every fusion metric per method over a folder of pairs, (--compare cddfuse) the
+    same beside a published method's figures, or (--detections) what each thermal mode gives
+    the detector.
 
     JSON: {"default": METHOD, METHOD: {"EN": .., "SD": .., ...}, ...}."""
     from vigil.eval.fusion_quality import RANK_METRICS, evaluate_methods
     from vigil.fusion.fuse import DEFAULT_METHOD, method_names, resolve_method
 
     _check_format(fmt)
+    if compare is not None and (detections or vifb_csv is not None):
+        raise VigilError("--compare prints its own table; leave out --detections and --rank-against")
     if detections:
         _eval_detections(pairs, methods, weights, cache_dir, fmt)
         return
     if len(pairs) != 1:
         raise VigilError("image metrics take one --pairs folder; several are for --detections")
     chosen = method_names() if methods.strip() == "all" else [resolve_method(m.strip()) for m in methods.split(",")]
+    if compare is not None:
+        _eval_compare(pairs[0], chosen, compare.strip().lower(), fmt)
+        return
     res = evaluate_methods(pairs[0], chosen, jpeg_quality or None, vifb_csv)
     result: dict = {"default": DEFAULT_METHOD, **res["means"]}
     timing, ranking = res["ms_per_pair"], res["ranking"]
     if fmt == "json":
         if ranking is not None:
             result["ranking"] = [{"method": m, "mean_rank": r, "ranks": rk} for m, r, rk in ranking]
+            result["halves"] = {half: [{"method": m, "mean_rank": r, "ranks": rk} for m, r, rk in rows]
+                                for half, rows in res["halves"].items()}
         print(json.dumps(result, indent=2))
         return
     console = _console()
@@ -159,6 +172,47 @@ def eval_fusion(
         for i, (m, r, _) in enumerate(ranking, 1):
             t.add_row(str(i), m, f"{r:.2f}")
         console.print(t)
+        console.print(_places_table([("all", ranking), *res["halves"].items()]))
+
+
+def _places_table(rankings: list[tuple[str, list]]) -> Table:
+    """Where each Vigil method stands, overall and per metric, on all pairs and on each half."""
+    from vigil.eval.fusion_quality import RANK_METRICS
+
+    t = Table(title="Vigil's places (1 = best) on all pairs, the development half and the held-back half")
+    for col in ("method", "pairs", "place", "mean rank", *RANK_METRICS, "worst"):
+        t.add_column(col, justify="left" if col in ("method", "pairs") else "right")
+    for half, rows in rankings:
+        for place, (m, r, ranks) in enumerate(rows, 1):
+            if m.startswith("vigil:"):
+                t.add_row(m, half, str(place), f"{r:.2f}", *(f"{ranks[n]:g}" for n in RANK_METRICS),
+                          f"{max(ranks.values()):g}")
+    return t
+
+
+def _eval_compare(pairs: Path, methods: list[str], against: str, fmt: str) -> None:
+    """`vigil eval fusion --compare NAME`: Vigil's rows beside a published method's row."""
+    from vigil.eval.fusion_quality import compare_published
+
+    res = compare_published(pairs, methods, against)
+    if fmt == "json":
+        print(json.dumps(res, indent=2))
+        return
+    ref = res["against"]
+    names = list(res["rows"][0]["metrics"])
+    t = Table(title=f"{res['pairs']} pairs in {pairs} against {ref['citation']}, scored as its evaluator "
+                    "scores (gray, no JPEG; MI in nats; VIF = VIF(vis,F) + VIF(ir,F))")
+    for col in ("method", "pairs", *names, "beats it on"):
+        t.add_column(col, justify="left" if col in ("method", "beats it on") else "right")
+    published = (f"{ref['metrics'][n]:.2f}" if n in ref["metrics"] else "-" for n in names)
+    t.add_row(f"{ref['name']} (published)", str(ref["pairs"]), *published, "")
+    for row in res["rows"]:
+        beats = ", ".join(row["beats"]) if row["beats"] else "none"
+        t.add_row(f"vigil:{row['method']} {row['half']}", str(row["pairs"]),
+                  *(f"{row['metrics'][n]:.2f}" for n in names), f"{len(row['beats'])}/{len(ref['metrics'])}: {beats}")
+    _console().print(t)
+    print(f"{ref['name']}'s figures are on its own {ref['pairs']} test pairs, not on these. No Vigil parameter was "
+          "chosen on the held-back half (vigil/eval/split.py).")
 
 
 def _eval_detections(folders: list[Path], method: str, weights: str, cache_dir: Path | None, fmt: str) -> None:

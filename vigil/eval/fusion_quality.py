@@ -1,5 +1,6 @@
-"""`vigil eval fusion`: scoring fusion methods on folders of pairs, and ranking them beside
-VIFB's published methods.
+"""`vigil eval fusion`: scoring fusion methods on folders of pairs, ranking them beside
+VIFB's published methods, and setting them beside a published deep-learning method's figures
+(`--compare cddfuse`).
 
 VIFB scored every method's output as written to disk: JPEG at MATLAB's default quality 75,
 colour images scored per channel. `score_pairs` does the same by default so Vigil's numbers
@@ -19,8 +20,12 @@ import numpy as np
 from scipy.stats import rankdata
 
 from vigil.errors import VigilError
+from vigil.eval.split import held_back
 from vigil.fusion.fuse import fuse, resolve_method
 from vigil.fusion.metrics import METRICS, VIFB_NAMES, evaluate
+from vigil.fusion.metrics_cddfuse import CDDFUSE_CITATION, CDDFUSE_TNO, CDDFUSE_TNO_PAIRS
+from vigil.fusion.metrics_cddfuse import METRIC_NAMES as CDDFUSE_METRICS
+from vigil.fusion.metrics_cddfuse import evaluate as evaluate_cddfuse
 from vigil.fusion.pairs import ImagePair, discover_pairs, read_pair_image
 
 # The seven metrics VIFB's overall ranking uses (all higher-is-better).
@@ -68,8 +73,10 @@ def score_pairs(pairs: list[ImagePair], method: str = "default", metrics: list[s
     return out
 
 
-def load_vifb_means(csv_path: str | Path, exclude: tuple[str, ...] = VIFB_EXCLUDED) -> dict[str, dict[str, float]]:
-    """Mean over images of each metric for each VIFB method, keyed by Vigil's short metric names."""
+def load_vifb_means(csv_path: str | Path, exclude: tuple[str, ...] = VIFB_EXCLUDED,
+                    images: set[str] | None = None) -> dict[str, dict[str, float]]:
+    """Mean over images (all, or those named) of each metric for each VIFB method, keyed by
+    Vigil's short metric names."""
     path = Path(csv_path)
     if not path.is_file():
         raise VigilError(f"VIFB metrics table '{path}' does not exist (expected metrics_long.csv)")
@@ -78,6 +85,8 @@ def load_vifb_means(csv_path: str | Path, exclude: tuple[str, ...] = VIFB_EXCLUD
     with path.open(newline="") as f:
         for row in csv.DictReader(f):
             if row["method"] in exclude or row["metric"] not in back:
+                continue
+            if images is not None and row["image"] not in images:
                 continue
             acc[(row["method"], back[row["metric"]])].append(float(row["value"]))
     table: dict[str, dict[str, float]] = defaultdict(dict)
@@ -109,17 +118,62 @@ def evaluate_methods(pairs_dir: Path, methods: list[str], jpeg_quality: int | No
     pair, and (with VIFB's metrics_long.csv) the ranking among VIFB's methods.
 
     Returns {"pairs": n, "means": {method: metrics}, "ms_per_pair": {method: ms},
-    "ranking": [(method, mean rank, ranks)] or None}."""
+    "ranking": [(method, mean rank, ranks)] or None, "halves": {"development" | "held-back":
+    ranking on that half's images only} or None}."""
     found, _ = discover_pairs(pairs_dir)
     means: dict[str, dict[str, float]] = {}
     timing: dict[str, float] = {}
+    scores = {}
     for m in methods:
-        score = score_pairs(found, m, jpeg_quality=jpeg_quality)
+        scores[m] = score = score_pairs(found, m, jpeg_quality=jpeg_quality)
         means[m] = score.mean
         timing[m] = float(sum(score.ms_per_pair) / len(score.ms_per_pair))
-    ranking = None
+    ranking = halves = None
     if vifb_csv is not None:
         table = load_vifb_means(vifb_csv)
         table.update({f"vigil:{m}": means[m] for m in methods})
         ranking = rank_methods(table)
-    return {"pairs": len(found), "means": means, "ms_per_pair": timing, "ranking": ranking}
+        # Each half ranked on its own images, so a method chosen on the development half can be
+        # judged on pairs it never saw.
+        hold = held_back(p.name for p in found)
+        halves = {}
+        for half, names in (("development", {p.name for p in found} - hold), ("held-back", hold)):
+            sub = load_vifb_means(vifb_csv, images=names)
+            for m in methods:
+                sub[f"vigil:{m}"] = {n: float(np.mean([scores[m].per_pair[k][n] for k in names]))
+                                     for n in RANK_METRICS}
+            halves[half] = rank_methods(sub)
+    return {"pairs": len(found), "means": means, "ms_per_pair": timing, "ranking": ranking, "halves": halves}
+
+
+# Published figures Vigil can be set beside, by name: (citation, metrics, how they were computed).
+PUBLISHED = {"cddfuse": ("CDDFuse", CDDFUSE_CITATION, CDDFUSE_TNO_PAIRS, CDDFUSE_TNO)}
+
+
+def compare_published(pairs_dir: Path, methods: list[str], against: str = "cddfuse") -> dict:
+    """Vigil's methods scored the way a published method's evaluator scores (for CDDFuse:
+    `vigil.fusion.metrics_cddfuse`), on the development and held-back halves of the pairs and on
+    all of them, each row marked with the metrics where it beats the published figure.
+
+    Returns {"against": {"name", "citation", "pairs", "metrics"}, "pairs": n,
+    "rows": [{"method", "half", "pairs", "metrics", "beats", "loses"}]}."""
+    if against not in PUBLISHED:
+        raise VigilError(f"--compare {against!r} is not known; use one of: {', '.join(PUBLISHED)}")
+    name, citation, n_published, published = PUBLISHED[against]
+    found, _ = discover_pairs(pairs_dir)
+    hold = held_back(p.name for p in found)
+    images = [(p.name, read_pair_image(p.visible), read_pair_image(p.thermal)) for p in found]
+    rows = []
+    for m in methods:
+        per_pair = {name: evaluate_cddfuse(vis, ir, fuse(vis, ir, m)) for name, vis, ir in images}
+        for half, keys in (("development", [k for k in per_pair if k not in hold]),
+                           ("held-back", [k for k in per_pair if k in hold]),
+                           ("all", list(per_pair))):
+            if not keys:
+                continue
+            mean = {n: float(np.mean([per_pair[k][n] for k in keys])) for n in CDDFUSE_METRICS}
+            rows.append({"method": m, "half": half, "pairs": len(keys), "metrics": mean,
+                         "beats": [n for n in published if mean[n] > published[n]],
+                         "loses": [n for n in published if mean[n] <= published[n]]})
+    return {"against": {"name": name, "citation": citation, "pairs": n_published, "metrics": dict(published)},
+            "pairs": len(found), "rows": rows}

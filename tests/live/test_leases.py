@@ -50,8 +50,8 @@ def test_a_new_worker_gets_cameras_handed_over(pg_url):
         b = keeper(store, "b", 5)
         for _ in range(6):  # a hands one camera a round; the daemon reports it stopped
             tick_all(a, b)
-            for cam in a._handing_over:
-                a.stopped(cam)
+            for cam in list(a._handing_over):
+                a.stopped(cam, a.handover(cam))
         assert len(a.wanted()) == 3 and len(b.wanted()) == 2 and not a.wanted() & b.wanted()
 
 
@@ -187,49 +187,124 @@ def test_the_daemon_stops_counting_when_postgres_is_cut_off_and_loses_nothing(re
         print(f"\ngave up {gave_up:.1f} s after PostgreSQL went away (ttl {ttl:g} s); cut at {cut:%T}")
 
 
+class SlowReleaseWorker:
+    """A daemon (worker w1, cameras a and b, stand-in frames and detector) on a real store whose
+    write of a `released` run takes 2.5 s: the slow write that opened the hand-over races."""
+
+    def __init__(self, store: Store, ttl: float = 3.0) -> None:
+        from tests.live.test_live_units import CountingDetector
+        from vigil.live.daemon import LiveDaemon
+        from vigil.pipeline.round import AnalysisRound
+
+        ready, reader_stop, make_camera = fresh_start(store)
+        finish_run = store.finish_run
+
+        def slow_release(run_id, status, *a, **kw):
+            if status == "released":
+                time.sleep(2.5)
+            finish_run(run_id, status, *a, **kw)
+
+        store.finish_run = slow_release  # type: ignore[method-assign]
+        self.store, self.cams = store, ["a", "b"]
+        keeper = LeaseKeeper(CameraLeases(store.engine, "site", "w1", ttl), self.cams, 2, ttl=ttl, renew_every=0.5)
+        self.daemon = LiveDaemon([], AnalysisRound(CountingDetector()), store, ready=ready, reader_stop=reader_stop,
+                                 leases=keeper, make_camera=make_camera)
+        self.other = LeaseKeeper(CameraLeases(store.engine, "site", "w2", ttl), self.cams, 2, ttl=ttl,
+                                 renew_every=0.5)
+        self.stop = threading.Event()
+        self.loop = threading.Thread(target=self.daemon.run, args=(self.stop,))
+        self.loop.start()
+        assert wait(lambda: self.running() == set(self.cams), 15)
+
+    def running(self) -> set[str]:
+        return {c.camera_id for c in self.daemon.cameras}
+
+    def statuses(self, camera: str) -> list[str]:
+        with self.store.engine.connect() as conn:
+            return list(conn.execute(sa.select(runs.c.status).where(runs.c.camera_id == camera)).scalars())
+
+    def close(self) -> None:
+        self.stop.set()
+        self.loop.join(60)
+        assert not self.loop.is_alive()
+
+
 def test_a_handed_over_camera_is_released_only_after_its_run_is_marked(pg_url, tmp_path):
     """A camera handed to a new worker: its run is `released` in the store before the lease is
     handed back, even when that write is slow, so the new owner never finds the run still
     running and marks it `interrupted` (it did while the lease was released first)."""
-    from tests.live.test_live_units import CountingDetector
-    from vigil.live.daemon import LiveDaemon
-    from vigil.pipeline.round import AnalysisRound
-
     with Store(pg_url, spill_dir=tmp_path) as store:
-        ready, reader_stop, make_camera = fresh_start(store)
-
-        finish_run = store.finish_run
-
-        def slow_finish_run(*a, **kw):  # a slow database write: what opened the race
-            time.sleep(2.5)
-            finish_run(*a, **kw)
-
-        store.finish_run = slow_finish_run  # type: ignore[method-assign]
-        ttl, cams = 3.0, ["a", "b"]
-        k1 = LeaseKeeper(CameraLeases(store.engine, "site", "w1", ttl), cams, 2, ttl=ttl, renew_every=0.5)
-        daemon = LiveDaemon([], AnalysisRound(CountingDetector()), store, ready=ready, reader_stop=reader_stop,
-                            leases=k1, make_camera=make_camera)
-        stop = threading.Event()
-        loop = threading.Thread(target=daemon.run, args=(stop,))
-        loop.start()
+        w = SlowReleaseWorker(store)
         try:
-            assert wait(lambda: {c.camera_id for c in daemon.cameras} == set(cams), 15)
-            k2 = LeaseKeeper(CameraLeases(store.engine, "site", "w2", ttl), cams, 2, ttl=ttl, renew_every=0.5)
             t0 = time.monotonic()
-            while not k2.wanted():
+            while not w.other.wanted():  # a second worker joins: w1 hands one camera over
                 assert time.monotonic() - t0 < 15, "no camera handed over"
-                k2.tick()
+                w.other.tick()
                 time.sleep(0.2)
-            (moved,) = k2.wanted()
-            # The moment the new owner holds it, the old run is already closed as released.
-            with store.engine.connect() as conn:
-                st = conn.execute(sa.select(runs.c.status).where(runs.c.camera_id == moved)).scalars().all()
-            assert st == ["released"], st
-            assert moved not in {c.camera_id for c in daemon.cameras}
+            (moved,) = w.other.wanted()
+            assert w.statuses(moved) == ["released"]  # already, the moment the new owner holds it
+            assert moved not in w.running()
         finally:
-            stop.set()
-            loop.join(60)
-        assert not loop.is_alive()
+            w.close()
+
+
+def test_stopping_the_worker_mid_handover_still_marks_the_run_before_the_lease_goes(pg_url, tmp_path):
+    """SIGTERM while a handed-over camera's run is being marked: shutdown waits for that write
+    before it lets its leases go, so the next owner finds the run released, not running."""
+    with Store(pg_url, spill_dir=tmp_path) as store:
+        w = SlowReleaseWorker(store)
+        try:
+            w.other.tick()  # a second worker: w1 hands one camera over
+            assert wait(lambda: len(w.running()) == 1, 15)
+            (moved,) = set(w.cams) - w.running()
+        finally:
+            w.close()  # while that camera's run is still being marked
+        w.other.tick()
+        w.other.tick()
+        assert moved in w.other.wanted()
+        assert w.statuses(moved) == ["released"]
+
+
+def test_a_late_word_about_an_earlier_handover_does_not_release_the_camera_won_again(pg_url):
+    with Store(pg_url) as store:
+        with store.engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM camera_leases; DELETE FROM lease_workers"))
+        ttl = 1.5
+        a = LeaseKeeper(CameraLeases(store.engine, "site", "a", ttl), CAMS, 5, ttl=ttl, renew_every=0.5)
+        b = LeaseKeeper(CameraLeases(store.engine, "site", "b", ttl), CAMS, 5, ttl=ttl, renew_every=0.5)
+        tick_all(a, a, b, a)
+        assert list(a._handing_over) == ["c4"]
+        first = a.handover("c4")  # the daemon stops c4; its run's write hangs in the outage below
+        beat = a.leases.beat
+        a.leases.beat = lambda cap: (_ for _ in ()).throw(OSError("connection refused"))  # type: ignore
+        time.sleep(ttl)
+        a.tick()
+        assert a.wanted() == set()  # cut off: gave everything up
+        a.leases.beat = beat  # type: ignore[method-assign]
+        time.sleep(ttl)
+        a.tick()
+        assert a.wanted() == set(CAMS)  # back, and won everything again (b's share came later)
+        tick_all(b, a)
+        assert list(a._handing_over) == ["c4"] and a.handover("c4") != first  # a second hand-over
+        a.stopped("c4", first)  # the first hand-over's thread finally reports
+        a.tick()
+        assert CameraLeases(store.engine, "site", "x", ttl).holders()["c4"] == "a"  # not released early
+
+
+def test_a_camera_that_cannot_start_is_given_back_and_not_retaken_at_once(pg_url):
+    with Store(pg_url) as store:
+        with store.engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM camera_leases; DELETE FROM lease_workers"))
+        a = keeper(store, "a", 5)
+        tick_all(a, rounds=2)
+        assert "c0" in a.wanted()
+        a.give_back("c0")  # its run could not be begun
+        assert "c0" not in a.wanted()
+        tick_all(a, rounds=2)
+        assert "c0" not in a.wanted() and "c0" not in CameraLeases(store.engine, "site", "x", 3).holders()
+        b = keeper(store, "b", 5)
+        tick_all(b, rounds=2)
+        assert "c0" in b.wanted()  # free for another worker meanwhile
 
 
 def fresh_start(store: Store):

@@ -92,6 +92,7 @@ class LiveDaemon:
         self.store_errors = 0
         self.store_wait = 60.0  # seconds a camera's close waits for an unreachable database
         self.writer: EventWriter | None = None  # opened by start()
+        self._releasing: list[threading.Thread] = []  # marking handed-over cameras' runs released
         self.status = StatusFileWriter(status_path, self.snapshot, status_interval) if status_path else None
 
     @property
@@ -184,7 +185,7 @@ class LiveDaemon:
             except Exception as exc:
                 log.error("%s: could not start its run, handing the camera back: %s", cid, exc,
                           extra={"camera": cid, "event": "store_error"})
-                self.leases.stopped(cid)
+                self.leases.give_back(cid)
                 continue
             cam.feed.start()
             self.cameras.append(cam)
@@ -202,8 +203,9 @@ class LiveDaemon:
         self.cameras.remove(cam)
         # Counting stopped at the fence (step) when the lease ran out, whenever this runs.
         stopped_us = min(time.time_ns() // 1000, keeper.valid_until_us())
+        handover = keeper.handover(cam.camera_id)
         if cam.closed:
-            keeper.stopped(cam.camera_id)
+            keeper.stopped(cam.camera_id, handover)
         else:
             cam.closed = True
             try:
@@ -219,9 +221,11 @@ class LiveDaemon:
                     log.error("%s: could not mark its run released: %s", cam.camera_id, exc,
                               extra={"camera": cam.camera_id, "event": "store_error"})
                 finally:  # a lease kept after a failed write would idle here until the worker stops
-                    keeper.stopped(cam.camera_id)
+                    keeper.stopped(cam.camera_id, handover)
 
-            threading.Thread(target=finish, name=f"release-{cam.camera_id}", daemon=True).start()
+            t = threading.Thread(target=finish, name=f"release-{cam.camera_id}", daemon=True)
+            t.start()
+            self._releasing = [r for r in self._releasing if r.is_alive()] + [t]
         log.info("%s: stopped (lease handed over or lost)", cam.camera_id,
                  extra={"camera": cam.camera_id, "event": "camera_stopped"})
 
@@ -322,6 +326,9 @@ class LiveDaemon:
                         log.error("%s: could not close its run: %s", cam.camera_id, exc,
                                   extra={"camera": cam.camera_id, "event": "store_error"})
             if self.leases is not None:  # runs closed and events stored: the others may take over now
+                until = time.monotonic() + self.store_wait
+                for t in self._releasing:  # cameras being handed over: their runs marked first
+                    t.join(max(0.0, until - time.monotonic()))
                 self.leases.stop()
             try:
                 self.writer.close()  # what the database did not take by now goes to the spill file

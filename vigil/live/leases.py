@@ -150,7 +150,9 @@ class LeaseKeeper:
         self.margin = renew_every  # stop this long before the server frees the camera
         self._lock = threading.Lock()
         self._held: set[str] = set()
-        self._handing_over: set[str] = set()  # above the fair share: stopping, then released
+        self._handing_over: dict[str, int] = {}  # camera -> its hand-over number: stopping, then released
+        self._handovers = 0
+        self._resting: dict[str, float] = {}  # given back after a failed start: not retaken until (monotonic)
         self._stopped: set[str] = set()       # stopped by the daemon, lease still to release
         self._valid_until = 0.0                # monotonic; after it, held leases may have run out
         self._stop = threading.Event()
@@ -165,7 +167,21 @@ class LeaseKeeper:
         with self._lock:
             if time.monotonic() >= self._valid_until:
                 return set()
-            return self._held - self._handing_over
+            return self._held - self._handing_over.keys()
+
+    def handover(self, camera: str) -> int | None:
+        """The number of `camera`'s hand-over under way (for `stopped`), None when it is not one."""
+        with self._lock:
+            return self._handing_over.get(camera)
+
+    def give_back(self, camera: str) -> None:
+        """Hand `camera` back now (the daemon could not start it): released on the next tick."""
+        with self._lock:
+            if camera in self._held:
+                self._handovers += 1
+                self._handing_over[camera] = self._handovers
+                self._stopped.add(camera)
+                self._resting[camera] = time.monotonic() + self.ttl  # another worker may do better
 
     def valid_until_us(self) -> int:
         """When (wall clock, epoch µs) the leases held now may run out, unless renewed."""
@@ -173,12 +189,13 @@ class LeaseKeeper:
             left = self._valid_until - time.monotonic()
         return time.time_ns() // 1000 + int(left * 1e6)
 
-    def stopped(self, camera: str) -> None:
-        """The daemon has stopped analysing `camera` and stored its run's end: a camera being
-        handed over is released on the next tick. A camera stopped because its lease ran out is
-        not released (nothing to hand back, and this worker may have won it again meanwhile)."""
+    def stopped(self, camera: str, handover: int | None) -> None:
+        """The daemon has stopped analysing `camera` and stored its run's end: hand-over number
+        `handover` (from `handover()` when it stopped) is released on the next tick. Anything
+        else is ignored: a camera stopped because its lease ran out (nothing to hand back), or
+        a late word about an earlier hand-over after this worker won the camera again."""
         with self._lock:
-            if camera in self._handing_over:
+            if handover is not None and self._handing_over.get(camera) == handover:
                 self._stopped.add(camera)
 
     def start(self) -> None:
@@ -214,7 +231,8 @@ class LeaseKeeper:
             with self._lock:
                 lost = held - kept
                 self._held = kept - done
-                self._handing_over -= done
+                for cam in done:
+                    self._handing_over.pop(cam, None)
                 self._stopped -= done
                 self._valid_until = sent + self.ttl - self.margin
                 held = set(self._held)
@@ -248,18 +266,22 @@ class LeaseKeeper:
     def _balance(self, held: set[str]) -> None:
         share = self.fair_share()
         with self._lock:
-            running = held - self._handing_over
+            running = held - self._handing_over.keys()
         if len(running) > share:  # a worker joined: hand one camera over per round
             cam = sorted(running)[-1]
             with self._lock:
-                self._handing_over.add(cam)
+                self._handovers += 1
+                self._handing_over[cam] = self._handovers
             log.info("%s: handing over to another worker (%d workers share %d cameras)", cam, self.workers,
                      len(self.cameras), extra={"camera": cam, "event": "lease_handover"})
             return
         want = share - len(held)
         if want <= 0:
             return
-        free = [c for c in self.cameras if c not in held]
+        now = time.monotonic()
+        with self._lock:
+            self._resting = {c: t for c, t in self._resting.items() if t > now}
+            free = [c for c in self.cameras if c not in held and c not in self._resting]
         won = self.leases.acquire(free, want)
         with self._lock:
             self._held |= set(won)

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 import pytest
 import sqlalchemy as sa
 
+from tests.support.rtsp_harness import wait_for as wait
 from vigil.live.leases import CameraLeases, LeaseKeeper
 from vigil.store import Store
 from vigil.store.schema import runs
@@ -325,11 +326,3 @@ def fresh_start(store: Store):
 
     return ready, reader_stop, make_camera
 
-
-def wait(cond, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return bool(cond())

@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.store.storekit import T0
+from tests.support.rtsp_harness import wait_for
 from vigil.store import Store, StoreError
 from vigil.store.schema import runs
 from vigil.store.writer import SeriesIds, write_events
@@ -184,6 +185,94 @@ def test_events_spilled_during_an_outage_survive_a_crash(restartable_pg, tmp_pat
         tracks = stored_tracks(again)
         assert len(tracks) == 100 and max(tracks.values()) == 1
     assert not list(spill.glob("*.jsonl"))
+
+
+class Outage:
+    """The writer's database calls fail as a lost connection does while `down` is set: edge cases
+    of the spill path, which the PostgreSQL tests above exercise with a real outage."""
+
+    def __init__(self, monkeypatch) -> None:
+        import vigil.store.writer as writer_mod
+
+        self.down, real = threading.Event(), writer_mod.write_events
+
+        def flaky(*a, **kw):
+            if self.down.is_set():
+                raise sa.exc.OperationalError("INSERT", {}, Exception("server closed the connection unexpectedly"))
+            return real(*a, **kw)
+
+        monkeypatch.setattr(writer_mod, "write_events", flaky)
+
+
+def test_a_refused_event_in_a_spilled_batch_costs_only_itself(tmp_path, monkeypatch):
+    outage = Outage(monkeypatch)
+    store = Store(f"sqlite:///{tmp_path / 'v.db'}", spill_dir=tmp_path / "spill")
+    run = store.begin_run("gate-1", "a.mp4", None)
+    w = store.writer(flush_interval=0.05, spill_after=0.2, max_backoff=0.05)
+    bad = CountEvent("gate-1", "line", "L1", 2**70, "car", "in", T0)  # no 64-bit integer holds the track id
+    outage.down.set()
+    w.put(run, numbered(9) + [bad])
+    assert wait_for(lambda: w.spilled == 10, 10)
+    outage.down.clear()
+    w.flush(timeout=10)
+    assert len(store.events(limit=None)) == 9 and w.rejected == 1
+    assert [p.name.endswith(".jsonl.failed") for p in (tmp_path / "spill").iterdir()] == [True]
+    w.close()
+    store.close()
+
+
+def test_an_idle_writer_waits_quietly_through_an_outage(tmp_path, monkeypatch):
+    import vigil.store.writer as writer_mod
+
+    outage, loops = Outage(monkeypatch), [0]
+    should_spill = writer_mod.EventWriter._should_spill
+
+    def counting(self, now):
+        loops[0] += 1
+        return should_spill(self, now)
+
+    monkeypatch.setattr(writer_mod.EventWriter, "_should_spill", counting)
+    store = Store(f"sqlite:///{tmp_path / 'v.db'}", spill_dir=tmp_path / "spill")
+    run = store.begin_run("gate-1", "a.mp4", None)
+    w = store.writer(flush_interval=0.05, spill_after=0.2, max_backoff=2.0)
+    outage.down.set()
+    w.put(run, numbered(10))
+    assert wait_for(lambda: w.spilled == 10, 10)
+    time.sleep(0.5)
+    before = loops[0]
+    time.sleep(2.0)
+    spins = loops[0] - before
+    outage.down.clear()
+    w.flush(timeout=10)
+    w.close()
+    store.close()
+    assert spins < 50, spins  # woken by its backoff and heartbeat, not in a loop (it was ~1800)
+
+
+def test_a_spill_file_another_process_stored_first_is_stored_once(tmp_path, monkeypatch):
+    """Every Store open imports spill files, this live writer's included: the writer finds its file
+    gone, counts it settled, and nothing is stored twice."""
+    outage = Outage(monkeypatch)
+    url, spill = f"sqlite:///{tmp_path / 'v.db'}", tmp_path / "spill"
+    store = Store(url, spill_dir=spill)
+    run = store.begin_run("gate-1", "a.mp4", None)
+    w = store.writer(flush_interval=0.05, spill_after=0.2, max_backoff=0.3)
+    outage.down.set()
+    w.put(run, numbered(30))
+    assert wait_for(lambda: w.spilled == 30, 10)
+    other = "import sys; from pathlib import Path; from vigil.store import Store; " \
+            "Store(sys.argv[1], spill_dir=Path(sys.argv[2])).close()"
+    opened = subprocess.run([sys.executable, "-c", other, url, str(spill)], capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert opened.returncode == 0, opened.stderr
+    assert not list(spill.iterdir())  # that open stored the file
+    w.put(run, numbered(5, 30))
+    outage.down.clear()
+    w.flush(timeout=10)
+    tracks = stored_tracks(store)
+    assert len(tracks) == 35 and max(tracks.values()) == 1 and w.pending == 0 and w.rejected == 0
+    w.close()
+    store.close()
 
 
 def test_a_batch_retried_after_an_ambiguous_commit_is_stored_once(store):

@@ -58,12 +58,16 @@ def save(folder: Path, stem: str, batches: list[Batch]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{stem}.jsonl"
     tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.writelines(json.dumps({"writer": wid, "seq": seq, "events": [_row(r, e) for r, e in batch]}) + "\n"
-                     for wid, seq, batch in batches)
-        f.flush()
-        os.fsync(f.fileno())
-    tmp.replace(path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.writelines(json.dumps({"writer": wid, "seq": seq, "events": [_row(r, e) for r, e in batch]}) + "\n"
+                         for wid, seq, batch in batches)
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(path)
+    except BaseException:  # a full disk: leave no half file behind
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 

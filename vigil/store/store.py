@@ -22,6 +22,7 @@ from vigil.store.writer import (
     EventWriter,
     SeriesIds,
     check_event,
+    store_spilled,
     to_us_now,
     write_events,
 )
@@ -240,15 +241,17 @@ class Store:
             try:
                 for wid, seq, batch in spill.load(path):
                     try:
-                        done = self._retry(lambda b=batch, tok=(wid, seq): write_events(self.engine, self._series,
-                                                                                         b, tok, self.outbox),
-                                           f"storing spilled events from {path}")
+                        done, bad = self._retry(lambda b=batch, tok=(wid, seq): store_spilled(
+                            self.engine, self._series, tok, b, self.outbox), f"storing spilled events from {path}")
                     except StoreError:
                         raise
-                    except Exception as exc:  # noqa: BLE001 - bad data: keep the file, store the rest
+                    except Exception as exc:  # noqa: BLE001 - refused even without its bad events: keep the file
                         refused += len(batch)
                         log.error("spilled events in %s refused by the database: %s", path, exc)
                         continue
+                    for _, e in bad:  # bad data: the file is kept, the rest stored
+                        log.error("spilled event in %s refused by the database: %r", path, e)
+                    refused += len(bad)
                     stored += done.stored
             except StoreError as exc:
                 log.warning("spilled events in %s not stored yet: %s", path, exc)

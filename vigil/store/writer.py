@@ -111,55 +111,101 @@ def write_events(engine: sa.Engine, ids: SeriesIds, batch: Iterable[tuple[int, C
     replaces runs and deletes their events), so an event is either deleted with its run or
     never stored. `token` (writer id, seq): skip the batch if it was already committed.
     outbox: also queue each event for the outputs, in this same transaction (see outbox.py)."""
-    batch = list(batch)
-    now = to_us_now()
     with engine.begin() as conn:
-        # On SQLite the first statement writes, so the write lock is taken before any read.
-        if token is not None and not _claim(conn, token, now):
-            return Written(duplicate=True)
-        if not batch:
-            return Written()
-        run_ids = sorted({r for r, _ in batch})
-        if conn.dialect.name == "postgresql":  # lock in id order: concurrent writers never deadlock
-            conn.execute(sa.select(runs.c.id).where(runs.c.id.in_(run_ids)).order_by(runs.c.id).with_for_update())
-        live = set(conn.execute(sa.update(runs).where(runs.c.id.in_(run_ids), runs.c.status != "replaced")
-                                .values(heartbeat_us=now).returning(runs.c.id)).scalars())
-        out = Written()
-        if len(live) < len(run_ids):
-            known = set(conn.execute(sa.select(runs.c.id).where(runs.c.id.in_(run_ids))).scalars())
-            out.missing = set(run_ids) - known
-            out.dropped = sum(1 for r, _ in batch if r in known and r not in live)
-            batch = [(r, e) for r, e in batch if r in live]
-        if not batch:
-            return out
-        keys: set[SeriesKey] = {(e.camera_id, e.kind, e.name, e.class_name, e.direction) for _, e in batch}
-        sid = ids.resolve(conn, keys)
-        rows, minutes, jpegs = [], Counter[tuple[int, int]](), []
-        for run_id, e in batch:
-            s = sid[(e.camera_id, e.kind, e.name, e.class_name, e.direction)]
-            t = to_us(e.time)
-            rows.append({"run_id": run_id, "series_id": s, "track_id": int(e.track_id), "t_us": t,
-                         "dwell_s": None if e.dwell_s is None else float(e.dwell_s),
-                         "speed_kmh": None if e.speed_kmh is None else float(e.speed_kmh)})
-            jpegs.append(e.snapshot)
-            minutes[(s, t // 60_000_000 * 60)] += 1
-        if outbox or any(j is not None for j in jpegs):
-            # The new ids are needed for the outbox and for snapshots: RETURNING, in parameter order,
-            # in the same transaction, so an event, its crop and its outbox row commit together.
-            new_ids = conn.execute(events.insert().returning(events.c.id, sort_by_parameter_order=True),
-                                   rows).scalars().all()
-            snaps = [{"event_id": i, "jpeg": j} for i, j in zip(new_ids, jpegs) if j is not None]
-            if snaps:
-                conn.execute(snapshots.insert(), snaps)
-            if outbox:
-                outbox_rows.add(conn, [{"camera_id": e.camera_id, "run_id": run_id, "event_id": i,
-                                        "created_us": now} for (run_id, e), i in zip(batch, new_ids)])
-        else:
-            conn.execute(events.insert(), rows)
-        add_minute_counts(conn, minutes)
+        out, sid = _write(conn, ids, list(batch), token, outbox)
     ids.commit(sid)
-    out.stored = len(rows)
     return out
+
+
+def _write(conn: sa.Connection, ids: SeriesIds, batch: list[tuple[int, CountEvent]],
+           token: tuple[str, int] | None, outbox: bool) -> tuple[Written, dict[SeriesKey, int]]:
+    """write_events' work inside the caller's transaction; also returns the series ids it used,
+    to cache once that transaction commits."""
+    now = to_us_now()
+    # On SQLite the first statement writes, so the write lock is taken before any read.
+    if token is not None and not _claim(conn, token, now):
+        return Written(duplicate=True), {}
+    if not batch:
+        return Written(), {}
+    run_ids = sorted({r for r, _ in batch})
+    if conn.dialect.name == "postgresql":  # lock in id order: concurrent writers never deadlock
+        conn.execute(sa.select(runs.c.id).where(runs.c.id.in_(run_ids)).order_by(runs.c.id).with_for_update())
+    live = set(conn.execute(sa.update(runs).where(runs.c.id.in_(run_ids), runs.c.status != "replaced")
+                            .values(heartbeat_us=now).returning(runs.c.id)).scalars())
+    out = Written()
+    if len(live) < len(run_ids):
+        known = set(conn.execute(sa.select(runs.c.id).where(runs.c.id.in_(run_ids))).scalars())
+        out.missing = set(run_ids) - known
+        out.dropped = sum(1 for r, _ in batch if r in known and r not in live)
+        batch = [(r, e) for r, e in batch if r in live]
+    if not batch:
+        return out, {}
+    keys: set[SeriesKey] = {(e.camera_id, e.kind, e.name, e.class_name, e.direction) for _, e in batch}
+    sid = ids.resolve(conn, keys)
+    rows, minutes, jpegs = [], Counter[tuple[int, int]](), []
+    for run_id, e in batch:
+        s = sid[(e.camera_id, e.kind, e.name, e.class_name, e.direction)]
+        t = to_us(e.time)
+        rows.append({"run_id": run_id, "series_id": s, "track_id": int(e.track_id), "t_us": t,
+                     "dwell_s": None if e.dwell_s is None else float(e.dwell_s),
+                     "speed_kmh": None if e.speed_kmh is None else float(e.speed_kmh)})
+        jpegs.append(e.snapshot)
+        minutes[(s, t // 60_000_000 * 60)] += 1
+    if outbox or any(j is not None for j in jpegs):
+        # The new ids are needed for the outbox and for snapshots: RETURNING, in parameter order,
+        # in the same transaction, so an event, its crop and its outbox row commit together.
+        new_ids = conn.execute(events.insert().returning(events.c.id, sort_by_parameter_order=True),
+                               rows).scalars().all()
+        snaps = [{"event_id": i, "jpeg": j} for i, j in zip(new_ids, jpegs) if j is not None]
+        if snaps:
+            conn.execute(snapshots.insert(), snaps)
+        if outbox:
+            outbox_rows.add(conn, [{"camera_id": e.camera_id, "run_id": run_id, "event_id": i,
+                                    "created_us": now} for (run_id, e), i in zip(batch, new_ids)])
+    else:
+        conn.execute(events.insert(), rows)
+    add_minute_counts(conn, minutes)
+    out.stored = len(rows)
+    return out, sid
+
+
+def store_spilled(engine: sa.Engine, ids: SeriesIds, token: tuple[str, int], batch: list[tuple[int, CountEvent]],
+                  outbox: bool = False) -> tuple[Written, list[tuple[int, CountEvent]]]:
+    """Store one spilled batch under its own (writer id, seq); returns what was written and the
+    events the database refused. A refused batch is not split into new batches (their numbers
+    would pass later spilled batches, which would then be skipped as stored): its bad events
+    are found in transactions rolled back, and the rest are stored under the batch's token.
+    Transient errors are raised for the caller to retry."""
+    try:
+        return write_events(engine, ids, batch, token, outbox), []
+    except Exception as exc:  # noqa: BLE001 - only a refusal is handled here
+        if is_transient(exc):
+            raise
+
+    def fits(part: list[tuple[int, CountEvent]]) -> bool:
+        with engine.connect() as conn:
+            tx = conn.begin()
+            try:
+                _write(conn, ids, part, None, outbox)
+                return True
+            except Exception as exc:  # noqa: BLE001 - a refusal marks the part bad
+                if is_transient(exc):
+                    raise
+                return False
+            finally:
+                tx.rollback()
+
+    def bad(part: list[tuple[int, CountEvent]]) -> list[tuple[int, CountEvent]]:
+        if fits(part):
+            return []
+        if len(part) == 1:
+            return part
+        mid = len(part) // 2
+        return bad(part[:mid]) + bad(part[mid:])
+
+    refused = bad(batch)
+    skip = {id(x) for x in refused}
+    return write_events(engine, ids, [x for x in batch if id(x) not in skip], token, outbox), refused
 
 
 def describe(exc: BaseException) -> str:
@@ -346,7 +392,7 @@ class EventWriter:
                     wake = last_beat + self._heartbeat
                     if self._current is not None or self._spilled:
                         wake = min(wake, retry_at)
-                    if self._failing_since is not None:
+                    if self._failing_since is not None and (self._current or self._front or self._pending):
                         wake = min(wake, max(self._failing_since, self._last_spill) + self._spill_after)
                     elif self._pending:
                         wake = min(wake, self._first_pending_at + self._interval)
@@ -421,35 +467,46 @@ class EventWriter:
 
     def _unspill(self) -> None:
         """Store this writer's oldest spill file (outside the lock; put() goes on). A transient
-        error leaves the file to retry (its batches already stored are skipped then); a batch the
-        database refuses is counted in `rejected` and the file kept as `*.jsonl.failed`."""
+        error leaves the file to retry (its batches already stored are skipped then). Events the
+        database refuses are counted in `rejected`, the rest stored, and the file kept as
+        `*.jsonl.failed`; so is a file that cannot be read."""
         with self._cond:
             path, n = self._spilled[0]
-        refused = 0
-        result = Written()
-        for wid, seq, batch in (spill.load(path) if path.exists() else []):  # another process may have stored it
-            try:
-                done = write_events(self._engine, self._ids, batch, token=(wid, seq), outbox=self._outbox)
-            except Exception as exc:
-                if is_transient(exc):
-                    raise
-                refused += len(batch)
-                log.error("spilled events in %s refused by the database: %s", path, describe(exc),
-                          extra={"event": "store_rejected"})
-                continue
-            result.stored += done.stored
+        refused, gone, result = 0, False, Written()
+        stored: list[tuple[int, CountEvent]] = []
+        try:
+            batches = spill.load(path)
+        except FileNotFoundError:  # another process stored it: every Store open imports spill files
+            batches, gone = [], True
+        except (OSError, ValueError, KeyError, TypeError) as exc:  # retrying would block every later event
+            batches, refused = [], n
+            log.error("cannot read spill file %s (%s): its %d events are not stored", path, exc, n,
+                      extra={"event": "store_rejected"})
+        for wid, seq, batch in batches:
+            done, bad = store_spilled(self._engine, self._ids, (wid, seq), batch, self._outbox)
+            for _, e in bad:
+                log.error("spilled event refused by the database: %r", e, extra={"event": "store_rejected"})
+            refused += len(bad)
+            skip = {id(x) for x in bad}
+            stored += [x for x in batch if id(x) not in skip]
+            result.stored += len(batch) - len(bad) if done.duplicate else done.stored
             result.dropped += done.dropped
+            result.missing |= done.missing
         if refused:
             path.replace(path.with_name(path.name + ".failed"))
-        else:
+        elif not gone:
             path.unlink(missing_ok=True)
         with self._cond:
             self._spilled.popleft()
-            self._settle([None] * (n - refused), result)
-            self.rejected += refused
-            self._settled += refused
+            if gone:
+                self._settled += n
+            else:
+                self._settle(stored, result)
+                self.rejected += refused
+                self._settled += refused
             self._cond.notify_all()
-        log.warning("stored %d spilled events from %s", result.stored, path, extra={"event": "store_unspilled"})
+        if not gone:
+            log.warning("stored %d spilled events from %s", result.stored, path, extra={"event": "store_unspilled"})
         if self._on_commit is not None and result.stored:
             self._on_commit()
 

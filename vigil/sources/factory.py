@@ -155,7 +155,7 @@ def open_feed(camera: CameraConfig, config: LoadedConfig, ready: threading.Event
     def reader(name: str, url: str, into, every: int) -> StreamReader:
         return StreamReader(name, url, into, stop, transport=target.transport, open_timeout=live.open_timeout,
                             read_timeout=live.read_timeout, backoff=make_backoff(live), max_lag=live.max_lag,
-                            stride=every)
+                            stride=every, hwaccel=live.hwaccel)
 
     slot = LatestFrameSlot(ready)
     readers = [reader(camera.id, target.url, slot, stride)]

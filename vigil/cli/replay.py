@@ -76,6 +76,9 @@ def replay(
     console_err = Console(stderr=True)
     picked = " (picked by engine: auto)" if cfg.pipeline.detector.engine == "auto" else ""
     console_err.print(f"detector: {detector.describe()}{picked}", highlight=False)
+    if embedder is not None:
+        console_err.print(f"re-ID: {embedder.describe()} (reid.engine: {cfg.pipeline.reid.engine})",
+                          highlight=False)
     delivery = None
     if cfg.site.outputs:
         from vigil.outputs.delivery import Delivery

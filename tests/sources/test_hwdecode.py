@@ -54,3 +54,30 @@ def test_unknown_hwaccel_is_one_config_error(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_site(tmp_path / "s.yaml")
     assert "hwaccel" in str(err.value) and "'cuda'" in str(err.value) and "\n" not in str(err.value).strip()
+
+
+def test_a_file_asked_for_cuda_decodes_the_same_frames_in_software(tmp_path, caplog):
+    """FileSource (replay) with hwaccel cuda on a machine without it: one warning, the frames of `none`."""
+    import logging
+
+    from tests.support.data import cut_video
+    from vigil.sources.file import FileSource
+
+    clip = cut_video(need(VIDEO / "saoyan_test.mp4"), tmp_path / "c.mp4", 12)
+    with caplog.at_level(logging.WARNING, logger="vigil"):
+        hw = FileSource(clip, "cam", stride=2, hwaccel="cuda")
+        got = [f.image for f in hw]
+    if hw.decoder.device != SOFTWARE:
+        pytest.skip(f"this machine decodes on {hw.decoder.device}")
+    want = [f.image for f in FileSource(clip, "cam", stride=2, hwaccel="none")]
+    assert len(got) == len(want) == 6 and all(np.array_equal(a, b) for a, b in zip(got, want))
+    warned = [r.getMessage() for r in caplog.records if getattr(r, "event", None) == "hwaccel_fallback"]
+    assert len(warned) == 1 and warned[0].startswith("c.mp4: hwaccel cuda:") and "software" in warned[0]
+
+
+def test_replay_refuses_an_unknown_hwaccel(capsys):
+    from vigil.cli import main
+
+    assert main(["replay", "configs/demo.yaml", "--hwaccel", "nvdec"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--hwaccel 'nvdec'" in err and "cuda" in err

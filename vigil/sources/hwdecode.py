@@ -53,7 +53,7 @@ def _open_on(kind: str, stream) -> tuple[VideoCodecContext | None, str | None]:
         ctx = decoder_context(stream, HWAccel(kind, allow_software_fallback=True))
     except (av.error.FFmpegError, OSError, RuntimeError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-        return None, f"the {kind} device did not open ({reason}); is its driver installed and the device visible?"
+        return None, f"the {kind} device did not open ({reason}: check its driver and that the device is visible)"
     if not ctx.is_hwaccel:
         return None, f"this FFmpeg build cannot decode {stream.codec_context.codec.name} on {kind}"
     return ctx, None

@@ -7,7 +7,9 @@ On a machine with an NVIDIA GPU: builds (once; cached like every engine export) 
 fp16 plan of the weights with a dynamic batch up to 32, measures detector ms per frame at
 batch 1, 8 and 32 (median of 20 calls after warm-up, input letterboxed to 640x384), then
 replays the clip as 4 and as 16 cameras through Vigil's pipeline and reports camera-frames
-per second. Without TensorRT it measures PyTorch CUDA fp16 instead and says so.
+per second. Without TensorRT it measures PyTorch CUDA fp16 instead and says so. It also decodes
+the clip on NVDEC (`live.hwaccel: cuda`) and in software: frames per second of each, which
+device decoded, and how far the frames differ (mean absolute difference in grey levels).
 On a machine without an NVIDIA GPU it prints that there is none and exits 0."""
 
 from __future__ import annotations
@@ -34,6 +36,26 @@ def detector_ms(detector, frame, batch: int, rounds: int = 20) -> float:
         detector.detect(frames)
         times.append(time.perf_counter() - t0)
     return round(1000 * statistics.median(times) / batch, 3)
+
+
+def decode_check(video: Path) -> dict:
+    """The clip decoded (every frame to BGR) in software and on CUDA, timed; frames compared."""
+    import numpy as np
+
+    from vigil.sources.file import FileSource
+
+    out: dict = {}
+    frames: dict = {}
+    for kind in ("none", "cuda"):
+        src = FileSource(video, "gpu-check", hwaccel=kind)
+        t0 = time.perf_counter()
+        images = [f.image for f in src]
+        out[kind] = {"device": src.decoder.device, "fallback": src.decoder.fallback_reason,
+                     "frames": len(images), "fps": round(len(images) / (time.perf_counter() - t0), 1)}
+        frames[kind] = images[:30]
+    diffs = [float(np.abs(a.astype(np.int16) - b).mean()) for a, b in zip(frames["none"], frames["cuda"])]
+    out["max_mean_abs_diff"] = round(max(diffs), 3) if diffs else None  # worst of the first 30 frames
+    return out
 
 
 def main() -> int:
@@ -68,6 +90,7 @@ def main() -> int:
     det = YoloDetector(weights=args.weights, engine=engine, batch=32)  # TensorRT: builds the plan (cached)
     out["load_or_build_s"] = round(time.perf_counter() - t0, 1)
     out["describe"] = det.describe()
+    out["decode"] = decode_check(args.video)
     with av.open(str(args.video)) as c:
         frame = next(c.decode(video=0)).to_ndarray(format="bgr24")
     out["ms_per_frame"] = {str(b): detector_ms(det, frame, b) for b in (1, 8, 32)}

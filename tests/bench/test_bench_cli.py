@@ -105,3 +105,28 @@ def test_export_writes_a_model_the_detector_loads(capsys, tmp_path, monkeypatch)
     det = YoloDetector(weights=exported, imgsz=64, device="cpu")
     out = det.detect([np.zeros((48, 64, 3), np.uint8)] * 2)
     assert len(out) == 2 and det.pool is None  # TorchScript takes the batched path, not the ONNX workers
+
+
+@pytest.mark.slow
+def test_live_capacity_sweep_runs_and_summarises(tmp_path):
+    """bench/live_capacity.py end to end, briefly: real RTSP streams into the real daemon with the
+    default pipeline's config but a detector that finds nothing (--decode-only), one JSON line per
+    stream count and the summary."""
+    import subprocess
+    import sys
+
+    from tests.support.rtsp_harness import gst_unavailable_reason
+
+    if gst_unavailable_reason():
+        pytest.skip(f"RTSP server unavailable: {gst_unavailable_reason()}")
+    repo = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, str(repo / "bench" / "live_capacity.py"), "capacity", "--streams", "2",
+                          "--seconds", "3", "--warmup", "3", "--decode-only", "--hwaccel", "none"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    run, summary = rows
+    assert run["streams"] == run["streaming"] == 2 and run["decoders"] == ["software"]
+    assert 4.0 <= run["min_decoded_fps"] <= 6.0 and run["frame_stride"] == 1
+    assert summary["bench"] == "capacity-summary"
+    assert summary["max_sustained_streams"] == (2 if run["sustained"] else 0)

@@ -2,13 +2,16 @@
 -> store (SQLite) -> `vigil counts`, through the CLI as a user runs it."""
 
 import json
+import logging
 import sqlite3
 import textwrap
 
+import av
 import pytest
 
 from tests.support.data import VIDEO, YOLO_ONNX, cut_video, need
 from vigil.cli import main
+from vigil.sources.hwdecode import open_decoder
 
 pytestmark = pytest.mark.slow
 
@@ -56,7 +59,7 @@ def clip(tmp_path_factory):
     return cut_video(need(VIDEO / "saoyan_test.mp4"), tmp_path_factory.mktemp("clip") / "saoyan_cut.mp4", 240)
 
 
-def test_replay_counts_cars_and_replaying_again_changes_nothing(tmp_path, capsys, clip):
+def test_replay_counts_cars_and_replaying_again_changes_nothing(tmp_path, capsys, caplog, clip):
     cfg = site(tmp_path, clip, AWAY)
     db = f"sqlite:///{tmp_path / 'v.db'}"
     assert main(["replay", str(cfg), "--db", db, "--no-progress"]) == 0
@@ -73,11 +76,22 @@ def test_replay_counts_cars_and_replaying_again_changes_nothing(tmp_path, capsys
     assert all(r["bucket"].startswith("2026-11-01T08:00:00") for r in by_hour)
     assert sum(r["count"] for r in by_hour) == sum(r["count"] for r in first)
 
-    # the same file again (here under another name): the earlier run is replaced, not added to
+    # the same file again (here under another name): the earlier run is replaced, not added to.
+    # Asked to decode on CUDA: without a usable NVIDIA decoder it decodes in software, says so
+    # once, and counts exactly as before (the same frames).
     again = tmp_path / "copy.mp4"
     again.write_bytes(clip.read_bytes())
-    assert main(["replay", str(cfg), str(again), "--db", db, "--no-progress"]) == 0
-    assert counts(db, capsys) == first
+    with caplog.at_level(logging.WARNING, logger="vigil"):
+        assert main(["replay", str(cfg), str(again), "--db", db, "--no-progress", "--hwaccel", "cuda"]) == 0
+    fallbacks = [r for r in caplog.records if getattr(r, "event", None) == "hwaccel_fallback"]
+    with av.open(str(clip)) as c:
+        cuda_here = open_decoder("cuda", c.streams.video[0]).device == "cuda"
+    assert len(fallbacks) == (0 if cuda_here else 1)
+    assert all("copy.mp4: hwaccel cuda" in r.getMessage() for r in fallbacks)
+    if fallbacks:
+        assert counts(db, capsys) == first
+    else:  # decoded on CUDA: colour conversion may differ by a grey level; still replaced, not added
+        assert abs(sum(r["count"] for r in counts(db, capsys)) - sum(r["count"] for r in first)) <= 1
 
 
 def test_truncated_file_keeps_events_before_the_damage(tmp_path, capsys, clip):

@@ -101,10 +101,17 @@ def cam_events(tmp_path: Path) -> int:
 def test_sigterm_during_streaming_flushes_every_pending_event(tmp_path, rtsp, clip_slow):
     srv = rtsp({"cam": clip_slow})
     # A 30 s flush interval: nothing reaches the database before SIGTERM unless shutdown flushes it.
-    site = write_site(tmp_path, {"a": srv.url("cam")}, live="flush_interval: 30")
+    # hwaccel cuda: on a machine without an NVIDIA decoder the camera runs in software, reported.
+    site = write_site(tmp_path, {"a": srv.url("cam")}, live="flush_interval: 30, hwaccel: cuda")
     proc = run_until_counted(site, tmp_path, 2)
     try:
         assert len(db_events(tmp_path / "v.db")) == 0  # all pending in the writer
+        shown = subprocess.run([sys.executable, "-m", "vigil", "status", "--file", str(tmp_path / "status.json")],
+                               capture_output=True, text=True, timeout=60, cwd=REPO)
+        cam = status(tmp_path)["cameras"][0]
+        if cam["decoder"] != "cuda":  # no usable NVIDIA decoder here
+            assert cam["decoder"] == "software" and cam["decode_fallbacks"] == 1, cam
+            assert "hardware decode fell back to software 1x" in shown.stdout, shown.stdout
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
     finally:
@@ -117,6 +124,7 @@ def test_sigterm_during_streaming_flushes_every_pending_event(tmp_path, rtsp, cl
     assert len(written) == cam_events(tmp_path) >= 2
     logs = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     assert any(rec.get("event") == "stopped" for rec in logs) and "Traceback" not in err
+    assert sum(rec.get("event") == "hwaccel_fallback" for rec in logs) == (final["cameras"][0]["decoder"] != "cuda")
     with sqlite3.connect(tmp_path / "v.db") as conn:
         assert conn.execute("SELECT status FROM runs").fetchall() == [("stopped",)]
 

@@ -372,7 +372,7 @@ def test_status_file_and_vigil_status(tmp_path, capsys):
         assert snap["state"] == "running" and [c["camera"] for c in snap["cameras"]] == ["a", "b"]
         cam = snap["cameras"][0]
         for key in ("state", "decode_fps", "processed_fps", "dropped_frames", "reconnects", "last_frame_age_s",
-                    "inference_ms"):
+                    "inference_ms", "decoder", "decode_fallbacks"):
             assert key in cam
         assert cam["decode_fps"] > 10 and cam["processed_fps"] > 1
         capsys.readouterr()
@@ -413,6 +413,7 @@ def test_prometheus_endpoint_serves_per_camera_metrics(tmp_path):
     assert 'vigil_camera_state{camera="b",state="streaming"} 1.0' in text
     assert 'vigil_camera_frames_dropped_total{camera="a"}' in text
     assert "vigil_camera_decode_fps" in text and "vigil_inference_batches_total" in text
+    assert 'vigil_camera_decode_fallbacks_total{camera="a"} 0.0' in text
 
 
 def test_metrics_port_in_use_is_a_clear_error(tmp_path):

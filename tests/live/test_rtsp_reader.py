@@ -8,6 +8,7 @@ import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 
+import numpy as np
 import pytest
 
 from tests.support.rtsp_harness import wait_for
@@ -157,3 +158,38 @@ def test_a_reader_that_fell_behind_skips_to_a_keyframe_instead_of_lagging(rtsp, 
     with running(srv.url("cam"), slot, max_lag=1.0) as r:
         assert wait_for(lambda: slot.stalled and r.stats.frames >= 12, 20), r.stats
     assert r.stats.skipped >= 3, f"expected stale packets skipped after a 3 s stall, got {r.stats.skipped}"
+
+
+@pytest.fixture(scope="module")
+def clip2(gst):
+    """2 s of saoyan_test.mp4 at 5 fps: 10 frames, so a reader reaches the end and reconnects soon."""
+    from tests.support.data import VIDEO, need
+    from tests.support.rtsp_harness import prepare_clip
+
+    return prepare_clip(need(VIDEO / "saoyan_test.mp4"), fps=5, seconds=2)
+
+
+def test_hwaccel_cuda_without_a_gpu_falls_back_once_and_decodes_the_same_frames(rtsp, clip2, caplog):
+    """`live.hwaccel: cuda` on a machine without a usable NVIDIA decoder: the camera streams in
+    software, the fallback is counted and logged once (not again at the reconnect after the clip
+    ends), and the frames are the ones `none` decodes. On a machine where CUDA decode works, the
+    frames are decoded there and must match software decode up to colour-conversion noise."""
+    srv = rtsp({"cam": clip2})
+    sw, hw = FrameQueue(maxsize=1000), FrameQueue(maxsize=1000)
+    with caplog.at_level(logging.INFO, logger="vigil"), running(srv.url("cam"), sw, hwaccel="none") as r_sw, \
+            running(srv.url("cam"), hw, hwaccel="cuda") as r_hw:
+        assert wait_for(lambda: r_hw.stats.reconnects >= 1 and r_hw.stats.frames >= 12
+                        and r_sw.stats.frames >= 10, 30), (r_hw.stats, r_sw.stats)
+    a = [sw.take().image for _ in range(10)]
+    b = [hw.take().image for _ in range(10)]
+    assert r_sw.stats.decoder == "software" and r_sw.stats.decode_fallbacks == 0
+    if r_hw.stats.decoder == "cuda":  # a GPU machine: hardware decode really ran
+        assert r_hw.stats.decode_fallbacks == 0
+        assert all(np.abs(x.astype(int) - y).mean() < 2.0 for x, y in zip(a, b))
+        return
+    assert r_hw.stats.decoder == "software"
+    assert r_hw.stats.decode_fallbacks == 1, "a fallback is counted once per camera, not per connection"
+    assert "cuda" in r_hw.stats.decode_fallback_reason
+    warnings = [rec for rec in caplog.records if getattr(rec, "event", None) == "hwaccel_fallback"]
+    assert len(warnings) == 1 and "decoding in software" in warnings[0].getMessage()
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))

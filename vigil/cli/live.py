@@ -174,7 +174,8 @@ def read_status(path: Path) -> dict:
 def status_table(snap: dict) -> Table:
     table = Table(title=f"site {snap.get('site')}: {snap.get('state')} (pid {snap.get('pid')})")
     cols = [("camera", "camera"), ("state", "state"), ("decode fps", "decode_fps"), ("proc fps", "processed_fps"),
-            ("dropped", "dropped_frames"), ("reconnects", "reconnects"), ("last frame s", "last_frame_age_s"),
+            ("dropped", "dropped_frames"), ("reconnects", "reconnects"), ("decode", "decoder"),
+            ("last frame s", "last_frame_age_s"),
             ("infer ms", "inference_ms"), ("latency ms", "latency_ms"), ("events", "events")]
     for title, _ in cols:
         table.add_column(title, justify="left" if title in ("camera", "state") else "right")
@@ -211,6 +212,9 @@ def status(
         for cam in snap.get("cameras", []):
             if cam.get("last_error") and cam.get("state") != "streaming":
                 console.print(f"[yellow]{cam['camera']}[/]: {cam['last_error']}", highlight=False)
+            if cam.get("decode_fallbacks"):
+                console.print(f"[yellow]{cam['camera']}[/]: hardware decode fell back to software "
+                              f"{cam['decode_fallbacks']}x: {cam.get('decode_fallback_reason')}", highlight=False)
     age = _age(snap.get("updated"))
     running = snap.get("state") in ("running", "starting", "stopping") and _pid_alive(snap.get("pid"))
     if not running or (age is not None and age > 10 * max(1.0, snap.get("status_interval", 1.0))):

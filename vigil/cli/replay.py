@@ -48,6 +48,10 @@ def replay(
         None, "--annotate", metavar="DIR",
         help="also write DIR/<camera>-<file>.mp4 per file: every analysed frame with boxes, class, track id, "
              "traces, lines and zones with live counts (drawing and encoding cost a few ms per frame)"),
+    hwaccel: Optional[str] = typer.Option(
+        None, "--hwaccel", help="video decode device: auto, cuda, qsv, vaapi or none (default: the site's "
+                                "live.hwaccel, so replay decodes as `vigil run` does); a named device that "
+                                "does not open decodes in software with one warning per file"),
     outputs_wait: float = typer.Option(
         60.0, "--outputs-wait", min=0,
         help="with outputs configured: seconds to keep delivering after the last frame; what is left "
@@ -59,6 +63,8 @@ def replay(
     identified by content hash), so counts never double. Files of different cameras
     are processed side by side with one batched detector. Events go to the site's outputs
     (MQTT, webhooks) as they are stored."""
+    if hwaccel is not None and hwaccel not in ("auto", "cuda", "qsv", "vaapi", "none"):
+        raise VigilError(f"--hwaccel {hwaccel!r}: use auto, cuda, qsv, vaapi or none")
     cfg = load_checked(config)  # outputs too: an unknown broker host is one line before any frame
     jobs = plan_jobs(cfg, videos or [], camera)
     if annotate is not None:
@@ -76,6 +82,9 @@ def replay(
     console_err = Console(stderr=True)
     picked = " (picked by engine: auto)" if cfg.pipeline.detector.engine == "auto" else ""
     console_err.print(f"detector: {detector.describe()}{picked}", highlight=False)
+    if embedder is not None:
+        console_err.print(f"re-ID: {embedder.describe()} (reid.engine: {cfg.pipeline.reid.engine})",
+                          highlight=False)
     delivery = None
     if cfg.site.outputs:
         from vigil.outputs.delivery import Delivery
@@ -100,7 +109,7 @@ def replay(
             from vigil.render.annotate import annotators
 
             observers = annotators(annotate, cfg.pipeline.frame_stride)
-        runner = Replay(cfg, store, detector, embedder, on_frames=advance, observers=observers)
+        runner = Replay(cfg, store, detector, embedder, on_frames=advance, observers=observers, hwaccel=hwaccel)
         try:
             results = runner.run(jobs)
         except BaseException:

@@ -86,6 +86,11 @@ class LiveConfig(Strict):
     max_cameras: int | None = Field(default=None, ge=1, le=1024,
                                     description="most cameras this worker analyses at once (leases); default all")
     leases: LeaseConfig = Field(default_factory=LeaseConfig)
+    hwaccel: Literal["auto", "cuda", "qsv", "vaapi", "none"] = Field(
+        default="auto", description="video decode device: auto (a GPU/VPU when one opens, else software, "
+                                    "silently), cuda, qsv, vaapi, or none (software). A named device that "
+                                    "does not open falls back to software, with a warning once per camera "
+                                    "and a count in `vigil status`")
 
 
 class CameraStreamFields(Credentials):

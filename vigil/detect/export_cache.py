@@ -59,13 +59,25 @@ def cached_export(weights: Path, fmt: str, imgsz: int = 640, dynamic: bool = Tru
         return target
     if log is not None:
         log(f"exporting {weights.name} for {fmt} once (cached in {entry.parent}) ...")
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    # Export inside a private folder, then rename: a second process exporting at the same time,
-    # or an export killed halfway, never leaves a half-written model where the cache looks.
-    with tempfile.TemporaryDirectory(prefix=".export-", dir=entry.parent) as tmp:
-        link = Path(tmp) / weights.name
+
+    def make(tmp: Path) -> Path:
+        link = tmp / weights.name
         link.symlink_to(weights.resolve())  # ultralytics writes the export beside the file it loads
-        out = export_weights(link, fmt, imgsz=imgsz, half=half, dynamic=dynamic, batch=batch, device=device)
+        return export_weights(link, fmt, imgsz=imgsz, half=half, dynamic=dynamic, batch=batch, device=device)
+
+    return build_entry(entry, target, make)
+
+
+def build_entry(entry: Path, target: Path, make: Callable[[Path], Path]) -> Path:
+    """`target` inside cache folder `entry`, made by `make(scratch_dir) -> file or folder` if absent.
+
+    Made inside a private folder, then renamed: a second process exporting at the same time,
+    or an export killed halfway, never leaves a half-written model where the cache looks."""
+    if target.exists():
+        return target
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".export-", dir=entry.parent) as tmp:
+        out = make(Path(tmp))
         work = Path(tmp) / "entry"
         work.mkdir()
         shutil.move(str(out), work / out.name)

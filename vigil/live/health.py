@@ -49,6 +49,9 @@ def camera_health(camera_id: str, source: str, reader_stats, slot, proc: Process
         "frames_processed": proc.processed,
         "dropped_frames": slot.dropped + reader_stats.skipped,
         "reconnects": reader_stats.reconnects,
+        "decoder": getattr(reader_stats, "decoder", None),  # file cameras have none
+        "decode_fallbacks": getattr(reader_stats, "decode_fallbacks", 0),
+        "decode_fallback_reason": getattr(reader_stats, "decode_fallback_reason", None),
         "last_frame_age_s": None if last is None else round(now_mono - last, 3),
         "inference_ms": round(proc.inference_ms, 1),
         "latency_ms": round(proc.latency_ms, 1),

@@ -27,6 +27,8 @@ _PER_CAMERA = (
     ("vigil_camera_frames_processed", "frames_processed", "frames analysed", True),
     ("vigil_camera_frames_dropped", "dropped_frames", "stale frames dropped to keep up with the stream", True),
     ("vigil_camera_reconnects", "reconnects", "reconnect attempts", True),
+    ("vigil_camera_decode_fallbacks", "decode_fallbacks",
+     "times the video decode device named in live.hwaccel failed and software decode took over", True),
     ("vigil_camera_events", "events", "count events produced", True),
     ("vigil_camera_last_frame_age_seconds", "last_frame_age_s", "seconds since the last decoded frame", False),
     ("vigil_camera_inference_milliseconds", "inference_ms", "detector time of the last batch", False),

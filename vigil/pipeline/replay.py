@@ -57,12 +57,13 @@ class _End:
 
 
 def _lane(jobs: list[ReplayJob], stride: int, base_dir: Path | None = None, threads: int = 0,
-          clock: StageClock | None = None) -> Iterator[_Start | _End | tuple[ReplayJob, Frame]]:
+          clock: StageClock | None = None, hwaccel: str = "none") -> Iterator[_Start | _End | tuple[ReplayJob, Frame]]:
     """Everything one camera's files produce, in order; runs in a reader thread. A camera
     with a `thermal:` section yields fused (or thermal) frames (paths relative to base_dir)."""
     for job in jobs:
         try:
-            source = open_recording(job.camera, job.path, stride, base_dir, threads=threads, clock=clock)
+            source = open_recording(job.camera, job.path, stride, base_dir, threads=threads, clock=clock,
+                                    hwaccel=hwaccel)
             if isinstance(source, FileSource):  # a file drawn for another aspect ratio: say so before decoding
                 scale_of(job.camera, source.width, source.height)
             digest = content_hash(job.path)
@@ -103,8 +104,10 @@ class Replay:
 
     def __init__(self, config: LoadedConfig, store, detector, embedder=None,
                  on_frames: Callable[[int], None] | None = None, clock: StageClock | None = None,
-                 observers: Callable[[CameraConfig, Path], list[FrameObserver]] | None = None) -> None:
+                 observers: Callable[[CameraConfig, Path], list[FrameObserver]] | None = None,
+                 hwaccel: str | None = None) -> None:
         self.config = config
+        self.hwaccel = hwaccel
         self.observers = observers
         self.store = store
         self.clock = clock or StageClock()
@@ -120,7 +123,9 @@ class Replay:
         # FFmpeg's own decode threads per file: one camera may use every core; several cameras
         # share them (four decoders at cores+1 threads each starve the inference sessions).
         threads = 0 if len(by_camera) == 1 else max(1, (os.cpu_count() or 1) // len(by_camera))
-        lanes = {cam: threaded(_lane(js, cfg.frame_stride, self.config.site_dir, threads, self.clock),
+        # the site's decode device (live.hwaccel, or --hwaccel): replay decodes as the daemon does
+        hwaccel = self.hwaccel or self.config.site.live.hwaccel
+        lanes = {cam: threaded(_lane(js, cfg.frame_stride, self.config.site_dir, threads, self.clock, hwaccel),
                                maxsize=2 * cfg.detector.batch, name=f"read-{cam}")
                  for cam, js in by_camera.items()}
         # Frames taken from each camera per round: fill the detector batch even with one camera.

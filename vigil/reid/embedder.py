@@ -13,6 +13,8 @@ from torch.nn import functional as F
 
 from vigil.config.reid import ReidConfig
 from vigil.detect.device import pick_device, use_half
+from vigil.detect.engines import installed
+from vigil.errors import ConfigError
 from vigil.reid.checkpoint import load_osnet
 from vigil.reid.osnet import OSNet
 from vigil.types import Detections
@@ -21,6 +23,20 @@ from vigil.weights import resolve_weights
 # torchreid's training normalisation (ImageNet statistics, RGB order).
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def choose_reid_engine(requested: str, device: torch.device) -> str:
+    """'openvino' or 'torch' for the re-ID model; ConfigError for an engine that cannot run here."""
+    if requested == "auto":
+        return "openvino" if device.type == "cpu" and installed("openvino") else "torch"
+    if requested == "openvino":
+        if not installed("openvino"):
+            raise ConfigError("re-ID engine 'openvino' is not installed (Python package 'openvino' is missing); "
+                              "install it, or set reid.engine: auto")
+        if device.type != "cpu":
+            raise ConfigError(f"re-ID engine 'openvino' runs on the CPU here but reid.device asks for {device}; "
+                              "set reid.device: cpu or reid.engine: auto")
+    return requested
 
 
 def clip_boxes(xyxy: np.ndarray, width: int, height: int, min_size: int = 2) -> tuple[np.ndarray, np.ndarray]:
@@ -52,8 +68,9 @@ class Embedder:
     """
 
     def __init__(self, model: OSNet, device: str = "auto", half: bool | str = "auto", batch_size: int = 64,
-                 input_size: tuple[int, int] = (256, 128), min_crop_size: int = 2):
+                 input_size: tuple[int, int] = (256, 128), min_crop_size: int = 2, engine: str = "torch"):
         self.device = pick_device(device)
+        self.engine = choose_reid_engine(engine, self.device)
         self.half = use_half(half, self.device)
         self.dtype = torch.float16 if self.half else torch.float32
         # channels_last: ~1.5x faster on CPU for OSNet's 1x1 / depthwise convs, and what cuDNN prefers in fp16.
@@ -68,13 +85,24 @@ class Embedder:
         # x_norm = x_uint8 * scale + shift, per RGB channel, folded into one multiply-add.
         self._scale = (1.0 / (255.0 * std)).view(1, 3, 1, 1).to(self.device, self.dtype)
         self._shift = (-mean / std).view(1, 3, 1, 1).to(self.device, self.dtype)
+        self._openvino = None
+        if self.engine == "openvino":
+            from vigil.reid.openvino_reid import OpenVinoReid, export_ir
+
+            xml = export_ir(self.model, self.input_size, self._scale, self._shift)
+            self._openvino = OpenVinoReid(xml, torch.get_num_threads(), bf16=half is True)
 
     @classmethod
     def from_config(cls, cfg: ReidConfig, base_dir: Path | None = None) -> "Embedder":
         path = resolve_weights(cfg.weights, base_dir, what="re-ID weights")
         model = load_osnet(path, cfg.model)
         return cls(model, device=cfg.device, half=cfg.half, batch_size=cfg.batch_size,
-                   input_size=cfg.input_size, min_crop_size=cfg.min_crop_size)
+                   input_size=cfg.input_size, min_crop_size=cfg.min_crop_size, engine=cfg.engine)
+
+    def describe(self) -> str:
+        if self._openvino is not None:
+            return f"openvino {self._openvino.precision}"
+        return f"torch {self.device.type} {'fp16' if self.half else 'fp32'}"
 
     @property
     def dim(self) -> int:
@@ -132,6 +160,9 @@ class Embedder:
 
     @torch.inference_mode()
     def _forward(self, batch_bgr: np.ndarray) -> np.ndarray:
+        if self._openvino is not None:
+            f = self._openvino(batch_bgr)
+            return f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)  # as F.normalize
         x = torch.from_numpy(batch_bgr).to(self.device, non_blocking=True)
         # BGR -> RGB in NHWC, then an NCHW view whose strides are channels_last (no copy).
         x = x.flip(-1).permute(0, 3, 1, 2).to(self.dtype)

@@ -34,11 +34,12 @@ log = logging.getLogger("vigil.live")
 
 def open_recording(camera: CameraConfig, rgb_path: str | Path, stride: int = 1,
                    base_dir: str | Path | None = None, estimator: Estimator | None = registration_estimator,
-                   threads: int = 0, clock: StageClock | None = None) -> Iterable[Frame]:
+                   threads: int = 0, clock: StageClock | None = None, hwaccel: str = "none") -> Iterable[Frame]:
     """The frame source of a recorded camera: its RGB file, paired with its thermal source
     when the camera has a `thermal:` section (thermal paths relative to `base_dir`, the site
-    config's folder). Decode time goes to `clock` ("decode")."""
-    rgb = FileSource(rgb_path, camera.id, camera.start_time, stride, threads, clock)
+    config's folder). Decode time goes to `clock` ("decode"); `hwaccel` (live.hwaccel) decodes the
+    RGB file on a device (a thermal file is small: software)."""
+    rgb = FileSource(rgb_path, camera.id, camera.start_time, stride, threads, clock, hwaccel)
     cfg = camera.thermal
     if cfg is None:
         return rgb
@@ -148,14 +149,14 @@ def open_feed(camera: CameraConfig, config: LoadedConfig, ready: threading.Event
         path = target.url
 
         def frames() -> Iterable[Frame]:
-            return open_recording(camera, path, stride, config.site_dir, estimator)
+            return open_recording(camera, path, stride, config.site_dir, estimator, hwaccel=live.hwaccel)
 
         return Feed(camera.id, target.masked, [FileFeeder(camera.id, frames, queue, stop)], queue)
 
     def reader(name: str, url: str, into, every: int) -> StreamReader:
         return StreamReader(name, url, into, stop, transport=target.transport, open_timeout=live.open_timeout,
                             read_timeout=live.read_timeout, backoff=make_backoff(live), max_lag=live.max_lag,
-                            stride=every)
+                            stride=every, hwaccel=live.hwaccel)
 
     slot = LatestFrameSlot(ready)
     readers = [reader(camera.id, target.url, slot, stride)]

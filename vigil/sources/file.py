@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import time
 from datetime import datetime, timedelta, timezone
@@ -12,8 +13,11 @@ from typing import Iterator
 import av
 
 from vigil.errors import SourceError
+from vigil.sources.hwdecode import open_decoder
 from vigil.timing import StageClock
 from vigil.types import Frame
+
+log = logging.getLogger("vigil.sources.file")
 
 
 def content_hash(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
@@ -44,11 +48,12 @@ class FileSource:
     absolute time: `start_time` (config) or the file's creation_time metadata, else
     its modification time, plus the pts. Damage part-way through raises SourceError
     after every good frame before it has been yielded. Decode time (not the time the consumer
-    holds a frame) goes to `clock` as stage "decode".
+    holds a frame) goes to `clock` as stage "decode". `hwaccel` as live.hwaccel: a device named
+    that does not open decodes in software with one warning for the file (`decoder` says which).
     """
 
     def __init__(self, path: str | os.PathLike, camera_id: str = "", start_time: datetime | None = None,
-                 stride: int = 1, threads: int = 0, clock: StageClock | None = None) -> None:
+                 stride: int = 1, threads: int = 0, clock: StageClock | None = None, hwaccel: str = "none") -> None:
         self.path = Path(path)
         self.clock = clock
         self.camera_id = camera_id
@@ -66,6 +71,10 @@ class FileSource:
         self.stream.thread_type = "AUTO"  # frame + slice threads inside FFmpeg, GIL released
         if threads > 0:  # several files decoding side by side: don't let each take every core
             self.stream.codec_context.thread_count = int(threads)
+        self.decoder = open_decoder(hwaccel, self.stream)
+        if self.decoder.fallback_reason:
+            log.warning("%s: hwaccel %s: %s; decoding in software", self.path.name, hwaccel,
+                        self.decoder.fallback_reason, extra={"camera": camera_id, "event": "hwaccel_fallback"})
         rate = self.stream.average_rate or self.stream.guessed_rate
         self.fps = float(rate) if rate else 25.0
         self.width, self.height = self.stream.codec_context.width, self.stream.codec_context.height
@@ -99,7 +108,7 @@ class FileSource:
         try:
             for packet in self.container.demux(self.stream):
                 try:
-                    decoded = packet.decode()
+                    decoded = packet.decode() if self.decoder.context is None else self.decoder.context.decode(packet)
                 except av.error.InvalidDataError as exc:
                     raise SourceError(f"'{self.path}' is damaged after frame {self.frames_decoded} "
                                       f"({exc}); frames before the damage were processed") from None

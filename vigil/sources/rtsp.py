@@ -9,6 +9,10 @@ GIL while decoding) and hands frames to a slot (vigil.sources.slots):
   next keyframe, also counted as dropped.
 - replay mode (`FrameQueue`): every frame is kept; the reader waits for the consumer.
 
+Decoding runs on a GPU/VPU when `hwaccel` asks for one (vigil.sources.hwdecode), else in software.
+A device that was asked for by name and does not work is a fallback to software: counted in
+`stats.decode_fallbacks` and logged once per camera (again only after the device worked again).
+
 Failures (refused, 401, timeout, EOF) close the stream and retry after an exponential, jittered,
 bounded backoff that resets once the stream has been healthy for a while. Every URL that reaches
 a log line or an error has its password masked.
@@ -28,6 +32,7 @@ import av
 from vigil.errors import SourceError
 from vigil.secrets import split_url
 from vigil.sources.backoff import Backoff
+from vigil.sources.hwdecode import SOFTWARE, Decoder, open_decoder
 from vigil.sources.slots import FrameQueue, LatestFrameSlot
 from vigil.sources.stats import RateMeter, ReaderStats, State
 from vigil.sources.urls import is_stream_url, mask_url, scrub, with_credentials
@@ -67,19 +72,25 @@ def _resolve(url: str) -> None:
             raise SourceError(f"{mask_url(url)}: cannot resolve host '{host}'; check the address") from None
 
 
+class _Resync(Exception):
+    """The hardware decoder failed: continue in software from the next keyframe."""
+
+
 class StreamReader(threading.Thread):
     """Decodes one camera's stream into `slot` until `stop` is set, reconnecting forever."""
 
     def __init__(self, camera_id: str, url: str, slot: LatestFrameSlot | FrameQueue, stop: threading.Event, *,
                  transport: Literal["tcp", "udp"] = "tcp", open_timeout: float = 10.0, read_timeout: float = 10.0,
-                 backoff: Backoff | None = None, max_lag: float = 2.0, stride: int = 1):
+                 backoff: Backoff | None = None, max_lag: float = 2.0, stride: int = 1, hwaccel: str = "auto"):
         super().__init__(name=f"reader-{camera_id}", daemon=True)
         self.camera_id, self.url, self.slot, self.stop_event = camera_id, url, slot, stop
         self.stride = max(1, int(stride))  # hand on every stride-th decoded frame (pipeline frame_stride)
         self.transport, self.open_timeout, self.read_timeout = transport, open_timeout, read_timeout
         self.backoff = backoff or Backoff()
         self.max_lag = max_lag
+        self.hwaccel = hwaccel
         self.stats = ReaderStats()
+        self._fell_back = False  # the named device failed; reported once until it works again
         self._index = 0
         # One clock for a frame: pts counts on from the monotonic clock at start, and `time` is the
         # wall time at that start plus pts, so tracker (pts) and counter (time) never drift apart.
@@ -98,14 +109,46 @@ class StreamReader(threading.Thread):
         }
         return av.open(self.url, options=options, timeout=(self.open_timeout, self.read_timeout))
 
+    def _fall_back(self, reason: str) -> None:
+        self.stats.decoder = SOFTWARE
+        if self._fell_back:
+            return
+        self._fell_back = True
+        self.stats.decode_fallbacks += 1
+        self.stats.decode_fallback_reason = reason
+        log.warning("%s: live.hwaccel %s: %s; decoding in software", self.camera_id, self.hwaccel, reason,
+                    extra={"camera": self.camera_id, "event": "hwaccel_fallback"})
+
+    def _decoder(self, stream) -> Decoder:
+        decoder = open_decoder(self.hwaccel, stream)
+        self.stats.decoder = decoder.device
+        if decoder.fallback_reason:
+            self._fall_back(decoder.fallback_reason)
+        elif self._fell_back and decoder.device != SOFTWARE:
+            self._fell_back = False
+            log.info("%s: decoding on %s again", self.camera_id, decoder.device,
+                     extra={"camera": self.camera_id, "event": "hwaccel_restored"})
+        return decoder
+
+    def _decode(self, decoder: Decoder, packet) -> list:
+        if decoder.context is None:
+            return packet.decode()
+        try:
+            return decoder.context.decode(packet)
+        except av.error.FFmpegError as exc:  # the device broke mid-stream: software from the next keyframe
+            self._fall_back(f"{decoder.device} decode failed ({exc})")
+            decoder.context, decoder.device = None, SOFTWARE
+            raise _Resync() from None
+
     def _stream(self, container) -> None:
         stream = container.streams.video[0]
         # Frame threading would hold frames back (one per thread) before output: latency. Slice
         # threading adds none; a camera stream is cheap to decode next to the detector.
         stream.thread_type = "SLICE"
+        decoder = self._decoder(stream)
         time_base = float(stream.time_base) if stream.time_base else 0.0
         offset = None  # min(monotonic - pts): where the stream started relative to our clock
-        skipping = False
+        skipping = resync = False
         log_first = True
         rate = stream.average_rate or stream.guessed_rate
         interval = 1.0 / float(rate) if rate else 0.04
@@ -127,12 +170,23 @@ class StreamReader(threading.Thread):
                         self.stats.skipped += 1
                         continue
                     skipping, offset = False, None  # re-anchor: also absorbs slow clock drift
-            for vf in packet.decode():
+            if resync:
+                if not packet.is_keyframe:
+                    self.stats.skipped += 1
+                    continue
+                resync = False
+            try:
+                frames = self._decode(decoder, packet)
+            except _Resync:
+                resync = True
+                continue
+            for vf in frames:
                 now = time.monotonic()
                 if log_first:
                     self.stats.stream_width, self.stats.stream_height = vf.width, vf.height
                     self.stats.state = "streaming"
-                    log.info("%s: streaming %dx%d from %s", self.camera_id, vf.width, vf.height, mask_url(self.url),
+                    log.info("%s: streaming %dx%d from %s (decode: %s)", self.camera_id, vf.width, vf.height,
+                             mask_url(self.url), decoder.device,
                              extra={"camera": self.camera_id, "event": "streaming"})
                     log_first = False
                 self._last_pts, prev_t = self._next_pts(vf.time, prev_t, interval, now)

@@ -42,6 +42,9 @@ class ReaderStats:
     next_retry_in: float | None = None
     stream_width: int = 0
     stream_height: int = 0
+    decoder: str | None = None  # "cuda", "vaapi", "qsv" or "software", once a connection opened
+    decode_fallbacks: int = 0  # times a device named in live.hwaccel failed and software took over
+    decode_fallback_reason: str | None = None
     decode_rate: RateMeter = field(default_factory=RateMeter)
 
     def note_frame(self, now: float) -> None:

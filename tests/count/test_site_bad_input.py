@@ -37,7 +37,12 @@ def one_error_line(code: int, err: str, needle: str) -> str:
 
 
 BAD = {
-    "unknown line class": (CAM + LINE + "        classes: [lorry]\n", "unknown class 'lorry'; choose from"),
+    "unknown line class": (CAM + LINE + "        classes: [lorry]\n",
+                           "line 'l': unknown class 'lorry'; the pipeline's detector reports car, bus, truck, "
+                           "or a group: vehicle"),
+    "line class the pipeline drops": (CAM + LINE + "        classes: [pedestrian]\n",
+                                      "line 'l': classes has 'pedestrian', which the pipeline's detector does "
+                                      "not keep"),
     "empty classes": (CAM + LINE + "        classes: []\n", "classes is empty"),
     "min_confidence above 1": (CAM + LINE + "        min_confidence: 1.5\n",
                                "min_confidence: Input should be less than or equal to 1"),

@@ -21,7 +21,7 @@ def model_labels(weights: Path) -> dict[int, str] | None:
     weights = Path(weights)
     try:
         names = _names(weights)
-    except (OSError, ValueError, SyntaxError, zipfile.BadZipFile, KeyError, AttributeError) as exc:
+    except Exception as exc:  # five formats' parsers (protobuf, pickle, zip, YAML, JSON) raise many types
         raise VigilError(f"cannot read the class labels of detector weights '{weights}': "
                          f"{' '.join(str(exc).split())[:160]}") from None
     if names is None:

@@ -135,6 +135,11 @@ class SiteConfig(Strict):
                 raise ValueError(f"camera {c.id!r}: detector.confidence {d.confidence:g} is below the "
                                  f"pipeline's {confidence:g}; the shared detector already dropped those "
                                  "boxes, so raise it or lower the pipeline's")
+        for i, out in enumerate(self.outputs):  # an output's filter matches class names exactly
+            odd = [n for n in out.filter.classes if n not in kept]
+            if odd:
+                raise ValueError(f"outputs[{i}] ({out.name}): filter names class {odd[0]!r}, which the pipeline's "
+                                 f"detector does not report; it reports {', '.join(kept)}")
 
     def camera(self, camera_id: str) -> CameraConfig:
         for c in self.cameras:

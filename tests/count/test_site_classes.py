@@ -18,8 +18,7 @@ from vigil.cli import main
 from vigil.config.geometry import LineConfig, ZoneConfig
 from vigil.config.pipeline import DetectorConfig
 from vigil.count import CameraCounter
-from vigil.detect.labels import model_labels
-from vigil.detect.yolo import class_lookup
+from vigil.detect.labels import class_lookup, model_labels
 from vigil.errors import ConfigError, VigilError
 from vigil.types import CLASS_IDS, CLASS_NAMES, Detections
 

@@ -31,8 +31,7 @@ def _first_frame_size(url: str, transport: str, timeout: float) -> tuple[int, in
 def _detector_labels(weights: Path, det: DetectorConfig) -> str:
     """The detector's labels read from the weights' metadata (no model built), checked against
     detector.classes: a mapped label the model lacks, or no kept class at all, is a ConfigError."""
-    from vigil.detect.labels import model_labels
-    from vigil.detect.yolo import class_lookup
+    from vigil.detect.labels import class_lookup, model_labels
 
     names = model_labels(weights)
     if names is None:

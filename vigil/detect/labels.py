@@ -1,6 +1,8 @@
-"""A detector's class labels read from its weights file without building the model or running it,
-for `vigil check`: ultralytics writes them into every export's metadata (.pt checkpoint, ONNX
-metadata, OpenVINO metadata.yaml, TFLite zip, TensorRT header), which AutoBackend reads the same way.
+"""A detector's class labels: which class of the pipeline each model label becomes (`class_lookup`),
+and the labels read from a weights file without building the model or running it, for
+`vigil check` (ultralytics writes them into every export's metadata: .pt checkpoint, ONNX
+metadata, OpenVINO metadata.yaml, TFLite zip, TensorRT header; AutoBackend reads them the same way).
+Kept free of torch, so checking a config stays cheap.
 """
 
 from __future__ import annotations
@@ -10,9 +12,48 @@ import json
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import yaml
 
-from vigil.errors import VigilError
+from vigil.classes import DEFAULT_VOCAB, ClassVocab
+from vigil.errors import ConfigError, VigilError
+from vigil.types import COCO_TO_VIGIL
+
+# Model class names that mean a Vigil class (COCO's names plus Vigil's own).
+NAME_TO_VIGIL = {"person": "pedestrian", "pedestrian": "pedestrian", "people": "pedestrian",
+                 "bicycle": "bicycle", "car": "car", "motorcycle": "motorcycle", "motorbike": "motorcycle",
+                 "bus": "bus", "truck": "truck"}
+
+
+def class_lookup(names: dict[int, str], label_map: dict[str, str] | None = None,
+                 vocab: ClassVocab = DEFAULT_VOCAB) -> np.ndarray:
+    """Array mapping model class index -> class id in `vocab` (-1 = not reported).
+
+    With `label_map` (detector.classes given as {label or index: class name}) by that mapping
+    only; else by name when the model carries real names, by COCO index when it carries none."""
+    n = max(names) + 1 if names else 80
+    lut = np.full(max(n, 80), -1, dtype=np.int32)
+    if label_map is not None:
+        by_label = {str(v).lower(): i for i, v in names.items()}
+        for label, mapped in label_map.items():
+            i = by_label.get(label.lower(), int(label) if label.isdigit() and int(label) in names else None)
+            if i is None:
+                shown = ", ".join(list(map(str, names.values()))[:20])
+                raise ConfigError(f"detector.classes maps label {label!r}, which the model does not have; its "
+                                  f"labels: {shown}. Use one of them or its class index")
+            lut[i] = vocab.id(mapped)
+        return lut
+    # Placeholder names ('class0', or '0' from a model built from a YAML) carry no meaning.
+    named = any(not (str(v).startswith("class") or str(v).isdigit()) for v in names.values())
+    if named:
+        for i, name in names.items():
+            vigil = NAME_TO_VIGIL.get(str(name).lower())
+            if vigil is not None:
+                lut[i] = vocab.id(vigil)
+    else:
+        for coco, class_id in COCO_TO_VIGIL.items():
+            lut[coco] = class_id  # the stock classes keep their ids in every vocabulary
+    return lut
 
 
 def model_labels(weights: Path) -> dict[int, str] | None:

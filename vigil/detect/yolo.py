@@ -35,6 +35,7 @@ from vigil.config.pipeline import DetectorConfig
 from vigil.detect.device import pick_device, use_half
 from vigil.detect.engines import EXPORTS, choose_engine, weights_format
 from vigil.detect.export_cache import cached_export
+from vigil.detect.labels import class_lookup
 from vigil.detect.letterbox import PlanarLetterbox, input_shape, letterbox_batch
 from vigil.detect.nms import yolo_nms
 from vigil.detect.onnx_workers import OnnxWorkers, default_workers
@@ -42,44 +43,8 @@ from vigil.detect.openvino_engine import OpenVinoRunner
 from vigil.detect.staging import HostStaging
 from vigil.errors import ConfigError, VigilError
 from vigil.timing import StageClock
-from vigil.types import CLASS_IDS, COCO_TO_VIGIL, Detections
+from vigil.types import CLASS_IDS, Detections
 from vigil.weights import resolve_weights
-
-# Model class names that mean a Vigil class (COCO's names plus Vigil's own).
-NAME_TO_VIGIL = {"person": "pedestrian", "pedestrian": "pedestrian", "people": "pedestrian",
-                 "bicycle": "bicycle", "car": "car", "motorcycle": "motorcycle", "motorbike": "motorcycle",
-                 "bus": "bus", "truck": "truck"}
-
-
-def class_lookup(names: dict[int, str], label_map: dict[str, str] | None = None,
-                 vocab: ClassVocab = DEFAULT_VOCAB) -> np.ndarray:
-    """Array mapping model class index -> class id in `vocab` (-1 = not reported).
-
-    With `label_map` (detector.classes given as {label or index: class name}) by that mapping
-    only; else by name when the model carries real names, by COCO index when it carries none."""
-    n = max(names) + 1 if names else 80
-    lut = np.full(max(n, 80), -1, dtype=np.int32)
-    if label_map is not None:
-        by_label = {str(v).lower(): i for i, v in names.items()}
-        for label, mapped in label_map.items():
-            i = by_label.get(label.lower(), int(label) if label.isdigit() and int(label) in names else None)
-            if i is None:
-                shown = ", ".join(list(map(str, names.values()))[:20])
-                raise ConfigError(f"detector.classes maps label {label!r}, which the model does not have; its "
-                                  f"labels: {shown}. Use one of them or its class index")
-            lut[i] = vocab.id(mapped)
-        return lut
-    # Placeholder names ('class0', or '0' from a model built from a YAML) carry no meaning.
-    named = any(not (str(v).startswith("class") or str(v).isdigit()) for v in names.values())
-    if named:
-        for i, name in names.items():
-            vigil = NAME_TO_VIGIL.get(str(name).lower())
-            if vigil is not None:
-                lut[i] = vocab.id(vigil)
-    else:
-        for coco, class_id in COCO_TO_VIGIL.items():
-            lut[coco] = class_id  # the stock classes keep their ids in every vocabulary
-    return lut
 
 
 @dataclass

@@ -250,3 +250,14 @@ def test_a_custom_class_model_counts_under_its_own_names(replays, capsys):
     events = json.loads(capsys.readouterr().out)
     assert len(events) == sum(n for (_, c, _), n in custom.items() if c == "lorry")
     assert all(e["class"] == "lorry" for e in events)
+    # The API answers the same rows as the CLI for the new class.
+    from tests.api.apikit import local_client
+    from vigil.api.app import create_app
+    from vigil.store import Store
+
+    store = Store(custom_db, create=False)
+    try:
+        api = local_client(create_app(store)).get("/api/counts", params={"class": "forklift", "line": "away"})
+    finally:
+        store.close()
+    assert api.status_code == 200 and api.json() == rows

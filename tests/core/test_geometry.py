@@ -65,13 +65,14 @@ def test_config_fusion_methods_match_the_fusion_code():
 
 def test_config_imports_no_implementation():
     """vigil.config is the contract: loading and validating it must not pull in fusion (which the
-    thermal method check used to import), sources, detect or the store."""
+    thermal method check used to import), sources, detect or the store. vigil.classes (the class
+    vocabulary a detector config defines) is contract too: it imports only vigil.types."""
     import subprocess
     import sys
 
     code = ("import sys, vigil.config, vigil.config.database, vigil.config.geometry; "
             "vigil.config.fusion.ThermalConfig(source='t.mp4', method='gff'); "
             "print(sorted(m for m in sys.modules if m.startswith('vigil.') and m.split('.')[1] not in "
-            "('config', 'errors', 'types', 'secrets')))")
+            "('config', 'errors', 'types', 'classes', 'secrets')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

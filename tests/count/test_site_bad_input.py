@@ -37,8 +37,17 @@ def one_error_line(code: int, err: str, needle: str) -> str:
 
 
 BAD = {
-    "unknown line class": (CAM + LINE + "        classes: [lorry]\n", "unknown class 'lorry'; choose from"),
+    "unknown line class": (CAM + LINE + "        classes: [lorry]\n",
+                           "line 'l': unknown class 'lorry'; the pipeline's detector reports car, bus, truck, "
+                           "or a group: vehicle"),
+    "line class the pipeline drops": (CAM + LINE + "        classes: [pedestrian]\n",
+                                      "line 'l': classes has 'pedestrian', which the pipeline's detector does "
+                                      "not keep"),
     "empty classes": (CAM + LINE + "        classes: []\n", "classes is empty"),
+    "output filter class the pipeline does not report": (
+        CAM + "outputs:\n  - {name: hook, type: webhook, url: 'http://127.0.0.1:9/h', filter: {classes: [person]}}\n",
+        "outputs[0] (hook): filter names class 'person', which the pipeline's detector does not report; it "
+        "reports car, bus, truck"),
     "min_confidence above 1": (CAM + LINE + "        min_confidence: 1.5\n",
                                "min_confidence: Input should be less than or equal to 1"),
     "negative min_area": (CAM + LINE + "        min_area: -4\n", "min_area: Input should be greater than"),

@@ -8,8 +8,9 @@ import pytest
 
 from tests.support.data import SHARED, YOLO_ONNX, need
 from vigil.config.pipeline import DetectorConfig
+from vigil.detect.labels import class_lookup
 from vigil.detect.letterbox import letterbox_batch
-from vigil.detect.yolo import YoloDetector, class_lookup
+from vigil.detect.yolo import YoloDetector
 from vigil.errors import ConfigError, VigilError, WeightsNotFound
 from vigil.types import CLASS_IDS
 

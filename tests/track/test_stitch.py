@@ -58,3 +58,18 @@ def test_class_is_the_vote_of_every_sighting():
     for k, cls in enumerate([CAR, CLASS_IDS["truck"], CAR]):
         s.update(seen([3], [100], [look(0)], cls=cls), k * 0.1)
     assert s.classes([3]).tolist() == [CAR]
+
+
+def test_a_pipelines_groups_decide_which_classes_may_continue_each_other():
+    from vigil.config.pipeline import DetectorConfig
+
+    # A forklift model: forklift joins the vehicles, pallet_truck stays a group of its own.
+    vocab = DetectorConfig(weights="x.pt", classes={"forklift": "forklift", "pallet": "pallet_truck"},
+                           groups={"forklift": "vehicle"}).vocabulary
+    for new_cls, continues in [(vocab.id("forklift"), True), (CAR, True), (vocab.id("pallet_truck"), False)]:
+        s = IdentityStitcher(max_gap_s=1.0, max_distance=2.0, min_similarity=0.75, vocab=vocab)
+        for k in range(3):
+            s.update(seen([1], [100 + 10 * k], [look(0)], cls=vocab.id("forklift")), k * 0.1)
+        got = s.update(seen([7], [140], [look(0)], cls=new_cls), 0.4)
+        assert got.tolist() == ([1] if continues else [-1]), vocab.names[new_cls]
+    assert s.classes([7]).tolist() == [vocab.id("pallet_truck")]  # 8 classes voted, the new ones included

@@ -128,6 +128,12 @@ def test_config_write_only_when_allowed(site, tmp_path):
     cfg = read_yaml_model(copy, SiteConfig)
     assert [ln.name for ln in cfg.camera("gate-1").lines] == ["new"]
     assert (tmp_path / "site.yaml.bak").read_text() == path.read_text()
+    # A filter class the site's pipeline does not report is refused, and the file is left as it was.
+    before = copy.read_text()
+    r = c.post("/api/editor/save", json={"camera": "gate-1", "lines": [
+        {"name": "new", "points": [[5, 5], [100, 5]], "classes": ["forklift"]}]})
+    assert r.status_code == 400 and "unknown class 'forklift'" in r.json()["detail"], r.text
+    assert copy.read_text() == before
 
 
 def test_readyz_and_cameras_without_a_daemon(site):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from vigil.bench.memory import RssSampler, cpu_seconds
 from vigil.bench.side import SideResult, empty_counts
-from vigil.detect.yolo import NAME_TO_VIGIL
+from vigil.detect.labels import NAME_TO_VIGIL
 
 # COCO indices of Vigil's classes (pedestrian, bicycle, car, motorcycle, bus, truck).
 COCO_CLASSES = [0, 1, 2, 3, 5, 7]

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from vigil.cli.app import app
+from vigil.config.pipeline import DetectorConfig
 from vigil.errors import ConfigError, VigilError
 
 
@@ -25,6 +26,27 @@ def _first_frame_size(url: str, transport: str, timeout: float) -> tuple[int, in
     except (av.error.FFmpegError, OSError, UnicodeDecodeError, ValueError) as exc:
         raise VigilError(f"cannot be opened or decoded ({' '.join(str(exc).split())[:160]})") from None
     raise VigilError("has no decodable frame")
+
+
+def _detector_labels(weights: Path, det: DetectorConfig) -> str:
+    """The detector's labels read from the weights' metadata (no model built), checked against
+    detector.classes: a mapped label the model lacks, or no kept class at all, is a ConfigError."""
+    from vigil.detect.labels import class_lookup, model_labels
+
+    names = model_labels(weights)
+    if names is None:
+        return f"detector labels: not stored in {weights.name}; detector.classes is checked when the model loads"
+    vocab = det.vocabulary
+    lut = class_lookup(names, det.label_map, vocab)
+    kept = {vocab.id(c) for c in det.kept_classes}
+    reported = {vocab.names[c] for c in lut[: max(names) + 1].tolist() if c in kept}
+    if not reported:
+        raise ConfigError(f"detector weights '{weights.name}' detect none of the classes {det.kept_classes}; "
+                          f"its labels: {', '.join(list(names.values())[:20])}")
+    mapped = [f"{names[i]}->{vocab.names[c]}" for i, c in enumerate(lut[: max(names) + 1].tolist())
+              if c in kept and i in names]
+    shown = ", ".join(mapped[:12]) + (f" (+{len(mapped) - 12} more)" if len(mapped) > 12 else "")
+    return f"detector labels: {len(names)} in {weights.name}; counted as {shown}"
 
 
 def check_config(path: Path, say=lambda line: None) -> tuple[list[str], list[str]]:
@@ -52,7 +74,10 @@ def check_config(path: Path, say=lambda line: None) -> tuple[list[str], list[str
         weights.append(("re-ID weights", cfg.pipeline.reid.weights))
     for what, name in weights:
         try:
-            fine(f"{what}: {resolve_weights(name, cfg.weights_base(), what)}")
+            path = resolve_weights(name, cfg.weights_base(), what)
+            fine(f"{what}: {path}")
+            if what == "detector weights":
+                fine(_detector_labels(path, cfg.pipeline.detector))
         except VigilError as exc:
             problems.append(str(exc))
     live = cfg.site.live

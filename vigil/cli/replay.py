@@ -108,7 +108,7 @@ def replay(
         if annotate is not None:
             from vigil.render.annotate import annotators
 
-            observers = annotators(annotate, cfg.pipeline.frame_stride)
+            observers = annotators(annotate, cfg.pipeline.frame_stride, cfg.pipeline.detector.vocabulary)
         runner = Replay(cfg, store, detector, embedder, on_frames=advance, observers=observers, hwaccel=hwaccel)
         try:
             results = runner.run(jobs)

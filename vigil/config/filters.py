@@ -6,36 +6,16 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator, model_validator
 
+from vigil.classes import DEFAULT_VOCAB
 from vigil.config.base import Strict
-from vigil.types import CLASS_NAMES, VEHICLE_CLASSES
-
-# Names a filter may use for several classes at once.
-CLASS_GROUPS: dict[str, tuple[str, ...]] = {
-    "vehicle": tuple(c for c in CLASS_NAMES if c in VEHICLE_CLASSES),
-    "motor_vehicle": ("car", "motorcycle", "bus", "truck"),
-    "heavy": ("bus", "truck"),
-}
-
-
-def expand_classes(names: list[str]) -> list[str]:
-    """Class names with groups (vehicle, motor_vehicle, heavy) expanded, in CLASS_NAMES order;
-    ValueError naming the first unknown name."""
-    out: set[str] = set()
-    for n in names:
-        if n in CLASS_GROUPS:
-            out.update(CLASS_GROUPS[n])
-        elif n in CLASS_NAMES:
-            out.add(n)
-        else:
-            raise ValueError(f"unknown class {n!r}; choose from {', '.join(CLASS_NAMES)} "
-                             f"or a group: {', '.join(CLASS_GROUPS)}")
-    return [c for c in CLASS_NAMES if c in out]
 
 
 class ClassFilter(Strict):
+    # Checked against the pipeline's class vocabulary when site and pipeline meet
+    # (SiteConfig.check_classes), since a pipeline may add classes (a forklift model).
     classes: list[str] | None = Field(
-        default=None, description="only these classes (or groups: " + ", ".join(CLASS_GROUPS) + "); "
-                                  "default: every class")
+        default=None, description="only these classes (or groups: " + ", ".join(DEFAULT_VOCAB.filter_groups)
+                                  + ", or one from the pipeline's detector.groups); default: every class")
 
     @field_validator("classes")
     @classmethod
@@ -43,9 +23,8 @@ class ClassFilter(Strict):
         if v is None:
             return v
         if not v:
-            raise ValueError("classes is empty; leave it out to keep every class, or name at least one of "
-                             + ", ".join(CLASS_NAMES))
-        return expand_classes(v)
+            raise ValueError("classes is empty; leave it out to keep every class, or name at least one")
+        return [str(c).strip() for c in v]
 
 
 class ObjectFilter(ClassFilter):

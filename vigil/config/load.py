@@ -200,7 +200,8 @@ def load_site(path: str | os.PathLike) -> LoadedConfig:
     pipe_path = find_pipeline(site.pipeline, site_path.parent)
     pipeline = load_pipeline(pipe_path)
     try:
-        site.check_detector(pipeline.detector.confidence, pipeline.detector.kept_classes)
+        det = pipeline.detector
+        site.check_detector(det.confidence, det.kept_classes, det.vocabulary)
     except ValueError as exc:
         raise ConfigError(f"{site_path}: {exc}") from None
     return LoadedConfig(site=site, pipeline=pipeline, site_path=site_path, pipeline_path=pipe_path)

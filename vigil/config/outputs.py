@@ -29,7 +29,8 @@ class OutputFilter(Strict):
     cameras: list[str] = Field(default_factory=list, description="camera ids")
     names: list[str] = Field(default_factory=list, description="line or zone names")
     kinds: list[Literal["line", "zone"]] = Field(default_factory=list, description="line, zone")
-    classes: list[str] = Field(default_factory=list, description="class names, e.g. person, car")
+    classes: list[str] = Field(default_factory=list, description="class names, e.g. pedestrian, car "
+                                                                 "(those the pipeline's detector reports)")
     directions: list[Literal["in", "out"]] = Field(default_factory=list, description="in, out")
 
     def match(self, camera: str, kind: str, name: str, class_name: str, direction: str) -> bool:

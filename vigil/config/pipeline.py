@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
+from vigil.classes import DEFAULT_VOCAB, ClassVocab, bad_name
 from vigil.config.base import Strict
 from vigil.config.geometry import CountingConfig
 from vigil.config.reid import ReidConfig
@@ -22,8 +23,14 @@ class DetectorConfig(Strict):
     classes: list[str] | dict[str | int, str] = Field(
         default_factory=lambda: list(CLASS_NAMES),
         description="Vigil classes kept (" + ", ".join(CLASS_NAMES) + "), or a mapping of the model's own "
-                    "labels (or class indices) to Vigil classes, for a model trained on other labels "
-                    "(e.g. {lorry: truck, van: car}); labels not mapped are dropped")
+                    "labels (or class indices) to class names, for a model trained on other labels: onto "
+                    "Vigil's classes ({lorry: truck}) or new ones ({forklift: forklift, person: pedestrian}); "
+                    "labels not mapped are dropped")
+    groups: dict[str, str] = Field(
+        default_factory=dict,
+        description="group of a class (e.g. {forklift: vehicle}): id switches are only stitched within a "
+                    "group, and a line/zone filter may name the group; default: vehicle for Vigil's "
+                    "vehicles, a new class is its own group")
     device: str = Field(default="auto", description="'auto' (cuda if available), 'cpu', 'cuda', 'cuda:1'")
     engine: Literal["auto", "openvino", "onnxruntime", "tensorrt", "torch"] = Field(
         default="auto", description="inference engine; 'auto' = the fastest this machine has for the weights: "
@@ -41,35 +48,65 @@ class DetectorConfig(Strict):
     def _classes(cls, v):
         if isinstance(v, dict):
             if not v:
-                raise ValueError("classes is an empty mapping; map at least one model label to one of "
-                                 + ", ".join(CLASS_NAMES))
-            v = {str(k).strip(): c for k, c in v.items()}
+                raise ValueError("classes is an empty mapping; map at least one model label to a class, e.g. "
+                                 "{forklift: forklift} or {person: pedestrian}")
+            v = {str(k).strip(): str(c).strip() for k, c in v.items()}
             if "" in v:
                 raise ValueError("classes maps an empty label; give the model's label (or class index)")
-            bad = [c for c in v.values() if c not in CLASS_NAMES]
-            if bad:
-                raise ValueError(f"classes maps a label to {bad[0]!r}, not a Vigil class; choose from "
-                                 + ", ".join(CLASS_NAMES))
+            for c in v.values():
+                why = bad_name(c) or _group_name(c)
+                if why:
+                    raise ValueError(f"classes maps a label to {why}")
             return v
         bad = [c for c in v if c not in CLASS_NAMES]
         if bad:
-            raise ValueError(f"unknown class {bad[0]!r}; choose from {', '.join(CLASS_NAMES)}")
+            raise ValueError(f"unknown class {bad[0]!r}; choose from {', '.join(CLASS_NAMES)}, or map the "
+                             f"model's label to a new class: classes: {{<label>: {bad[0]}}}")
         if not v:
             raise ValueError("classes is empty; keep at least one of " + ", ".join(CLASS_NAMES))
         return v
 
+    @model_validator(mode="after")
+    def _groups(self):
+        kept = self.kept_classes
+        for c, g in self.groups.items():
+            if c not in kept:
+                raise ValueError(f"groups names class {c!r}, which detector.classes does not produce "
+                                 f"({', '.join(kept)}); remove it or map a label to it")
+            why = bad_name(g)
+            if why:
+                raise ValueError(f"groups: {c}: {why}")
+            if g != c and g in self.vocabulary.names:
+                raise ValueError(f"groups puts {c!r} in {g!r}, which is a class, not a group; use vehicle or "
+                                 "a new group name")
+        return self
 
     @property
     def kept_classes(self) -> list[str]:
-        """The Vigil classes this detector reports."""
+        """The classes this detector reports, in vocabulary order."""
         if isinstance(self.classes, dict):
-            return [c for c in CLASS_NAMES if c in self.classes.values()]
+            mapped = set(self.classes.values())
+            return [c for c in self.vocabulary.names if c in mapped]
         return list(self.classes)
 
     @property
+    def vocabulary(self) -> ClassVocab:
+        """The pipeline's class vocabulary: Vigil's six, then new classes named by the mapping."""
+        new = self.classes.values() if isinstance(self.classes, dict) else ()
+        return ClassVocab.build(new, self.groups)
+
+    @property
     def label_map(self) -> dict[str, str] | None:
-        """Model label (or class index) -> Vigil class, when the config gives a mapping."""
+        """Model label (or class index) -> class name, when the config gives a mapping."""
         return {str(k): c for k, c in self.classes.items()} if isinstance(self.classes, dict) else None
+
+
+def _group_name(name: str) -> str | None:
+    """Why a class may not take this name: it already names a filter group."""
+    if name in DEFAULT_VOCAB.filter_groups:
+        return (f"{name!r}, which is a group of classes; name the new class otherwise "
+                f"(e.g. {name}_x) or map the label to one of " + ", ".join(CLASS_NAMES))
+    return None
 
 
 class PipelineConfig(Strict):

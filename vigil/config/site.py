@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from vigil.classes import DEFAULT_VOCAB, ClassVocab
 from vigil.config.base import StartTime, Strict, first_duplicate
 from vigil.config.database import DEFAULT_DB_URL
 from vigil.config.filters import CameraDetectorConfig
@@ -110,9 +111,23 @@ class SiteConfig(Strict):
             raise ValueError(f"camera id {dup!r} is used twice; camera ids must be unique")
         return v
 
-    def check_detector(self, confidence: float, classes: list[str]) -> None:
-        """Per-camera detector overrides can only narrow the shared detector's output."""
+    def check_detector(self, confidence: float, kept: list[str], vocab: ClassVocab = DEFAULT_VOCAB) -> None:
+        """Against the pipeline's detector: per-camera overrides can only narrow its output, and
+        every class a filter names is in its vocabulary (`kept`: the classes it reports)."""
         for c in self.cameras:
+            for where, names in [*((f"{kind} {name!r}", shape.classes) for kind, name, shape in _filtered(c)),
+                                 ("detector", c.detector.classes if c.detector is not None else None)]:
+                for n in names or []:
+                    try:
+                        reported = set(vocab.expand([n])) & set(kept)
+                    except ValueError:
+                        raise ValueError(f"camera {c.id!r} {where}: unknown class {n!r}; the pipeline's detector "
+                                         f"reports {', '.join(kept)}"
+                                         + _groups_of(vocab, kept) + " (its detector.classes and detector.groups "
+                                         "decide them)") from None
+                    if not reported:
+                        raise ValueError(f"camera {c.id!r} {where}: classes has {n!r}, which the pipeline's "
+                                         f"detector does not keep ({', '.join(kept)}); add it there or remove it")
             d = c.detector
             if d is None:
                 continue
@@ -120,13 +135,25 @@ class SiteConfig(Strict):
                 raise ValueError(f"camera {c.id!r}: detector.confidence {d.confidence:g} is below the "
                                  f"pipeline's {confidence:g}; the shared detector already dropped those "
                                  "boxes, so raise it or lower the pipeline's")
-            missing = [k for k in d.classes or [] if k not in classes]
-            if missing:
-                raise ValueError(f"camera {c.id!r}: detector.classes has {missing[0]!r}, which the pipeline's "
-                                 f"detector does not keep ({', '.join(classes)}); add it there or remove it")
+        for i, out in enumerate(self.outputs):  # an output's filter matches class names exactly
+            odd = [n for n in out.filter.classes if n not in kept]
+            if odd:
+                raise ValueError(f"outputs[{i}] ({out.name}): filter names class {odd[0]!r}, which the pipeline's "
+                                 f"detector does not report; it reports {', '.join(kept)}")
 
     def camera(self, camera_id: str) -> CameraConfig:
         for c in self.cameras:
             if c.id == camera_id:
                 return c
         raise KeyError(camera_id)
+
+
+def _filtered(camera: CameraConfig):
+    """(kind, name, shape) of each of the camera's lines and zones."""
+    return [("line", ln.name, ln) for ln in camera.lines] + [("zone", z.name, z) for z in camera.zones]
+
+
+def _groups_of(vocab: ClassVocab, kept: list[str]) -> str:
+    """', or a group: vehicle, ...' listing the filter groups with a member the detector keeps."""
+    names = [g for g, members in vocab.filter_groups.items() if set(members) & set(kept)]
+    return f", or a group: {', '.join(names)}" if names else ""

@@ -35,6 +35,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
+from vigil.classes import DEFAULT_VOCAB, ClassVocab
 from vigil.config.base import first_duplicate
 from vigil.config.filters import ObjectFilter
 from vigil.config.geometry import CountingConfig, LineConfig, ZoneConfig
@@ -48,9 +49,8 @@ from vigil.count.speed import GroundPlane
 from vigil.errors import ConfigError
 from vigil.track.slots import SlotTable
 from vigil.track.stitch import IdentityStitcher
-from vigil.types import CLASS_IDS, CLASS_NAMES, CountEvent, Detections
+from vigil.types import CountEvent, Detections
 
-_N_CLASSES = len(CLASS_NAMES)
 _INHERITED = ("line_side", "line_sign", "line_pt", "line_cross_ok", "line_run", "line_counted",
               "zone_inside", "zone_entered", "zone_run", "zone_run_start")
 
@@ -59,7 +59,8 @@ class CameraCounter:
     """Counts line crossings and zone visits for one camera. Not thread-safe: one caller per camera."""
 
     def __init__(self, camera_id: str, lines: list[LineConfig], zones: list[ZoneConfig],
-                 counting: CountingConfig | None = None, ground: GroundConfig | None = None):
+                 counting: CountingConfig | None = None, ground: GroundConfig | None = None,
+                 vocab: ClassVocab = DEFAULT_VOCAB):
         # The site config refuses duplicates already; a counter built by hand gets the same check.
         dup = first_duplicate([ln.name for ln in lines] + [z.name for z in zones])
         if dup is not None:
@@ -68,13 +69,17 @@ class CameraCounter:
         self.lines = list(lines)
         self.zones = list(zones)
         self.cfg = counting or CountingConfig()
+        self.vocab = vocab  # what class_id means: event class names, filter classes
+        self._class_filter = [self._filter_ids(kind, shape) for kind, shapes in (("line", self.lines),
+                                                                                 ("zone", self.zones))
+                              for shape in shapes]
         self._a = np.array([ln.points[0] for ln in self.lines], np.float64).reshape(-1, 2)
         self._b = np.array([ln.points[1] for ln in self.lines], np.float64).reshape(-1, 2)
         self._in_sign = np.array([1 if ln.in_side == "right" else -1 for ln in self.lines], np.int8)
         self._polygons = [np.asarray(z.polygon, np.float64) for z in self.zones]
         self._ground = None if ground is None else GroundPlane(ground)
         self._ids = IdentityStitcher(self.cfg.reid_max_gap_s, self.cfg.reid_max_distance,
-                                     self.cfg.reid_min_similarity, enabled=self.cfg.reid_dedup)
+                                     self.cfg.reid_min_similarity, enabled=self.cfg.reid_dedup, vocab=vocab)
         self._reset()
 
     # ------------------------------------------------------------------ public API
@@ -100,11 +105,12 @@ class CameraCounter:
             if line.anchor not in anchors:
                 anchors[line.anchor] = tracks.anchors(line.anchor).astype(np.float64)
             events += self._with_speed(self._update_line(li, anchors[line.anchor], slots, ids, classes, time,
-                                                         _passing(line, tracks, classes)), t)
+                                                         self._passing(li, line, tracks, classes)), t)
         for zi, zone in enumerate(self.zones):
             if zone.anchor not in anchors:
                 anchors[zone.anchor] = tracks.anchors(zone.anchor).astype(np.float64)
-            p, sl, i, c = _rows(_passing(zone, tracks, classes), anchors[zone.anchor], slots, ids, classes)
+            sel = self._passing(len(self.lines) + zi, zone, tracks, classes)
+            p, sl, i, c = _rows(sel, anchors[zone.anchor], slots, ids, classes)
             events += self._update_zone(zi, p, sl, i, c, t, time)
         return events
 
@@ -132,8 +138,8 @@ class CameraCounter:
         classes = self._ids.classes(tab.track_id[live])
         out = {}
         for zi, zone in enumerate(self.zones):
-            counts = np.bincount(classes[tab.zone_inside[live, zi]], minlength=_N_CLASSES)
-            out[zone.name] = {name: int(counts[c]) for c, name in enumerate(CLASS_NAMES)}
+            counts = np.bincount(classes[tab.zone_inside[live, zi]], minlength=len(self.vocab))
+            out[zone.name] = {name: int(counts[c]) for c, name in enumerate(self.vocab.names)}
         return out
 
     @property
@@ -175,14 +181,40 @@ class CameraCounter:
         assert self._t0 is not None  # seconds come from _seconds, which sets the origin
         return self._t0 + timedelta(seconds=float(seconds))
 
-    @staticmethod
-    def _clean(tracks: Detections) -> Detections:
+    def _filter_ids(self, kind: str, shape: LineConfig | ZoneConfig) -> np.ndarray | None:
+        """The class ids a line or zone's `classes` filter lets through (groups expanded)."""
+        if shape.classes is None:
+            return None
+        try:
+            return self.vocab.ids(self.vocab.expand(shape.classes))
+        except ValueError as exc:
+            raise ConfigError(f"camera {self.camera_id!r} {kind} {shape.name!r}: {exc}") from None
+
+    def _passing(self, k: int, shape: ObjectFilter, tracks: Detections, classes: np.ndarray) -> np.ndarray | None:
+        """Rows of `tracks` that line/zone number `k`'s filters let through; None when it has no filters."""
+        if not shape.filters:
+            return None
+        ok = np.ones(len(tracks), bool)
+        if (wanted := self._class_filter[k]) is not None:
+            ok &= np.isin(classes, wanted)
+        if shape.min_confidence is not None:
+            ok &= tracks.confidence >= shape.min_confidence
+        if shape.min_area is not None or shape.max_area is not None:
+            area = tracks.area
+            if shape.min_area is not None:
+                ok &= area >= shape.min_area
+            if shape.max_area is not None:
+                ok &= area <= shape.max_area
+        return ok
+
+    def _clean(self, tracks: Detections) -> Detections:
         ids = tracks.tracker_id
         keep = ids >= 0
         if not keep.all():
             tracks, ids = tracks[keep], ids[keep]
-        if len(ids) and (bad := (tracks.class_id < 0) | (tracks.class_id >= _N_CLASSES)).any():
-            raise ValueError(f"class_id {int(tracks.class_id[bad][0])} is not a Vigil class id (0..{_N_CLASSES - 1})")
+        n = len(self.vocab)
+        if len(ids) and (bad := (tracks.class_id < 0) | (tracks.class_id >= n)).any():
+            raise ValueError(f"class_id {int(tracks.class_id[bad][0])} is not a class id of this pipeline (0..{n - 1})")
         _, first = np.unique(ids, return_index=True)
         if len(first) < len(ids):
             tracks = tracks[np.sort(first)]
@@ -222,7 +254,7 @@ class CameraCounter:
             classes = self._ids.classes(tab.track_id[inside])
             for s, c, at, dw in zip(inside.tolist(), classes.tolist(), left.tolist(), dwell.tolist()):
                 events.append(CountEvent(self.camera_id, "zone", zone.name, int(tab.track_id[s]),
-                                         CLASS_NAMES[c], "out", self._at(at), dwell_s=float(dw)))
+                                         self.vocab.names[c], "out", self._at(at), dwell_s=float(dw)))
             tab.zone_inside[inside, zi] = False
         return events
 
@@ -277,7 +309,7 @@ class CameraCounter:
             fresh = ~tab.line_counted[slots[rows], li, col]
             rows, col = rows[fresh], col[fresh]
             tab.line_counted[slots[rows], li, col] = True
-        return [CountEvent(self.camera_id, "line", line.name, int(ids[r]), CLASS_NAMES[classes[r]],
+        return [CountEvent(self.camera_id, "line", line.name, int(ids[r]), self.vocab.names[classes[r]],
                            "in" if c == 0 else "out", time) for r, c in zip(rows.tolist(), col.tolist())]
 
     def _update_zone(self, zi: int, p: np.ndarray, slots: np.ndarray, ids: np.ndarray, classes: np.ndarray,
@@ -304,28 +336,10 @@ class CameraCounter:
         events = []
         for r in np.flatnonzero(flip).tolist():
             going_in = bool(entering[r])
-            events.append(CountEvent(self.camera_id, "zone", zone.name, int(ids[r]), CLASS_NAMES[classes[r]],
+            events.append(CountEvent(self.camera_id, "zone", zone.name, int(ids[r]), self.vocab.names[classes[r]],
                                      "in" if going_in else "out", time,
                                      dwell_s=None if going_in else float(dwell[r])))
         return events
-
-
-def _passing(shape: ObjectFilter, tracks: Detections, classes: np.ndarray) -> np.ndarray | None:
-    """Rows of `tracks` that a line or zone's filters let through; None when it has no filters."""
-    if not shape.filters:
-        return None
-    ok = np.ones(len(tracks), bool)
-    if shape.classes is not None:
-        ok &= np.isin(classes, [CLASS_IDS[c] for c in shape.classes])
-    if shape.min_confidence is not None:
-        ok &= tracks.confidence >= shape.min_confidence
-    if shape.min_area is not None or shape.max_area is not None:
-        area = tracks.area
-        if shape.min_area is not None:
-            ok &= area >= shape.min_area
-        if shape.max_area is not None:
-            ok &= area <= shape.max_area
-    return ok
 
 
 def _rows(sel: np.ndarray | None, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:

@@ -30,10 +30,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from vigil.classes import DEFAULT_VOCAB, ClassVocab
 from vigil.config.pipeline import DetectorConfig
 from vigil.detect.device import pick_device, use_half
 from vigil.detect.engines import EXPORTS, choose_engine, weights_format
 from vigil.detect.export_cache import cached_export
+from vigil.detect.labels import class_lookup
 from vigil.detect.letterbox import PlanarLetterbox, input_shape, letterbox_batch
 from vigil.detect.nms import yolo_nms
 from vigil.detect.onnx_workers import OnnxWorkers, default_workers
@@ -41,43 +43,8 @@ from vigil.detect.openvino_engine import OpenVinoRunner
 from vigil.detect.staging import HostStaging
 from vigil.errors import ConfigError, VigilError
 from vigil.timing import StageClock
-from vigil.types import CLASS_IDS, COCO_TO_VIGIL, Detections
+from vigil.types import CLASS_IDS, Detections
 from vigil.weights import resolve_weights
-
-# Model class names that mean a Vigil class (COCO's names plus Vigil's own).
-NAME_TO_VIGIL = {"person": "pedestrian", "pedestrian": "pedestrian", "people": "pedestrian",
-                 "bicycle": "bicycle", "car": "car", "motorcycle": "motorcycle", "motorbike": "motorcycle",
-                 "bus": "bus", "truck": "truck"}
-
-
-def class_lookup(names: dict[int, str], label_map: dict[str, str] | None = None) -> np.ndarray:
-    """Array mapping model class index -> Vigil class id (-1 = not a Vigil class).
-
-    With `label_map` (detector.classes given as {label or index: Vigil class}) by that mapping
-    only; else by name when the model carries real names, by COCO index when it carries none."""
-    n = max(names) + 1 if names else 80
-    lut = np.full(max(n, 80), -1, dtype=np.int32)
-    if label_map is not None:
-        by_label = {str(v).lower(): i for i, v in names.items()}
-        for label, mapped in label_map.items():
-            i = by_label.get(label.lower(), int(label) if label.isdigit() and int(label) in names else None)
-            if i is None:
-                shown = ", ".join(list(map(str, names.values()))[:20])
-                raise ConfigError(f"detector.classes maps label {label!r}, which the model does not have; its "
-                                  f"labels: {shown}. Use one of them or its class index")
-            lut[i] = CLASS_IDS[mapped]
-        return lut
-    # Placeholder names ('class0', or '0' from a model built from a YAML) carry no meaning.
-    named = any(not (str(v).startswith("class") or str(v).isdigit()) for v in names.values())
-    if named:
-        for i, name in names.items():
-            vigil = NAME_TO_VIGIL.get(str(name).lower())
-            if vigil is not None:
-                lut[i] = CLASS_IDS[vigil]
-    else:
-        for coco, class_id in COCO_TO_VIGIL.items():
-            lut[coco] = class_id
-    return lut
 
 
 @dataclass
@@ -91,7 +58,8 @@ class YoloDetector:
     half: bool | str = "auto"
     batch: int = 8
     workers: int = 0  # CPU ONNX: parallel single-threaded sessions; OpenVINO: threads; 0 = one per core
-    label_map: dict[str, str] | None = None  # model label -> Vigil class (detector.classes as a mapping)
+    label_map: dict[str, str] | None = None  # model label -> class name (detector.classes as a mapping)
+    vocab: ClassVocab = DEFAULT_VOCAB  # the pipeline's classes: what class_id means
     engine: str = "auto"  # auto, openvino, onnxruntime, tensorrt, torch (vigil/detect/engines.py)
 
     def __post_init__(self) -> None:
@@ -123,8 +91,8 @@ class YoloDetector:
         self.end2end = bool(getattr(self.backend, "end2end", False))
         self.raw_head = not self.end2end and getattr(self.backend, "task", "detect") in (None, "detect")
         self.n_model_classes = len(self.backend.names)
-        self.lut = class_lookup(dict(self.backend.names), self.label_map)
-        keep_vigil = {CLASS_IDS[c] for c in self.classes}
+        self.lut = class_lookup(dict(self.backend.names), self.label_map, self.vocab)
+        keep_vigil = {self.vocab.id(c) for c in self.classes}
         self.model_classes = sorted(int(i) for i in np.flatnonzero(np.isin(self.lut, list(keep_vigil))))
         if not self.model_classes:
             raise ConfigError(f"detector weights '{self.weights.name}' detect none of the classes {self.classes}")
@@ -167,7 +135,7 @@ class YoloDetector:
         weights = resolve_weights(cfg.weights, base_dir, what="detector weights")
         return cls(weights=weights, imgsz=cfg.imgsz, confidence=cfg.confidence, iou=cfg.iou,
                    classes=cfg.kept_classes, device=cfg.device, half=cfg.half, batch=cfg.batch,
-                   workers=cfg.workers, label_map=cfg.label_map, engine=cfg.engine)
+                   workers=cfg.workers, label_map=cfg.label_map, engine=cfg.engine, vocab=cfg.vocabulary)
 
     @torch.inference_mode()
     def detect(self, images: list[np.ndarray]) -> list[Detections]:

@@ -146,7 +146,7 @@ class OutputWorker(threading.Thread):
 
 def make_sink(out, config: LoadedConfig, engine: sa.Engine, availability: Callable[[], dict[str, bool]] | None):
     if isinstance(out, MqttOutput):
-        return MqttSink(out, config.site, list(config.pipeline.detector.classes), engine, config.site_dir,
+        return MqttSink(out, config.site, config.pipeline.detector.kept_classes, engine, config.site_dir,
                         availability)
     return WebhookSink(out)
 

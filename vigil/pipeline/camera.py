@@ -20,7 +20,7 @@ from vigil.count.geometry import outside_frame, points_in_polygon
 from vigil.render.snapshot import Snapshotter
 from vigil.timing import NullClock, StageClock
 from vigil.track import Tracker
-from vigil.types import CLASS_IDS, CountEvent, Detections, Frame
+from vigil.types import CountEvent, Detections, Frame
 
 log = logging.getLogger("vigil.pipeline")
 _NULL = NullClock()
@@ -42,6 +42,7 @@ class CameraPipeline:
         self.snapshots = Snapshotter(snapshots) if snapshots is not None and snapshots.enabled else None
         self.observers = list(observers)
         self.counting = pipeline.counting
+        self.vocab = pipeline.detector.vocabulary  # what the shared detector's class ids mean
         # None or 0: every detection on every frame
         self.refresh_seconds = (pipeline.reid.refresh_seconds or None) if pipeline.reid is not None else None
         self.tracker = Tracker(pipeline.tracker)
@@ -54,7 +55,10 @@ class CameraPipeline:
 
     def _counter(self, camera: CameraConfig) -> CameraCounter:
         self._masks = [np.asarray(m, np.float64) for m in camera.masks]
-        return CameraCounter(camera.id, camera.lines, camera.zones, self.counting, ground=camera.ground)
+        self._detector_classes = (None if camera.detector is None or camera.detector.classes is None
+                                  else self.vocab.ids(self.vocab.expand(camera.detector.classes)))
+        return CameraCounter(camera.id, camera.lines, camera.zones, self.counting, ground=camera.ground,
+                             vocab=self.vocab)
 
     def prepare(self, frame: Frame, dets: Detections) -> Detections:
         """The per-camera step right after the shared detector: on the first frame, the camera's
@@ -84,8 +88,8 @@ class CameraPipeline:
         if cam.detector is not None:
             if cam.detector.confidence is not None:
                 ok &= dets.confidence >= cam.detector.confidence
-            if cam.detector.classes is not None:
-                ok &= np.isin(dets.class_id, [CLASS_IDS[c] for c in cam.detector.classes])
+            if self._detector_classes is not None:
+                ok &= np.isin(dets.class_id, self._detector_classes)
         if cam.masks:
             feet = dets.anchors("bottom_center").astype(np.float64)
             for poly in self._masks:

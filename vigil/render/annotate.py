@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
+from vigil.classes import DEFAULT_VOCAB, ClassVocab
 from vigil.config.scale import to_pixels
 from vigil.config.site import CameraConfig
 from vigil.render.overlay import Overlay, Tally
@@ -23,8 +24,9 @@ class AnnotatedVideo:
     """A FrameObserver: the overlay of every analysed frame into `path` at `fps` (the analysed
     rate, i.e. the file's rate / frame_stride, so the video plays in real time)."""
 
-    def __init__(self, camera: CameraConfig, path: Path, fps: float) -> None:
+    def __init__(self, camera: CameraConfig, path: Path, fps: float, vocab: ClassVocab = DEFAULT_VOCAB) -> None:
         self.camera = camera
+        self.vocab = vocab
         self.overlay: Overlay | None = None  # made on the first frame, when its size is known
         self.tally = Tally()
         self.writer = VideoWriter(path, fps)
@@ -33,7 +35,7 @@ class AnnotatedVideo:
     def __call__(self, frame: Frame, tracks: Detections, events: list[CountEvent]) -> None:
         if self.overlay is None:  # relative or reference_size coordinates: draw them in this frame's pixels
             h, w = frame.shape
-            self.overlay = Overlay(to_pixels(self.camera, w, h))
+            self.overlay = Overlay(to_pixels(self.camera, w, h), vocab=self.vocab)
         self.tally.add(events)  # counted on this frame: shown on this frame
         self.writer.write(self.overlay.draw(frame.image, tracks, self.tally))
 
@@ -45,12 +47,13 @@ class AnnotatedVideo:
         self.writer.close()
 
 
-def annotators(folder: Path, stride: int) -> Callable[[CameraConfig, Path], list[AnnotatedVideo]]:
+def annotators(folder: Path, stride: int,
+               vocab: ClassVocab = DEFAULT_VOCAB) -> Callable[[CameraConfig, Path], list[AnnotatedVideo]]:
     """The observers for `Replay(observers=...)`: one AnnotatedVideo per replayed file, at the
     file's frame rate divided by the frame stride."""
     def make(camera: CameraConfig, video: Path) -> list[AnnotatedVideo]:
         src = FileSource(video)
         fps = src.fps
         src.container.close()
-        return [AnnotatedVideo(camera, annotated_path(folder, camera.id, video), fps / max(1, stride))]
+        return [AnnotatedVideo(camera, annotated_path(folder, camera.id, video), fps / max(1, stride), vocab)]
     return make

@@ -18,9 +18,10 @@ import cv2
 import numpy as np
 import supervision as sv
 
+from vigil.classes import DEFAULT_VOCAB, ClassVocab
 from vigil.config.geometry import LineConfig, ZoneConfig
 from vigil.config.site import CameraConfig
-from vigil.types import CLASS_NAMES, CountEvent, Detections
+from vigil.types import CountEvent, Detections
 
 LINE_COLOR = sv.Color.from_hex("#ffd400")
 IN_SIDE_COLOR = sv.Color.from_hex("#00c853")
@@ -34,7 +35,7 @@ PANEL_LINE_H = 18
 PANEL_PAD = 6
 
 
-def to_supervision(dets: Detections) -> sv.Detections:
+def to_supervision(dets: Detections, vocab: ClassVocab = DEFAULT_VOCAB) -> sv.Detections:
     """Vigil's Detections as supervision's (same struct of arrays; class names in data)."""
     tracked = dets.tracker_id >= 0
     return sv.Detections(
@@ -42,7 +43,7 @@ def to_supervision(dets: Detections) -> sv.Detections:
         confidence=dets.confidence,
         class_id=dets.class_id.astype(int),
         tracker_id=dets.tracker_id.astype(int) if tracked.all() and len(dets) else None,
-        data={"class_name": np.array([CLASS_NAMES[c] for c in dets.class_id], dtype=object)},
+        data={"class_name": np.array([vocab.name(c) for c in dets.class_id.tolist()], dtype=object)},
     )
 
 
@@ -76,8 +77,9 @@ def _text(scene: np.ndarray, text: str, x: float, y: float, color: sv.Color, sca
 class Overlay:
     """One camera's overlay. Stateful only for traces: call `draw` once per analysed frame, in order."""
 
-    def __init__(self, camera: CameraConfig, traces: bool = True) -> None:
+    def __init__(self, camera: CameraConfig, traces: bool = True, vocab: ClassVocab = DEFAULT_VOCAB) -> None:
         self.camera = camera
+        self.vocab = vocab  # the pipeline's class names, for the box labels
         lookup = sv.ColorLookup.TRACK
         self.boxes = sv.BoxAnnotator(thickness=2, color_lookup=lookup)
         self.labels = sv.LabelAnnotator(text_scale=0.4, text_padding=3, color_lookup=lookup)
@@ -128,12 +130,13 @@ class Overlay:
         _text(scene, label, mid[0], mid[1], IN_SIDE_COLOR, 0.45)
 
     def _tracks(self, scene: np.ndarray, tracks: Detections) -> None:
-        dets = to_supervision(tracks)
+        dets = to_supervision(tracks, self.vocab)
         if self.traces is not None and dets.tracker_id is not None:
             self.traces.annotate(scene, dets)
         self.boxes.annotate(scene, dets)
         ids = tracks.tracker_id
-        labels = [f"{CLASS_NAMES[c]} #{t}" if t >= 0 else CLASS_NAMES[c] for c, t in zip(tracks.class_id, ids)]
+        names = dets.data["class_name"]
+        labels = [f"{n} #{t}" if t >= 0 else n for n, t in zip(names, ids.tolist())]
         self.labels.annotate(scene, dets, labels=labels)
 
     def panel_lines(self, tally: Tally | None, caption: str | None = None) -> list[str]:

@@ -8,8 +8,9 @@ was seen as (votes), and pairs each new id with a lost one when they pass three 
 old track was last seen at most `max_gap_s` ago), place (the new track starts within
 `max_distance` old-box heights of where the old one was, or of where its last velocity was
 taking it) and appearance (cosine similarity of the embeddings at least `min_similarity`), and
-have the same class group (vehicle / pedestrian). Among the pairs that pass, the most similar
-win (Hungarian assignment). A continued id hands its identity to the new id and is forgotten.
+have the same class group (vehicle / pedestrian / a group of the pipeline's vocabulary, see
+vigil.classes). Among the pairs that pass, the most similar win (Hungarian assignment). A
+continued id hands its identity to the new id and is forgotten.
 
 The owner decides how long an id is remembered (`forget`); ids it forgets are never stitched.
 """
@@ -19,11 +20,10 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from vigil.classes import DEFAULT_VOCAB, ClassVocab
 from vigil.track.slots import SlotTable
-from vigil.types import CLASS_NAMES, Detections, class_group
+from vigil.types import Detections
 
-_N_CLASSES = len(CLASS_NAMES)
-_GROUP_OF_CLASS = np.array([0 if class_group(c) == "vehicle" else 1 + i for i, c in enumerate(CLASS_NAMES)])
 _EMB_MOMENTUM = 0.8      # weight of the track's running embedding against the newest one
 _VEL_MOMENTUM = 0.5
 _IDENTITY = ("last_seen", "center", "height", "velocity", "votes", "has_emb", "emb")
@@ -33,7 +33,10 @@ _BLOCKED = 1e6
 class IdentityStitcher:
     """Per-id identity of one camera's tracks, and which new ids continue lost ones. Not thread-safe."""
 
-    def __init__(self, max_gap_s: float, max_distance: float, min_similarity: float, enabled: bool = True):
+    def __init__(self, max_gap_s: float, max_distance: float, min_similarity: float, enabled: bool = True,
+                 vocab: ClassVocab = DEFAULT_VOCAB):
+        self._n_classes = len(vocab)
+        self._group_of_class = vocab.group_codes()
         self.max_gap_s = max_gap_s
         self.max_distance = max_distance
         self.min_similarity = min_similarity
@@ -47,7 +50,7 @@ class IdentityStitcher:
             "center": ((2,), np.float64, 0.0),
             "height": ((), np.float64, 0.0),
             "velocity": ((2,), np.float64, 0.0),     # px/s of the box center
-            "votes": ((_N_CLASSES,), np.int32, 0),   # class observations; argmax is the track's class
+            "votes": ((self._n_classes,), np.int32, 0),   # class observations; argmax is the track's class
             "has_emb": ((), bool, False),
         })
 
@@ -108,8 +111,8 @@ class IdentityStitcher:
         d_last = np.linalg.norm(new_center[:, None, :] - tab.center[old][None, :, :], axis=2)
         d_pred = np.linalg.norm(new_center[:, None, :] - predicted[None, :, :], axis=2)
         near = np.minimum(d_last, d_pred) <= self.max_distance * tab.height[old][None, :]
-        same_group = (_GROUP_OF_CLASS[tracks.class_id[new_rows]][:, None]
-                      == _GROUP_OF_CLASS[tab.votes[old].argmax(axis=1)][None, :])
+        group = self._group_of_class
+        same_group = group[tracks.class_id[new_rows]][:, None] == group[tab.votes[old].argmax(axis=1)][None, :]
         ok = near & (sim >= self.min_similarity) & (gap <= self.max_gap_s)[None, :] & same_group
         if not ok.any():
             return []

@@ -14,8 +14,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from vigil.config.base import first_duplicate
 from vigil.config.geometry import LineConfig, ZoneConfig
-from vigil.config.load import _describe, parse_yaml, read_yaml_model
-from vigil.config.site import SiteConfig
+from vigil.config.load import _describe, load_site, parse_yaml
 from vigil.errors import ConfigError
 
 
@@ -92,7 +91,7 @@ def write_site(site_path: Path, camera: str, geo: Geometry) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             yaml.safe_dump(raw, f, sort_keys=False)
-        read_yaml_model(Path(tmp), SiteConfig)  # the whole config must still load
+        load_site(tmp)  # the whole config must still load, its filter classes among its pipeline's
         shutil.copy2(site_path, site_path.with_name(site_path.name + ".bak"))
         os.replace(tmp, site_path)
     except BaseException:

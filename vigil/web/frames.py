@@ -11,8 +11,9 @@ from typing import Protocol
 
 import numpy as np
 
+from vigil.classes import DEFAULT_VOCAB, ClassVocab
 from vigil.config.site import CameraConfig, SiteConfig
-from vigil.types import CLASS_NAMES, Detections, Frame
+from vigil.types import Detections, Frame
 
 
 class LiveCameraLike(Protocol):
@@ -41,23 +42,24 @@ def encode_jpeg(image: np.ndarray, quality: int = 80) -> bytes:
     return buf.tobytes()
 
 
-def boxes_json(dets: Detections | None) -> list[dict]:
+def boxes_json(dets: Detections | None, vocab: ClassVocab = DEFAULT_VOCAB) -> list[dict]:
     rows: list[dict] = []
     if dets is None:
         return rows
     for box, cid, tid, conf in zip(dets.xyxy.tolist(), dets.class_id.tolist(), dets.tracker_id.tolist(),
                                    dets.confidence.tolist()):
-        rows.append({"id": tid, "class": CLASS_NAMES[cid] if 0 <= cid < len(CLASS_NAMES) else str(cid),
+        rows.append({"id": tid, "class": vocab.name(cid),
                      "confidence": round(conf, 3), "xyxy": [round(v, 1) for v in box]})
     return rows
 
 
-def tracks_json(frame: Frame, detections: Detections | None, tracks: Detections | None) -> dict:
+def tracks_json(frame: Frame, detections: Detections | None, tracks: Detections | None,
+                vocab: ClassVocab = DEFAULT_VOCAB) -> dict:
     """One analysed frame's boxes as plain JSON, in that frame's pixels: the detector's boxes
     (id -1) and the tracker's confirmed tracks (with ids; what the counter sees)."""
     h, w = frame.shape
     return {"width": w, "height": h, "frame": frame.index, "time": frame.time.isoformat(),
-            "detections": boxes_json(detections), "tracks": boxes_json(tracks)}
+            "detections": boxes_json(detections, vocab), "tracks": boxes_json(tracks, vocab)}
 
 
 def geometry_json(cam: CameraConfig) -> dict:
@@ -122,6 +124,11 @@ class FrameSource:
         if self.daemon is None:
             return {}
         return {h["camera"]: h for h in self.daemon.snapshot()["cameras"]}
+
+    def vocab(self, camera_id: str) -> ClassVocab:
+        """The class names of the camera's pipeline (what its boxes' class ids mean)."""
+        cam = self._live_camera(camera_id)
+        return getattr(getattr(cam, "pipeline", None), "vocab", DEFAULT_VOCAB)
 
     def latest(self, camera_id: str) -> tuple[Frame, Detections | None, Detections | None] | None:
         cam = self._live_camera(camera_id)

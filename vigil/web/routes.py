@@ -188,7 +188,8 @@ def mount(app: FastAPI, api: APIRouter, ctx: WebContext) -> None:
         known(camera_id)
         cfg = ctx.frames.camera_config(camera_id)
         got = ctx.frames.latest(camera_id)
-        body = tracks_json(*got) if got is not None else {"detections": [], "tracks": [], "frame": None}
+        body = ({"detections": [], "tracks": [], "frame": None} if got is None
+                else tracks_json(*got, vocab=ctx.frames.vocab(camera_id)))
         return {**body, **(geometry_json(cfg) if cfg else {})}
 
     @api.post("/editor/yaml")

@@ -49,6 +49,8 @@ def test_a_label_the_model_lacks_is_one_clear_error():
     ({"forklift": "forklift"}, {"forklift": "car"}, "puts 'forklift' in 'car', which is a class, not a group"),
     ({"forklift": "forklift"}, {"crane": "vehicle"}, "groups names class 'crane', which detector.classes does not"),
     ({"forklift": "forklift"}, {"forklift": "a b"}, "groups: forklift: 'a b' is not a usable class name"),
+    ({"forklift": "forklift"}, {"forklift": "heavy"}, "puts 'forklift' in 'heavy', a fixed filter group of bus, truck"),
+    ({"car": "car", "forklift": "forklift"}, {"car": "machine"}, "groups names 'car', one of Vigil's own classes"),
     (["car", "forklift"], {}, "unknown class 'forklift'; choose from pedestrian, bicycle, car, motorcycle, bus, "
                               "truck, or map the model's label to a new class: classes: {<label>: forklift}"),
 ])

@@ -9,7 +9,7 @@ import pytest
 
 from tests.support.data import VIDEO, need
 from vigil.errors import ConfigError
-from vigil.sources.hwdecode import SOFTWARE, decoder_context, open_decoder
+from vigil.sources.hwdecode import SOFTWARE, Decoder, decoder_context, open_decoder, to_bgr
 
 
 @pytest.fixture
@@ -81,3 +81,33 @@ def test_replay_refuses_an_unknown_hwaccel(capsys):
     assert main(["replay", "configs/demo.yaml", "--hwaccel", "nvdec"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--hwaccel 'nvdec'" in err and "cuda" in err
+
+
+def test_device_frames_become_the_same_bgr_as_software_frames(stream):
+    """A device decodes to NV12: the same samples as the software decoder's yuv420p, but NV12
+    converts to BGR by another path (up to 16 levels apart, enough to move a box). to_bgr lays
+    a device frame out as software would first, so counts do not depend on the decoder."""
+    container, st = stream
+    frame = next(container.decode(st))
+    software = frame.to_ndarray(format="bgr24")
+    nv12 = frame.reformat(format="nv12")  # what a cuda decoder hands back, downloaded
+    assert not np.array_equal(nv12.to_ndarray(format="bgr24"), software)  # the difference is real
+    assert np.array_equal(to_bgr(nv12, Decoder(object(), "cuda"), st), software)  # type: ignore[arg-type]
+
+
+def test_a_damaged_packet_on_a_device_is_not_a_device_failure():
+    """Stream damage is resynced like in software; it must not switch the camera off its device."""
+    import threading
+
+    from vigil.sources.rtsp import StreamReader, _Resync
+
+    class Damaged:
+        def decode(self, packet):
+            raise av.error.InvalidDataError(1094995529, "Invalid data found when processing input")
+
+    reader = StreamReader("cam", "rtsp://h/x", None, threading.Event(), hwaccel="cuda")
+    dec = Decoder(Damaged(), "cuda")  # type: ignore[arg-type]
+    with pytest.raises(av.error.InvalidDataError):
+        reader._decode(dec, object())
+    assert reader.stats.decode_fallbacks == 0 and dec.device == "cuda"
+    assert not issubclass(av.error.InvalidDataError, _Resync)

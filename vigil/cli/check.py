@@ -34,7 +34,7 @@ def _detector_labels(weights: Path, det: DetectorConfig) -> str:
     from vigil.detect.labels import class_lookup, model_labels
 
     names = model_labels(weights)
-    if names is None:
+    if not names:
         return f"detector labels: not stored in {weights.name}; detector.classes is checked when the model loads"
     vocab = det.vocabulary
     lut = class_lookup(names, det.label_map, vocab)

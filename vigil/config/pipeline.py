@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from vigil.classes import DEFAULT_VOCAB, ClassVocab, bad_name
+from vigil.classes import DEFAULT_VOCAB, STOCK_FILTER_GROUPS, ClassVocab, bad_name
 from vigil.config.base import Strict
 from vigil.config.geometry import CountingConfig
 from vigil.config.reid import ReidConfig
@@ -73,9 +73,15 @@ class DetectorConfig(Strict):
             if c not in kept:
                 raise ValueError(f"groups names class {c!r}, which detector.classes does not produce "
                                  f"({', '.join(kept)}); remove it or map a label to it")
+            if c in CLASS_NAMES:  # regrouping car would silently empty every `vehicle` filter of it
+                raise ValueError(f"groups names {c!r}, one of Vigil's own classes, whose group is fixed; "
+                                 "groups is for new classes only")
             why = bad_name(g)
             if why:
                 raise ValueError(f"groups: {c}: {why}")
+            if g in STOCK_FILTER_GROUPS:  # those filter groups are fixed sets of stock classes
+                raise ValueError(f"groups puts {c!r} in {g!r}, a fixed filter group of "
+                                 f"{', '.join(STOCK_FILTER_GROUPS[g])}; use vehicle or a new group name")
             if g != c and g in self.vocabulary.names:
                 raise ValueError(f"groups puts {c!r} in {g!r}, which is a class, not a group; use vehicle or "
                                  "a new group name")

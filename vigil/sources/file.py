@@ -13,7 +13,7 @@ from typing import Iterator
 import av
 
 from vigil.errors import SourceError
-from vigil.sources.hwdecode import open_decoder
+from vigil.sources.hwdecode import open_decoder, to_bgr
 from vigil.timing import StageClock
 from vigil.types import Frame
 
@@ -112,6 +112,12 @@ class FileSource:
                 except av.error.InvalidDataError as exc:
                     raise SourceError(f"'{self.path}' is damaged after frame {self.frames_decoded} "
                                       f"({exc}); frames before the damage were processed") from None
+                except av.error.FFmpegError as exc:
+                    if self.decoder.context is None:
+                        raise
+                    raise SourceError(f"'{self.path}': the {self.decoder.device} decoder failed after frame "
+                                      f"{self.frames_decoded} ({exc}); frames before were processed. Replay it "
+                                      "with --hwaccel none") from None
                 for frame in decoded:
                     index = self.frames_decoded
                     self.frames_decoded += 1
@@ -121,7 +127,7 @@ class FileSource:
                     if t0 is None:
                         t0 = pts  # pts relative to the first frame: some files start at an offset
                     pts -= t0
-                    image = frame.to_ndarray(format="bgr24")
+                    image = to_bgr(frame, self.decoder, self.stream)
                     self._add_decode(time.perf_counter() - tick)
                     yield Frame(image=image, index=index, pts=pts,
                                 time=self.start_time + timedelta(seconds=pts), camera_id=self.camera_id)

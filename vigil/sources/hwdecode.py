@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Literal, cast
 
 import av
+import numpy as np
 from av.codec.hwaccel import HWAccel, hwdevices_available
 from av.video.codeccontext import VideoCodecContext
 
@@ -45,12 +46,23 @@ def decoder_context(stream, hwaccel: HWAccel | None) -> VideoCodecContext:
     return ctx
 
 
+def to_bgr(frame, decoder: Decoder, stream) -> np.ndarray:
+    """A decoded frame as BGR, the same pixels whichever decoder made it: a device gives NV12,
+    whose samples equal the software decoder's planar YUV but convert to BGR by another path
+    (up to 16 levels apart), so it is first laid out as the software decoder would."""
+    if decoder.context is not None and frame.format.name != (want := stream.codec_context.format.name):
+        frame = frame.reformat(format=want)
+    return frame.to_ndarray(format="bgr24")
+
+
 def _open_on(kind: str, stream) -> tuple[VideoCodecContext | None, str | None]:
     """A decoder of `stream`'s codec on device `kind`, or (None, why not)."""
     if kind not in hwdevices_available():
         return None, f"this FFmpeg build has no {kind} support (it has: {', '.join(hwdevices_available()) or 'none'})"
     try:
-        ctx = decoder_context(stream, HWAccel(kind, allow_software_fallback=True))
+        # CUDA: the device's primary context, shared by every camera (and the detector), not one per connection.
+        options: dict[str, object] | None = {"primary_ctx": "1"} if kind == "cuda" else None
+        ctx = decoder_context(stream, HWAccel(kind, allow_software_fallback=True, options=options))
     except (av.error.FFmpegError, OSError, RuntimeError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         return None, f"the {kind} device did not open ({reason}: check its driver and that the device is visible)"

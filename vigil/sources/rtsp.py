@@ -32,7 +32,7 @@ import av
 from vigil.errors import SourceError
 from vigil.secrets import split_url
 from vigil.sources.backoff import Backoff
-from vigil.sources.hwdecode import SOFTWARE, Decoder, open_decoder
+from vigil.sources.hwdecode import SOFTWARE, Decoder, open_decoder, to_bgr
 from vigil.sources.slots import FrameQueue, LatestFrameSlot
 from vigil.sources.stats import RateMeter, ReaderStats, State
 from vigil.sources.urls import is_stream_url, mask_url, scrub, with_credentials
@@ -135,6 +135,8 @@ class StreamReader(threading.Thread):
             return packet.decode()
         try:
             return decoder.context.decode(packet)
+        except av.error.InvalidDataError:  # a damaged packet, as in software: the stream resyncs, the device stays
+            raise
         except av.error.FFmpegError as exc:  # the device broke mid-stream: software from the next keyframe
             self._fall_back(f"{decoder.device} decode failed ({exc})")
             decoder.context, decoder.device = None, SOFTWARE
@@ -195,7 +197,7 @@ class StreamReader(threading.Thread):
                 self.stats.note_frame(now)
                 if index % self.stride:  # decoded (the next frames need it), not analysed
                     continue
-                frame = Frame(image=vf.to_ndarray(format="bgr24"), index=index, pts=self._last_pts,
+                frame = Frame(image=to_bgr(vf, decoder, stream), index=index, pts=self._last_pts,
                               time=self._wall0 + timedelta(seconds=self._last_pts), camera_id=self.camera_id)
                 self.slot.put(frame, self.stop_event)
 

@@ -132,7 +132,9 @@ def test_config_write_only_when_allowed(site, tmp_path):
     before = copy.read_text()
     r = c.post("/api/editor/save", json={"camera": "gate-1", "lines": [
         {"name": "new", "points": [[5, 5], [100, 5]], "classes": ["forklift"]}]})
-    assert r.status_code == 400 and "unknown class 'forklift'" in r.json()["detail"], r.text
+    detail = r.json()["detail"]
+    assert r.status_code == 400 and "unknown class 'forklift'" in detail, r.text
+    assert detail.startswith(str(copy.resolve())) and ".yaml." not in detail, detail  # the site, not a temp copy
     assert copy.read_text() == before
 
 

@@ -91,7 +91,11 @@ def write_site(site_path: Path, camera: str, geo: Geometry) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             yaml.safe_dump(raw, f, sort_keys=False)
-        load_site(tmp)  # the whole config must still load, its filter classes among its pipeline's
+        try:  # the whole config must still load, its filter classes among its pipeline's
+            load_site(tmp)
+        except ConfigError as exc:  # name the site file, not the temporary copy checked
+            raise ConfigError(str(exc).replace(str(Path(tmp).resolve()), str(site_path))
+                              .replace(tmp, str(site_path))) from None
         shutil.copy2(site_path, site_path.with_name(site_path.name + ".bak"))
         os.replace(tmp, site_path)
     except BaseException:

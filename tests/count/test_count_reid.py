@@ -50,7 +50,7 @@ def test_crossing_during_the_gap_counts_once_for_the_new_track(down):
     before, after = ([50, 70], [130, 150]) if down else ([150, 130], [70, 50])
     events = run(counter(), track(1, before) + [frame({})] * 4 + track(2, after))
     (e,) = events
-    assert (e.track_id, e.direction) == (2, "in" if down else "out")
+    assert (e.track_id, e.direction) == (1, "in" if down else "out")  # the object's id, kept across the switch
     # a new track with no history of its own cannot know it crossed
     assert run(counter(), track(1, before, emb=None) + [frame({})] * 4 + track(2, after, emb=None)) == []
 
@@ -86,7 +86,7 @@ def test_prediction_along_velocity_finds_a_fast_object():
 def test_zone_visit_continues_across_the_switch():
     frames = track(1, [150, 220, 240, 250]) + [frame({})] * 5 + track(2, [255, 260, 350])
     events = [e for e in run(counter(), frames) if e.kind == "zone"]
-    assert [(e.track_id, e.direction) for e in events] == [(1, "in"), (2, "out")]
+    assert [(e.track_id, e.direction) for e in events] == [(1, "in"), (1, "out")]  # one object, one id
     assert events[1].dwell_s == pytest.approx((11 - 1) / 10)    # entered on frame 1, left on frame 11
 
 
@@ -95,5 +95,31 @@ def test_best_pairs_win_when_several_switch_at_once():
     first = [frame({1: (100, y), 2: (130, y)}, emb={1: a, 2: b}) for y in (60, 80)]
     # both lost; 3 looks like 2 and 4 like 1; each starts below the line
     second = [frame({3: (130, y), 4: (100, y)}, emb={3: noisy(b, 1), 4: noisy(a, 2)}) for y in (130, 150)]
-    events = run(counter(), first + [frame({})] * 2 + second)
-    assert sorted(e.track_id for e in events if e.kind == "line") == [3, 4]
+    c = counter()
+    events = run(c, first + [frame({})] * 2 + second)
+    assert sorted(e.track_id for e in events if e.kind == "line") == [1, 2]  # events carry the objects' ids
+    assert c.identities(np.array([3, 4])).tolist() == [2, 1]  # 3 continues 2, 4 continues 1
+
+
+def test_a_turning_movement_survives_an_id_switch(tmp_path):
+    """A car enters over `west`, is lost behind something, and the tracker restarts it as id 2
+    before it leaves over `north`. Re-ID bridges the switch, so the store sees one object going
+    west -> north, not two half-movements (each with one passage, which counts as no movement)."""
+    from vigil.store import Store
+
+    west = LineConfig(name="west", points=((50, 0), (50, 400)), min_distance=5)
+    north = LineConfig(name="north", points=((0, 50), (400, 50)), min_distance=5)
+    path1 = [(20, 300), (40, 300), (70, 300), (100, 300), (130, 280)]   # crosses west
+    path2 = [(200, 120), (200, 90), (200, 60), (200, 30), (200, 10)]   # crosses north
+    frames = ([frame({1: p}, emb={1: ME}) for p in path1] + [frame({})] * 3
+              + [frame({2: p}, emb={2: noisy(ME, 3)}) for p in path2])
+    counting = CountingConfig(reid_max_distance=20)  # box heights: the car reappears ~4 of them away
+    events = run(CameraCounter("cam", [west, north], [], counting), frames)
+    assert [(e.name, e.track_id) for e in events] == [("west", 1), ("north", 1)]
+    with Store(f"sqlite:///{tmp_path / 'od.db'}") as store:
+        store.write(store.begin_run("cam", "clip.mp4", "h"), events)
+        assert [(r["origin"], r["destination"], r["count"]) for r in store.od()] == [("line west", "line north", 1)]
+    # Without re-ID the switch is two objects and neither made a movement.
+    plain = run(CameraCounter("cam", [west, north], [], counting),
+                [frame({1: p}) for p in path1] + [frame({})] * 3 + [frame({2: p}) for p in path2])
+    assert sorted(e.track_id for e in plain) == [1, 2]

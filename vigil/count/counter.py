@@ -51,7 +51,7 @@ from vigil.track.slots import SlotTable
 from vigil.track.stitch import IdentityStitcher
 from vigil.types import CountEvent, Detections
 
-_INHERITED = ("line_side", "line_sign", "line_pt", "line_cross_ok", "line_run", "line_counted",
+_INHERITED = ("identity", "line_side", "line_sign", "line_pt", "line_cross_ok", "line_run", "line_counted",
               "zone_inside", "zone_entered", "zone_run", "zone_run_start")
 
 
@@ -101,18 +101,37 @@ class CameraCounter:
         if self._ground is not None:
             self._ground.record(self._table, slots, tracks, t)
         anchors: dict[str, np.ndarray] = {}
+        decided: list[CountEvent] = []
         for li, line in enumerate(self.lines):
             if line.anchor not in anchors:
                 anchors[line.anchor] = tracks.anchors(line.anchor).astype(np.float64)
-            events += self._with_speed(self._update_line(li, anchors[line.anchor], slots, ids, classes, time,
+            decided += self._with_speed(self._update_line(li, anchors[line.anchor], slots, ids, classes, time,
                                                          self._passing(li, line, tracks, classes)), t)
         for zi, zone in enumerate(self.zones):
             if zone.anchor not in anchors:
                 anchors[zone.anchor] = tracks.anchors(zone.anchor).astype(np.float64)
             sel = self._passing(len(self.lines) + zi, zone, tracks, classes)
             p, sl, i, c = _rows(sel, anchors[zone.anchor], slots, ids, classes)
-            events += self._update_zone(zi, p, sl, i, c, t, time)
-        return events
+            decided += self._update_zone(zi, p, sl, i, c, t, time)
+        return events + self._as_identity(decided)
+
+    def identities(self, tracker_ids: np.ndarray) -> np.ndarray:
+        """The object identity (the id its events carry) of each tracker id; unknown ids map to themselves."""
+        tab = self._table
+        return np.array([tab.identity[s] if (s := tab.slot_of.get(int(i))) is not None else i
+                         for i in tracker_ids.tolist()], np.int64)
+
+    def _as_identity(self, events: list[CountEvent]) -> list[CountEvent]:
+        """Events carry the object's identity, not the current tracker id: after an id switch that
+        re-ID bridged, the object's later events keep its first id, so a turning movement (first
+        to last passage of one id) is not split in two. Call while the tracks' slots are held."""
+        tab = self._table
+        out = []
+        for e in events:
+            s = tab.slot_of.get(e.track_id)
+            ident = int(tab.identity[s]) if s is not None else e.track_id
+            out.append(e if ident == e.track_id else replace(e, track_id=ident))
+        return out
 
     def _with_speed(self, events: list[CountEvent], t: float) -> list[CountEvent]:
         if self._ground is None or not events:
@@ -126,7 +145,7 @@ class CameraCounter:
         if self._t0 is not None:
             self._seconds(time)  # validates the argument
         live = np.flatnonzero(self._table.track_id >= 0)
-        events = self._close_visits(live)
+        events = self._as_identity(self._close_visits(live))
         self._reset()
         return events
 
@@ -156,6 +175,7 @@ class CameraCounter:
         self._table = SlotTable({
             **speed,
             "track_id": ((), np.int64, -1),
+            "identity": ((), np.int64, -1),          # the object's first track id: kept across id switches
             "last_seen": ((), np.float64, 0.0),      # seconds since _t0
             "line_side": ((L,), np.int8, 0),         # confirmed side: -1, +1, 0 = not known yet
             "line_sign": ((L,), np.int8, 0),         # sign of the last off-line anchor position
@@ -225,7 +245,7 @@ class CameraCounter:
         slots = np.array([tab.slot_of.get(i, -1) for i in ids.tolist()], dtype=np.int64)
         for i in np.flatnonzero(slots < 0):
             slots[i] = tab.allocate(int(ids[i]))
-            tab.track_id[slots[i]] = ids[i]
+            tab.track_id[slots[i]] = tab.identity[slots[i]] = ids[i]
         return slots
 
     def _prune(self, t: float) -> list[CountEvent]:
@@ -234,7 +254,7 @@ class CameraCounter:
         stale = live[t - tab.last_seen[live] > self.cfg.lost_after_s]
         if not len(stale):
             return []
-        events = self._close_visits(stale)
+        events = self._as_identity(self._close_visits(stale))
         gone = tab.track_id[stale].tolist()
         tab.release(stale, gone)
         tab.track_id[stale] = -1

@@ -109,7 +109,7 @@ class CameraPipeline:
             events = self.counter.update(tracks, frame.time)
         if self.snapshots is not None and events:
             with clock.time("snapshot", frames=1):
-                events = self.snapshots.attach(frame, tracks, events)
+                events = self.snapshots.attach(frame, tracks, events, self.counter.identities(tracks.tracker_id))
         if self.observers:
             with clock.time("observe", frames=1):
                 self._observe(frame, tracks, events)

@@ -49,10 +49,12 @@ class Snapshotter:
     def __init__(self, config: SnapshotConfig) -> None:
         self.config = config
 
-    def attach(self, frame: Frame, tracks: Detections, events: list[CountEvent]) -> list[CountEvent]:
+    def attach(self, frame: Frame, tracks: Detections, events: list[CountEvent],
+               ids: np.ndarray | None = None) -> list[CountEvent]:
+        """ids: the id each track's events carry (the counter's identities), if not its tracker id."""
         if not events or not len(tracks):
             return events
-        row = {int(t): i for i, t in enumerate(tracks.tracker_id)}
+        row = {int(t): i for i, t in enumerate(tracks.tracker_id if ids is None else ids)}
         out = []
         for e in events:
             i = row.get(int(e.track_id))

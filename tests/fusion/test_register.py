@@ -7,11 +7,12 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.fusion.data import ROADSCENE_REG, VIFB_INPUT, need
+from tests.fusion.data import ROADSCENE_REG, TNO, VIFB_INPUT, need
 from vigil.config.fusion import ThermalConfig
-from vigil.eval.registration import evaluate_folder, load_reference_homographies
+from vigil.eval.registration import derive_pairs, evaluate_folder, load_reference_homographies
 from vigil.fusion.pairs import read_pair_image
 from vigil.fusion.register import (
+    AutoParams,
     Registration,
     RegistrationError,
     as_homography,
@@ -165,6 +166,27 @@ def test_recovers_a_synthetic_zoom_and_offset_on_another_dataset():
     reg = register_images(zoomed, ir)
     assert reg.ok, reg.reason
     assert corner_error_px(reg.visible_to_thermal, invert_homography(crop), zoomed.shape) < 5
+
+
+def test_a_soft_pair_keeps_the_coarser_estimate_when_the_full_resolution_step_loses_agreement(tmp_path):
+    """TNO_4 as a derived pair (an upsampled, soft visible view of a grainy thermal scene): the
+    half-resolution patches agree, the full-resolution ones do not (13 of 125). It used to be
+    refused although its estimate was 4.5 px off; now the half-resolution fit is judged on its
+    own patches, with the consensus limit scaled to their resolution, and accepted."""
+    src = tmp_path / "TNO"
+    for sub in ("vis", "ir"):
+        (src / sub).mkdir(parents=True)
+        (src / sub / "4.bmp").symlink_to(need(TNO / sub / "4.bmp"))
+    out = derive_pairs([src], tmp_path / "derived")
+    ref = load_reference_homographies(out / "homographies.csv")["TNO_4"]
+    vis = read_pair_image(out / "visible" / "TNO_4.png")
+    reg = register_images(vis, read_pair_image(out / "infrared" / "TNO_4.png"))
+    assert reg.ok, reg.reason
+    assert reg.stats["fell_back_from"] == "step2"
+    # half-resolution matches spread the corners more than the full-resolution limit allows
+    limit = AutoParams().max_corner_spread
+    assert limit < reg.stats["corner_spread_px"] <= limit / 0.5
+    assert corner_error_px(reg.visible_to_thermal, ref, vis.shape) < 10
 
 
 # ------------------------------------------------------------------ full evaluation (slow)

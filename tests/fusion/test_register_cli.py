@@ -103,8 +103,9 @@ def test_eval_register_derived_pairs_report_both_halves(capsys):
         assert r["refused"] == (r["reason"] != "ok")
     # what it accepts is right: a wrong warp is worse than a refusal
     assert res["accepted_within_10px"] == 1.0, [r for r in res["per_pair"] if not r["refused"]]
-    # VIFB's night visible images are nearly black: those are refused (measured: 10 of 21 right)
-    assert res["success_rate_10px"] >= 0.4
+    # VIFB's night visible images are nearly black: those are refused (measured: 12 of 21 right;
+    # 10 before soft pairs kept their half-resolution estimate)
+    assert res["success_rate_10px"] >= 0.55
     assert any(r["refused"] for r in res["per_pair"] if r["name"] == "VIFB_manlight")
 
 

@@ -16,7 +16,8 @@ Three stages, coarse to fine:
    estimate, cut into patches, each patch is matched within a small window of the thermal
    orientation field (OpenCV template matching on the two-channel field), and a homography is
    fitted robustly (MAGSAC++) to the patch correspondences. Repeated at half, then full thermal
-   resolution with shrinking windows.
+   resolution with shrinking windows. When a finer step's patches stop agreeing after a coarser
+   step's agreed (soft upsampled visible, grainy thermal), the coarser estimate is judged.
 3. Judgement (a consensus test: refuse rather than return a wrong warp): the estimate is
    refused unless enough patches agree with the final homography, the global peak stands out
    from the best rival peak (or the patches agree overwhelmingly), two halves of the agreeing
@@ -65,7 +66,8 @@ class AutoParams:
     max_corner_spread: float = 2.5
     """Refuse when homographies fitted to two random halves of the agreeing patches put the
     visible image's corners further apart than this (thermal px, see `corner_spread`): on the
-    development pairs right answers stay under 1.6, a wrong one measured 3.4."""
+    development pairs right answers stay under 1.6, a wrong one measured 3.4. This is the limit
+    for full-resolution patches; a fit from half-resolution patches is allowed twice as much."""
     strong_inliers: float = 2.0
     """Agreeing patches, as a multiple of `required_inliers`, that stand in for a distinct global
     peak: a repetitive scene can have a rival peak as high as the right one, but no mismatched
@@ -373,21 +375,32 @@ def _refine_and_judge(vis: np.ndarray, ir: np.ndarray, peak: _Peak, levels: tupl
     H = peak.homography
     pyramid: dict = {}
     fit = None
+    passed: _Fit | None = None  # the last step whose patches agreed
     for level, (res, patch, radius) in enumerate(levels):
         fit = refine_patches(vis, ir, H, res, patch, radius, p, pyramid)
         stats[f"step{level + 1}"] = f"{fit.inliers}/{fit.matches}"
         if fit.homography is None or fit.inliers < required_inliers(fit.matches, p):
+            if passed is not None:
+                # a finer step can lose agreement on a soft or noisy pair (upsampled visible,
+                # grainy thermal) where the coarser one had it: keep the coarser estimate and
+                # judge it on its own patches (all tests still apply to them)
+                stats["fell_back_from"] = f"step{level + 1}"
+                return _judge(passed, peak, H, vis.shape, ir.shape, p, stats, levels[level - 1][0])
             # a wrong start shows here already (patches disagree): judge the last estimate
             return _judge(fit, peak, H, vis.shape, ir.shape, p, stats)
         H = fit.homography
+        passed = fit
     assert fit is not None
     return _judge(fit, peak, H, vis.shape, ir.shape, p, stats)
 
 
 def _judge(fit: _Fit, peak: _Peak, H: np.ndarray, vis_shape: tuple, ir_shape: tuple, p: AutoParams,
-           stats: dict) -> AutoResult:
-    """Accept or refuse estimate H given the patch fit that checked it; confidence is the
-    smallest margin over the tests."""
+           stats: dict, res: float = 1.0) -> AutoResult:
+    """Accept or refuse estimate H given the patch fit that checked it (made at `res` of the
+    thermal resolution); confidence is the smallest margin over the tests."""
+    # patch matches are as noisy in pixels of their own resolution: the corner spread allowed
+    # grows as the resolution shrinks
+    max_spread = p.max_corner_spread / res
     spread = perspective_spread(H, vis_shape)
     corners = corner_spread(fit, vis_shape) if fit.homography is not None else float("inf")
     need = required_inliers(fit.matches, p)
@@ -403,7 +416,7 @@ def _judge(fit: _Fit, peak: _Peak, H: np.ndarray, vis_shape: tuple, ir_shape: tu
                           0.5 * fit.inliers / (p.strong_inliers * need) if strong else 0.0),
         "inliers": fit.inliers / need / 2,
         "perspective": 1 - spread / p.max_perspective / 2 if np.isfinite(spread) else 0.0,
-        "consensus": 1 - corners / p.max_corner_spread / 2 if np.isfinite(corners) else 0.0,
+        "consensus": 1 - corners / max_spread / 2 if np.isfinite(corners) else 0.0,
     }
     confidence = float(np.clip(min(margins.values()), 0.0, 1.0))
     stats["margins"] = {k: round(float(v), 3) for k, v in margins.items()}
@@ -412,7 +425,7 @@ def _judge(fit: _Fit, peak: _Peak, H: np.ndarray, vis_shape: tuple, ir_shape: tu
         reasons.append(f"no distinct global match (best {peak.score:.3f} vs rival {peak.rival:.3f})")
     if fit.inliers < need:
         reasons.append(f"only {fit.inliers} of {fit.matches} textured patches agree with one homography")
-    elif not corners <= p.max_corner_spread:
+    elif not corners <= max_spread:
         reasons.append("no consensus: two halves of the agreeing patches put the image corners "
                        + (f"{corners:.1f} px apart" if np.isfinite(corners) else "nowhere (too few patches)"))
     if not spread <= p.max_perspective:

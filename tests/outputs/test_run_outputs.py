@@ -5,6 +5,7 @@ counters and the outputs' delivery while it runs."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -21,7 +22,7 @@ from vigil.store import Store
 pytestmark = pytest.mark.slow
 
 
-def test_run_delivers_and_exposes_metrics(tmp_path, mosquitto, receiver, monkeypatch):  # noqa: F811
+def test_run_delivers_and_exposes_metrics(tmp_path, mosquitto, receiver, monkeypatch, capsys):  # noqa: F811
     monkeypatch.setenv("HOOK_SECRET", "k")
     clip = cut_video(need(VIDEO / "saoyan_test.mp4"), tmp_path / "cut.mp4", 120)
     port = free_port()
@@ -60,4 +61,10 @@ def test_run_delivers_and_exposes_metrics(tmp_path, mosquitto, receiver, monkeyp
     last = metrics[-1]
     assert 'vigil_count_events_total{camera="cam1",class="car"' in last
     assert 'vigil_output_delivered_total{output="broker"}' in last and 'vigil_outbox_depth{output="hook"}' in last
+    # The status file carries each output's delivery, and `vigil status` shows it in one line each.
+    outs = {o["name"]: o for o in json.loads((tmp_path / "status.json").read_text())["outputs"]}
+    assert set(outs) == {"broker", "hook"} and outs["broker"]["type"] == "mqtt"
+    main(["status", "--file", str(tmp_path / "status.json")])  # exits 1: the daemon has stopped
+    shown_status = capsys.readouterr().out
+    assert "output broker (mqtt): " in shown_status and "output hook (webhook): " in shown_status, shown_status
     sub.close()

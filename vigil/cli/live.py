@@ -98,6 +98,8 @@ def run_live(
         tally = EventTally()
         daemon.on_events = tally.add  # per-line counters for Prometheus: a dict update per event
         delivery = start_delivery(cfg, store, daemon)
+        if delivery is not None:
+            daemon.outputs = delivery.snapshot  # `vigil status` shows each output's delivery
         port = metrics_port if metrics_port is not None else live.metrics_port
         if port is not None:
             server = serve_metrics(daemon.snapshot, port, live.metrics_address, tally=tally,
@@ -184,6 +186,22 @@ def status_table(snap: dict) -> Table:
     return table
 
 
+def output_line(out: dict) -> str:
+    """One output's delivery for `vigil status`: 'output broker (mqtt): connected, 12 delivered, 0 waiting'."""
+    state = ("connected, " if out.get("connected") else "not connected, ") if out.get("type") == "mqtt" else ""
+    line = f"output {out.get('name')} ({out.get('type')}): {state}{out.get('delivered', 0)} delivered, " \
+           f"{out.get('depth', 0)} waiting"
+    if out.get("failures"):
+        line += f", {out['failures']} failed attempts"
+    if out.get("rejected"):
+        line += f", {out['rejected']} rejected"
+    from rich.markup import escape
+
+    if out.get("last_error") and out.get("depth"):
+        return f"[yellow]{escape(line + '; last error: ' + str(out['last_error']))}[/]"
+    return escape(line)
+
+
 @app.command("status")
 def status(
     config: Optional[Path] = typer.Argument(None, help="site config YAML of the running daemon"),
@@ -215,6 +233,8 @@ def status(
             if cam.get("decode_fallbacks"):
                 console.print(f"[yellow]{cam['camera']}[/]: hardware decode fell back to software "
                               f"{cam['decode_fallbacks']}x: {cam.get('decode_fallback_reason')}", highlight=False)
+        for out in snap.get("outputs", []):
+            console.print(output_line(out), highlight=False)
     age = _age(snap.get("updated"))
     running = snap.get("state") in ("running", "starting", "stopping") and _pid_alive(snap.get("pid"))
     if not running or (age is not None and age > 10 * max(1.0, snap.get("status_interval", 1.0))):

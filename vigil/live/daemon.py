@@ -93,6 +93,7 @@ class LiveDaemon:
         self.store_wait = 60.0  # seconds a camera's close waits for an unreachable database
         self.writer: EventWriter | None = None  # opened by start()
         self._releasing: list[threading.Thread] = []  # marking handed-over cameras' runs released
+        self.outputs: Callable[[], dict] | None = None  # the outputs' delivery snapshot, for the status file
         self.status = StatusFileWriter(status_path, self.snapshot, status_interval) if status_path else None
 
     @property
@@ -120,6 +121,7 @@ class LiveDaemon:
             "store": {"errors": self.store_errors, "pending": getattr(self.writer, "pending", None),
                       "spilled": getattr(self.writer, "spilled", None)},  # moved to disk in outages so far
             **({"leases": self._lease_health()} if self.leases else {}),
+            **({"outputs": self.outputs().get("outputs", [])} if self.outputs else {}),
         }
 
     def _lease_health(self) -> dict:

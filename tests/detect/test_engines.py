@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from tests.support.data import REPO, SHARED, VIDEO, YOLO_ONNX, need
+from vigil.config.pipeline import DetectorConfig
 from vigil.detect import engines
 from vigil.detect.engines import choose_engine
 from vigil.detect.export_cache import cache_dir
@@ -172,6 +173,10 @@ def test_int8_calibrated_on_site_video_agrees_with_float(ov, float_pt, tmp_path,
 
     with av.open(str(need(VIDEO / "saoyan_test.mp4"))) as c:  # other frames than the calibration's
         frames = [f.to_ndarray(format="bgr24") for i, f in enumerate(c.decode(video=0)) if i % 40 == 0][:20]
+    # The same model from a pipeline's `int8_calibrate`: quantised on first use, here taken from the cache.
+    cfg = DetectorConfig(weights=str(float_pt), int8_calibrate=clip.name, int8_frames=30)
+    assert YoloDetector.from_config(cfg, base_dir=clip.parent)._engine_weights() == q.weights
+    assert "quantizing" not in capsys.readouterr().err
     shown = hit = 0
     for f, g in zip(ov.detect(frames), q.detect(frames)):
         n, k = found((f.xyxy, f.confidence, f.class_id), (g.xyxy, g.confidence, g.class_id))
@@ -200,3 +205,13 @@ def test_static_batch_export_keeps_the_square_path_and_takes_short_batches(float
     bus = cv2.imread(str(need(SHARED / "images" / "bus.jpg")))
     out = det.detect([bus, bus, bus])  # a batch of 2 and a padded one
     assert len(out) == 3 and all(CLASS_IDS["bus"] in d.class_id.tolist() for d in out)
+
+
+def test_int8_calibrate_refuses_a_missing_video_and_a_non_openvino_detector(float_pt, tmp_path):
+    with pytest.raises(ConfigError, match=r"int8_calibrate: video '.*nope.mp4' not found"):
+        YoloDetector.from_config(DetectorConfig(weights=str(float_pt), int8_calibrate="nope.mp4"), base_dir=tmp_path)
+    video = tmp_path / "site.mp4"
+    video.write_bytes(b"")
+    with pytest.raises(ConfigError, match="quantises .pt weights for OpenVINO, but this detector runs "
+                                          "'yolov8n_int8.onnx' on onnxruntime"):
+        YoloDetector(weights=need(YOLO_ONNX), int8_calibrate=video)

@@ -39,6 +39,11 @@ class DetectorConfig(Strict):
     half: Literal["auto", True, False] = Field(default="auto", description="reduced precision: fp16 on CUDA, bf16 "
                                                "on OpenVINO where the CPU has it; 'auto' = wherever it is fast")
     batch: int = Field(default=8, ge=1, le=256, description="frames per detector call")
+    int8_calibrate: str | None = Field(
+        default=None, description="OpenVINO, .pt weights: a video of the site (relative to the pipeline file); the "
+                                  "model is quantised to int8 (NNCF) on its frames once, cached, and run in int8: "
+                                  "about 1.4x faster than bf16 on a CPU with VNNI. Off when absent")
+    int8_frames: int = Field(default=300, ge=10, le=5000, description="frames of int8_calibrate to calibrate on")
     workers: int = Field(default=0, ge=0, le=64,
                          description="ONNX on CPU: frames inferred in parallel, one single-threaded session each; "
                                      "OpenVINO: inference threads; 0 = one per core")

@@ -61,6 +61,8 @@ class YoloDetector:
     label_map: dict[str, str] | None = None  # model label -> class name (detector.classes as a mapping)
     vocab: ClassVocab = DEFAULT_VOCAB  # the pipeline's classes: what class_id means
     engine: str = "auto"  # auto, openvino, onnxruntime, tensorrt, torch (vigil/detect/engines.py)
+    int8_calibrate: Path | None = None  # OpenVINO, .pt: quantise to int8 on this video's frames (cached)
+    int8_frames: int = 300
 
     def __post_init__(self) -> None:
         os.environ.setdefault("YOLO_OFFLINE", "1")
@@ -112,6 +114,15 @@ class YoloDetector:
     def _engine_weights(self) -> Path:
         """The file the chosen engine runs: the weights themselves, or their export for that
         engine (made once, then taken from the cache) when they are a .pt."""
+        if self.int8_calibrate is not None:
+            if self.engine != "openvino" or weights_format(self.weights) != "pt":
+                raise ConfigError(f"detector.int8_calibrate quantises .pt weights for OpenVINO, but this detector "
+                                  f"runs '{self.weights.name}' on {self.engine}; remove int8_calibrate or use the "
+                                  ".pt with engine: openvino (or auto on a CPU)")
+            from vigil.detect.quantize import quantize_openvino
+
+            return quantize_openvino(self.weights, self.int8_calibrate, frames=self.int8_frames, imgsz=self.imgsz,
+                                     log=lambda msg: print(msg, file=sys.stderr))
         if weights_format(self.weights) != "pt" or self.engine not in EXPORTS:
             return self.weights
         fmt = EXPORTS[self.engine]
@@ -133,9 +144,18 @@ class YoloDetector:
     @classmethod
     def from_config(cls, cfg: DetectorConfig, base_dir: Path | None = None) -> "YoloDetector":
         weights = resolve_weights(cfg.weights, base_dir, what="detector weights")
+        calibrate = None
+        if cfg.int8_calibrate:
+            calibrate = Path(cfg.int8_calibrate).expanduser()
+            if not calibrate.is_absolute() and base_dir is not None:
+                calibrate = base_dir / calibrate
+            if not calibrate.is_file():
+                raise ConfigError(f"detector.int8_calibrate: video '{calibrate}' not found; give a recording of the "
+                                  "site (a path relative to the pipeline file)")
         return cls(weights=weights, imgsz=cfg.imgsz, confidence=cfg.confidence, iou=cfg.iou,
                    classes=cfg.kept_classes, device=cfg.device, half=cfg.half, batch=cfg.batch,
-                   workers=cfg.workers, label_map=cfg.label_map, engine=cfg.engine, vocab=cfg.vocabulary)
+                   workers=cfg.workers, label_map=cfg.label_map, engine=cfg.engine, vocab=cfg.vocabulary,
+                   int8_calibrate=calibrate, int8_frames=cfg.int8_frames)
 
     @torch.inference_mode()
     def detect(self, images: list[np.ndarray]) -> list[Detections]:

@@ -123,3 +123,14 @@ def test_a_turning_movement_survives_an_id_switch(tmp_path):
     plain = run(CameraCounter("cam", [west, north], [], counting),
                 [frame({1: p}) for p in path1] + [frame({})] * 3 + [frame({2: p}) for p in path2])
     assert sorted(e.track_id for e in plain) == [1, 2]
+
+
+def test_an_id_the_tracker_recovers_after_its_identity_moved_on_is_a_new_object():
+    """Re-ID handed track 1's identity to track 2; then the tracker recovers id 1 on another box.
+    Two live objects must not share one identity (their movements and crops would merge)."""
+    c = counter()
+    frames = track(1, [60, 80]) + [frame({})] * 2 + track(2, [90, 95])
+    frames.append(frame({2: (100, 98), 1: (300, 250)}, emb={2: ME, 1: OTHER}))
+    run(c, frames)
+    ident = c.identities(np.array([2, 1])).tolist()
+    assert ident[0] == 1 and ident[1] not in (1, 2), ident

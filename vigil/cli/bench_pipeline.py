@@ -95,7 +95,7 @@ def export(
     int8: bool = typer.Option(False, "--int8", help="int8 quantisation; for openvino it needs --calibrate"),
     calibrate: Optional[Path] = typer.Option(None, "--calibrate", help="openvino --int8: a video of the site; "
                                              "NNCF calibrates on its frames (nothing is downloaded)"),
-    frames: int = typer.Option(300, "--frames", min=1, max=5000, help="with --calibrate: frames to calibrate on"),
+    frames: int = typer.Option(300, "--frames", min=1, max=1000, help="with --calibrate: frames to calibrate on"),
     dynamic: Optional[bool] = typer.Option(None, "--dynamic/--static", help="dynamic batch and image size "
                                            "(default: dynamic for openvino, static otherwise)"),
     batch: int = typer.Option(1, "--batch", min=1, help="batch size baked into a static export"),

@@ -43,7 +43,7 @@ class DetectorConfig(Strict):
         default=None, description="OpenVINO, .pt weights: a video of the site (relative to the pipeline file); the "
                                   "model is quantised to int8 (NNCF) on its frames once, cached, and run in int8: "
                                   "about 1.4x faster than bf16 on a CPU with VNNI. Off when absent")
-    int8_frames: int = Field(default=300, ge=10, le=5000, description="frames of int8_calibrate to calibrate on")
+    int8_frames: int = Field(default=300, ge=10, le=1000, description="frames of int8_calibrate to calibrate on")
     workers: int = Field(default=0, ge=0, le=64,
                          description="ONNX on CPU: frames inferred in parallel, one single-threaded session each; "
                                      "OpenVINO: inference threads; 0 = one per core")

@@ -170,6 +170,7 @@ class CameraCounter:
 
     def _reset(self) -> None:
         L, Z = len(self.lines), len(self.zones)
+        self._next_identity = 1 << 40  # identities given when a track's own id is taken: above any tracker id
         self._ids.reset()
         speed = {} if self._ground is None else self._ground.fields()
         self._table = SlotTable({
@@ -245,7 +246,16 @@ class CameraCounter:
         slots = np.array([tab.slot_of.get(i, -1) for i in ids.tolist()], dtype=np.int64)
         for i in np.flatnonzero(slots < 0):
             slots[i] = tab.allocate(int(ids[i]))
-            tab.track_id[slots[i]] = tab.identity[slots[i]] = ids[i]
+            tab.track_id[slots[i]] = ids[i]
+            # Its own id, unless an object that re-ID continued already carries that id: the tracker
+            # may recover a lost id after the stitcher handed its identity on. Then a new number.
+            own = int(ids[i])
+            taken = (tab.identity == own) & (tab.track_id >= 0)
+            taken[slots[i]] = False
+            if taken.any():
+                self._next_identity += 1
+                own = self._next_identity
+            tab.identity[slots[i]] = own
         return slots
 
     def _prune(self, t: float) -> list[CountEvent]:

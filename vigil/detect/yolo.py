@@ -146,10 +146,14 @@ class YoloDetector:
         weights = resolve_weights(cfg.weights, base_dir, what="detector weights")
         calibrate = None
         if cfg.int8_calibrate:
-            calibrate = Path(cfg.int8_calibrate).expanduser()
-            if not calibrate.is_absolute() and base_dir is not None:
-                calibrate = base_dir / calibrate
-            if not calibrate.is_file():
+            try:
+                calibrate = Path(cfg.int8_calibrate).expanduser()
+                if not calibrate.is_absolute() and base_dir is not None:
+                    calibrate = base_dir / calibrate
+                found = calibrate.is_file()
+            except (OSError, RuntimeError):  # a name too long, ~nouser/...: not found either
+                calibrate, found = Path(cfg.int8_calibrate), False
+            if not found:
                 raise ConfigError(f"detector.int8_calibrate: video '{calibrate}' not found; give a recording of the "
                                   "site (a path relative to the pipeline file)")
         return cls(weights=weights, imgsz=cfg.imgsz, confidence=cfg.confidence, iou=cfg.iou,

@@ -84,16 +84,23 @@ def _open(url: str, barrier, results) -> None:
 
 
 def open_at_once(url: str, n: int = 4) -> list[str]:
-    """n processes (forked: no interpreter start-up to stagger them) open `url` at one instant."""
-    ctx = multiprocessing.get_context("fork")
+    """n processes open `url` at one instant. They come from a fork server that has imported
+    vigil.store already (no interpreter start-up to stagger them), not from a fork of this
+    process: pytest holds dozens of threads by now, and a fork while one of them holds a lock
+    hung a CI run until its time ran out."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["vigil.store", "sqlalchemy", "psycopg"])
     barrier, results = ctx.Barrier(n), ctx.Queue()
-    procs = [ctx.Process(target=_open, args=(url, barrier, results)) for _ in range(n)]
-    for p in procs:
-        p.start()
-    out = [results.get(timeout=60) for _ in procs]
-    for p in procs:
-        p.join(10)
-    return out
+    procs = [ctx.Process(target=_open, args=(url, barrier, results), daemon=True) for _ in range(n)]
+    try:
+        for p in procs:
+            p.start()
+        return [results.get(timeout=60) for _ in procs]
+    finally:
+        for p in procs:
+            p.join(10)
+            if p.is_alive():
+                p.kill()
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

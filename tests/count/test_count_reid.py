@@ -134,3 +134,7 @@ def test_an_id_the_tracker_recovers_after_its_identity_moved_on_is_a_new_object(
     run(c, frames)
     ident = c.identities(np.array([2, 1])).tolist()
     assert ident[0] == 1 and ident[1] not in (1, 2), ident
+    # Once both are forgotten their identities are free: ids 1 and 2 on new objects (a tracker
+    # restarted after a reconnect counts from 1 again) are their own identities.
+    run(c, [frame({})] * 60 + [frame({2: (100, 300), 1: (300, 300)}, emb={2: ME, 1: OTHER})], start=len(frames))
+    assert c.identities(np.array([2, 1])).tolist() == [2, 1]

@@ -3,6 +3,7 @@ cases on synthetic tracks (the real-clip cases are in test_site_e2e.py)."""
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import numpy as np
@@ -147,6 +148,46 @@ def test_masked_detections_are_never_embedded(reid):
     ((rows, wanted),) = asked
     assert rows == [400, 500]  # the masked rows never reach the embedder
     assert wanted is None if not reid else wanted.tolist() == [True, True]  # new tracks: all embedded
+
+
+@pytest.mark.parametrize("fails", ["wanted", "embed"])
+def test_a_camera_whose_crops_cannot_be_embedded_fails_alone_and_is_logged(fails, caplog):
+    """The shared re-ID pass fails, so each camera is embedded on its own: the camera whose re-ID
+    step fails loses this frame (not tracked) and is logged as any step's fault; the other is
+    embedded and tracked."""
+    from vigil.config.reid import ReidConfig
+    from vigil.pipeline.round import AnalysisRound
+
+    a, b = (CameraPipeline(CameraConfig(id=c), PipelineConfig(detector=DetectorConfig(weights="unused.onnx"),
+                                                              reid=ReidConfig(weights="unused.pth")))
+            for c in ("a", "b"))
+    dets = Detections(xyxy=[box(400, 200)], class_id=[2])
+
+    class Detector:
+        def detect(self, images):
+            return [dets for _ in images]
+
+    class Embedder:
+        def embed_batch(self, images, batch, wanted):
+            raise RuntimeError("out of GPU memory")
+
+        def embed(self, image, d, wanted):
+            if image is bad.image:
+                raise RuntimeError("crop outside the frame")
+            return Detections(d.xyxy, d.confidence, d.class_id, embedding=np.ones((len(d), 4), np.float32))
+
+    def refuse(frame, d):
+        raise RuntimeError("crop outside the frame")
+
+    bad = blank()
+    if fails == "wanted":
+        a.embedding_wanted = refuse
+    with caplog.at_level(logging.ERROR, logger="vigil"):
+        ra, rb = AnalysisRound(Detector(), Embedder())([(a, bad), (b, blank())])
+    assert ra.error == "RuntimeError: crop outside the frame" and ra.detections is None and a.last_tracks is None
+    assert rb.error is None and rb.detections is not None and rb.detections.embedding is not None
+    assert b.last_tracks is not None and len(b.last_tracks) == 1
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == ["a: pipeline error on frame 0"]
 
 
 def test_a_masked_object_never_counts():

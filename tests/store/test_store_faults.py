@@ -203,16 +203,21 @@ class Outage:
 
         monkeypatch.setattr(writer_mod, "write_events", flaky)
 
+    def spill(self, tmp_path, events: list[CountEvent], max_backoff: float = 0.05):
+        """A SQLite store, a run and its writer, whose `events` this outage (left on) moved to a spill file."""
+        store = Store(f"sqlite:///{tmp_path / 'v.db'}", spill_dir=tmp_path / "spill")
+        run = store.begin_run("gate-1", "a.mp4", None)
+        w = store.writer(flush_interval=0.05, spill_after=0.2, max_backoff=max_backoff)
+        self.down.set()
+        w.put(run, events)
+        assert wait_for(lambda: w.spilled == len(events), 10)
+        return store, run, w
+
 
 def test_a_refused_event_in_a_spilled_batch_costs_only_itself(tmp_path, monkeypatch):
     outage = Outage(monkeypatch)
-    store = Store(f"sqlite:///{tmp_path / 'v.db'}", spill_dir=tmp_path / "spill")
-    run = store.begin_run("gate-1", "a.mp4", None)
-    w = store.writer(flush_interval=0.05, spill_after=0.2, max_backoff=0.05)
     bad = CountEvent("gate-1", "line", "L1", 2**70, "car", "in", T0)  # no 64-bit integer holds the track id
-    outage.down.set()
-    w.put(run, numbered(9) + [bad])
-    assert wait_for(lambda: w.spilled == 10, 10)
+    store, _, w = outage.spill(tmp_path, numbered(9) + [bad])
     outage.down.clear()
     w.flush(timeout=10)
     assert len(store.events(limit=None)) == 9 and w.rejected == 1
@@ -232,12 +237,7 @@ def test_an_idle_writer_waits_quietly_through_an_outage(tmp_path, monkeypatch):
         return should_spill(self, now)
 
     monkeypatch.setattr(writer_mod.EventWriter, "_should_spill", counting)
-    store = Store(f"sqlite:///{tmp_path / 'v.db'}", spill_dir=tmp_path / "spill")
-    run = store.begin_run("gate-1", "a.mp4", None)
-    w = store.writer(flush_interval=0.05, spill_after=0.2, max_backoff=2.0)
-    outage.down.set()
-    w.put(run, numbered(10))
-    assert wait_for(lambda: w.spilled == 10, 10)
+    store, _, w = outage.spill(tmp_path, numbered(10), max_backoff=2.0)
     time.sleep(0.5)
     before = loops[0]
     time.sleep(2.0)
@@ -254,12 +254,7 @@ def test_a_spill_file_another_process_stored_first_is_stored_once(tmp_path, monk
     gone, counts it settled, and nothing is stored twice."""
     outage = Outage(monkeypatch)
     url, spill = f"sqlite:///{tmp_path / 'v.db'}", tmp_path / "spill"
-    store = Store(url, spill_dir=spill)
-    run = store.begin_run("gate-1", "a.mp4", None)
-    w = store.writer(flush_interval=0.05, spill_after=0.2, max_backoff=0.3)
-    outage.down.set()
-    w.put(run, numbered(30))
-    assert wait_for(lambda: w.spilled == 30, 10)
+    store, run, w = outage.spill(tmp_path, numbered(30), max_backoff=0.3)
     other = "import sys; from pathlib import Path; from vigil.store import Store; " \
             "Store(sys.argv[1], spill_dir=Path(sys.argv[2])).close()"
     opened = subprocess.run([sys.executable, "-c", other, url, str(spill)], capture_output=True, text=True,
@@ -417,3 +412,46 @@ def test_a_spill_file_with_refused_events_does_not_block_opening(tmp_path):
     with Store(url, spill_dir=folder) as s:
         assert len(s.events(limit=None)) == 9
     assert [p.name for p in folder.iterdir()] == ["w-1.jsonl.failed"]
+
+
+def test_an_unreadable_or_vanished_spill_file_does_not_block_opening(tmp_path, monkeypatch, caplog):
+    """A torn or foreign file is kept as `*.jsonl.failed` with one error naming it, and a file
+    another process stored between listing and reading is skipped; the other files are stored."""
+    import vigil.store.store as store_mod
+    from vigil.store import spill
+
+    url, folder = f"sqlite:///{tmp_path / 'v.db'}", tmp_path / "spill"
+    with Store(url, spill_dir=None) as s:
+        run = s.begin_run("gate-1", "a.mp4", None)
+    spill.save(folder, "w-1", [("w-1", 1, [(run, e) for e in numbered(3)])])
+    (folder / "w-2.jsonl").write_text('{"writer": "w-2", "seq": 1, "events": [[')  # torn
+    listed = spill.pending_files
+    monkeypatch.setattr(store_mod.spill, "pending_files", lambda d: [folder / "w-0.jsonl", *listed(d)])
+    with Store(url, spill_dir=folder) as s:
+        assert len(s.events(limit=None)) == 3
+    assert sorted(p.name for p in folder.iterdir()) == ["w-2.jsonl.failed"]
+    assert any("cannot read spill file" in r.message and "w-2.jsonl" in r.message for r in caplog.records)
+
+
+def test_a_spilled_batch_refused_whole_is_kept_and_does_not_stall_the_writer(tmp_path, monkeypatch):
+    """A batch the database refuses even without its bad events is counted rejected and its
+    file kept; the writer goes on to what was put since (it used to retry it for ever)."""
+    import vigil.store.writer as writer_mod
+
+    outage = Outage(monkeypatch)
+    real = writer_mod.store_spilled
+
+    def refusing(engine, ids, token, batch, outbox=False):
+        if any(e.track_id == 3 for _, e in batch):
+            raise sa.exc.IntegrityError("INSERT", {}, Exception("CHECK constraint failed"))
+        return real(engine, ids, token, batch, outbox)
+
+    monkeypatch.setattr(writer_mod, "store_spilled", refusing)
+    store, run, w = outage.spill(tmp_path, numbered(10))
+    w.put(run, numbered(5, 100))
+    outage.down.clear()
+    w.flush(timeout=10)
+    assert len(store.events(limit=None)) == 5 and w.rejected == 10 and w.pending == 0
+    assert [p.name.endswith(".jsonl.failed") for p in (tmp_path / "spill").iterdir()] == [True]
+    w.close()
+    store.close()

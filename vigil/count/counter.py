@@ -171,6 +171,7 @@ class CameraCounter:
     def _reset(self) -> None:
         L, Z = len(self.lines), len(self.zones)
         self._next_identity = 1 << 40  # identities given when a track's own id is taken: above any tracker id
+        self._identities: set[int] = set()  # `identity` of every live slot (unique: _slots_for sees to it)
         self._ids.reset()
         speed = {} if self._ground is None else self._ground.fields()
         self._table = SlotTable({
@@ -250,12 +251,11 @@ class CameraCounter:
             # Its own id, unless an object that re-ID continued already carries that id: the tracker
             # may recover a lost id after the stitcher handed its identity on. Then a new number.
             own = int(ids[i])
-            taken = (tab.identity == own) & (tab.track_id >= 0)
-            taken[slots[i]] = False
-            if taken.any():
+            if own in self._identities:
                 self._next_identity += 1
                 own = self._next_identity
             tab.identity[slots[i]] = own
+            self._identities.add(own)
         return slots
 
     def _prune(self, t: float) -> list[CountEvent]:
@@ -266,6 +266,7 @@ class CameraCounter:
             return []
         events = self._as_identity(self._close_visits(stale))
         gone = tab.track_id[stale].tolist()
+        self._identities.difference_update(tab.identity[stale].tolist())
         tab.release(stale, gone)
         tab.track_id[stale] = -1
         self._ids.forget(gone)
@@ -292,6 +293,7 @@ class CameraCounter:
         """The track in slot `dst` continues `old_id` (an id switch): it takes over its counting state."""
         tab = self._table
         src = tab.slot_of[old_id]
+        self._identities.discard(int(tab.identity[dst]))  # the continued object's identity stays in use, in dst
         tab.copy_rows(dst, src, list(_INHERITED))
         tab.release([src], [old_id])
         tab.track_id[src] = -1

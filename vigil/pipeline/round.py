@@ -80,23 +80,12 @@ class AnalysisRound:
         """The crops each camera's tracker wants, in shared forward passes. If the shared pass
         fails, each camera is embedded on its own so that only the faulty one is lost."""
         with self.clock.time("reid", frames=len(results)):
-            wanted = []
-            for res, d in zip(results, dets):
-                try:
-                    wanted.append(res.pipeline.embedding_wanted(res.frame, d) if res.error is None
-                                  else np.zeros(len(d), bool))
-                except Exception as exc:
-                    res.error = f"{type(exc).__name__}: {exc}"
-                    wanted.append(np.zeros(len(d), bool))
+            wanted = [self._guard(res, np.zeros(len(d), bool), res.pipeline.embedding_wanted, res.frame, d)
+                      for res, d in zip(results, dets)]
             try:
                 return self.embedder.embed_batch(images, dets, wanted)
             except Exception:
                 log.warning("re-ID batch failed; embedding each camera on its own", exc_info=True)
-            out = []
-            for res, image, d, w in zip(results, images, dets, wanted):
-                try:
-                    out.append(self.embedder.embed(image, d, w) if res.error is None else d)
-                except Exception as exc:
-                    res.error = f"{type(exc).__name__}: {exc}"
-                    out.append(d)
-            return out
+            # A camera whose crops cannot be embedded fails this frame, as any other step of it would.
+            return [self._guard(res, d, self.embedder.embed, image, d, w)
+                    for res, image, d, w in zip(results, images, dets, wanted)]

@@ -22,7 +22,7 @@ from vigil.store.writer import (
     EventWriter,
     SeriesIds,
     check_event,
-    store_spilled,
+    store_spill_file,
     to_us_now,
     write_events,
 )
@@ -233,35 +233,15 @@ class Store:
         """Store the events writers saved to spill files (database unreachable when they
         closed) and delete the files; returns how many events were stored. Each batch is
         stored at most once however often this runs, even by two processes at once. A batch
-        the database refuses is logged and its file kept as `*.jsonl.failed`; an outage
-        leaves the files for the next open."""
+        the database refuses, or a file that cannot be read, is logged and the file kept as
+        `*.jsonl.failed` (see store_spill_file); an outage leaves the files for the next open."""
         stored = 0
         for path in spill.pending_files(self.spill_dir):
-            refused = 0
             try:
-                for wid, seq, batch in spill.load(path):
-                    try:
-                        done, bad = self._retry(lambda b=batch, tok=(wid, seq): store_spilled(
-                            self.engine, self._series, tok, b, self.outbox), f"storing spilled events from {path}")
-                    except StoreError:
-                        raise
-                    except Exception as exc:  # noqa: BLE001 - refused even without its bad events: keep the file
-                        refused += len(batch)
-                        log.error("spilled events in %s refused by the database: %s", path, exc)
-                        continue
-                    for _, e in bad:  # bad data: the file is kept, the rest stored
-                        log.error("spilled event in %s refused by the database: %r", path, e)
-                    refused += len(bad)
-                    stored += done.stored
+                stored += store_spill_file(self.engine, self._series, path, self.outbox, attempt=self._retry).new
             except StoreError as exc:
                 log.warning("spilled events in %s not stored yet: %s", path, exc)
-                return stored
-            if refused:
-                path.replace(path.with_name(path.name + ".failed"))
-            else:
-                path.unlink(missing_ok=True)
-            log.warning("stored spilled events from %s (%d so far)", path, stored,
-                        extra={"event": "store_unspilled"})
+                break
         return stored
 
     def rebuild_aggregates(self) -> None:

@@ -169,8 +169,11 @@ def _write(conn: sa.Connection, ids: SeriesIds, batch: list[tuple[int, CountEven
     return out, sid
 
 
+Refusals = tuple[Written, list[tuple[int, CountEvent]]]  # what a spilled batch stored, and the events refused
+
+
 def store_spilled(engine: sa.Engine, ids: SeriesIds, token: tuple[str, int], batch: list[tuple[int, CountEvent]],
-                  outbox: bool = False) -> tuple[Written, list[tuple[int, CountEvent]]]:
+                  outbox: bool = False) -> Refusals:
     """Store one spilled batch under its own (writer id, seq); returns what was written and the
     events the database refused. A refused batch is not split into new batches (their numbers
     would pass later spilled batches, which would then be skipped as stored): its bad events
@@ -206,6 +209,72 @@ def store_spilled(engine: sa.Engine, ids: SeriesIds, token: tuple[str, int], bat
     refused = bad(batch)
     skip = {id(x) for x in refused}
     return write_events(engine, ids, [x for x in batch if id(x) not in skip], token, outbox), refused
+
+
+@dataclass
+class SpillStored:
+    """What storing one spill file did."""
+    events: list[tuple[int, CountEvent]] = field(default_factory=list)  # settled as written: stored now or before
+    written: Written = field(default_factory=Written)  # totals as a writer counts them (a batch stored before counts)
+    new: int = 0        # events this call stored
+    refused: int = 0    # events the database refused, or the count of an unreadable file
+    gone: bool = False  # no such file: another process stored it (every Store open imports spill files)
+
+
+def store_spill_file(engine: sa.Engine, ids: SeriesIds, path: Path, outbox: bool = False, *, n_events: int = 0,
+                     attempt: Callable[[Callable[[], Refusals], str], Refusals] | None = None) -> SpillStored:
+    """Store every batch of one spill file, in order, each under its own (writer id, seq), then
+    delete the file; or keep it as `*.jsonl.failed` when the database refused events (each is
+    logged, the rest stored) or the file cannot be read (its n_events count as refused: retrying
+    would block every later file). attempt(fn, what) runs each batch's store (default: once); a
+    transient error or StoreError it raises leaves the file to store again, when the batches
+    already stored are skipped."""
+    out = SpillStored()
+    try:
+        batches = spill.load(path)
+    except FileNotFoundError:
+        out.gone = True
+        return out
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        out.refused = n_events
+        log.error("cannot read spill file %s (%s): its events are not stored; kept as %s.failed", path, exc,
+                  path.name, extra={"event": "store_rejected"})
+        path.replace(path.with_name(path.name + ".failed"))
+        return out
+    for wid, seq, batch in batches:
+        def store(b: list[tuple[int, CountEvent]] = batch, tok: tuple[str, int] = (wid, seq)) -> Refusals:
+            return store_spilled(engine, ids, tok, b, outbox)
+        try:
+            done, bad = (attempt or _once)(store, f"storing spilled events from {path}")
+        except Exception as exc:
+            if is_transient(exc) or isinstance(exc, StoreError):
+                raise
+            # Refused even without the bad events store_spilled finds one by one: keep the batch in the file.
+            out.refused += len(batch)
+            log.error("%d spilled events in %s refused by the database: %s", len(batch), path, describe(exc),
+                      extra={"event": "store_rejected"})
+            continue
+        for _, e in bad:
+            log.error("spilled event in %s refused by the database: %r", path, e, extra={"event": "store_rejected"})
+        out.refused += len(bad)
+        skip = {id(x) for x in bad}
+        out.events += [x for x in batch if id(x) not in skip]
+        out.new += done.stored
+        out.written.stored += len(batch) - len(bad) if done.duplicate else done.stored
+        out.written.dropped += done.dropped
+        out.written.missing |= done.missing
+    if out.refused:
+        path.replace(path.with_name(path.name + ".failed"))
+    else:
+        path.unlink(missing_ok=True)
+    log.warning("stored %d spilled events from %s%s", out.new, path,
+                f"; {out.refused} refused, file kept as {path.name}.failed" if out.refused else "",
+                extra={"event": "store_unspilled"})
+    return out
+
+
+def _once(fn: Callable[[], Refusals], what: str) -> Refusals:
+    return fn()
 
 
 def describe(exc: BaseException) -> str:
@@ -466,48 +535,22 @@ class EventWriter:
                     extra={"event": "store_spill", "events": n})
 
     def _unspill(self) -> None:
-        """Store this writer's oldest spill file (outside the lock; put() goes on). A transient
-        error leaves the file to retry (its batches already stored are skipped then). Events the
-        database refuses are counted in `rejected`, the rest stored, and the file kept as
-        `*.jsonl.failed`; so is a file that cannot be read."""
+        """Store this writer's oldest spill file (outside the lock; put() goes on), as
+        store_spill_file does: a transient error leaves the file to retry; events refused, or a
+        file that cannot be read, are counted in `rejected`."""
         with self._cond:
             path, n = self._spilled[0]
-        refused, gone, result = 0, False, Written()
-        stored: list[tuple[int, CountEvent]] = []
-        try:
-            batches = spill.load(path)
-        except FileNotFoundError:  # another process stored it: every Store open imports spill files
-            batches, gone = [], True
-        except (OSError, ValueError, KeyError, TypeError) as exc:  # retrying would block every later event
-            batches, refused = [], n
-            log.error("cannot read spill file %s (%s): its %d events are not stored", path, exc, n,
-                      extra={"event": "store_rejected"})
-        for wid, seq, batch in batches:
-            done, bad = store_spilled(self._engine, self._ids, (wid, seq), batch, self._outbox)
-            for _, e in bad:
-                log.error("spilled event refused by the database: %r", e, extra={"event": "store_rejected"})
-            refused += len(bad)
-            skip = {id(x) for x in bad}
-            stored += [x for x in batch if id(x) not in skip]
-            result.stored += len(batch) - len(bad) if done.duplicate else done.stored
-            result.dropped += done.dropped
-            result.missing |= done.missing
-        if refused:
-            path.replace(path.with_name(path.name + ".failed"))
-        elif not gone:
-            path.unlink(missing_ok=True)
+        done = store_spill_file(self._engine, self._ids, path, self._outbox, n_events=n)
         with self._cond:
             self._spilled.popleft()
-            if gone:
+            if done.gone:
                 self._settled += n
             else:
-                self._settle(stored, result)
-                self.rejected += refused
-                self._settled += refused
+                self._settle(done.events, done.written)
+                self.rejected += done.refused
+                self._settled += done.refused
             self._cond.notify_all()
-        if not gone:
-            log.warning("stored %d spilled events from %s", result.stored, path, extra={"event": "store_unspilled"})
-        if self._on_commit is not None and result.stored:
+        if self._on_commit is not None and done.written.stored:
             self._on_commit()
 
     def _settle(self, chunk, result: Written) -> None:

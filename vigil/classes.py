@@ -10,6 +10,10 @@ Groups serve two purposes: the stitcher only joins an id switch within one group
 voted truck, never pedestrian), and a line/zone filter may name a group for all its members.
 A stock class keeps its group (vehicle for bicycle..truck); a new class is its own group unless
 `detector.groups` puts it in one (`{forklift: vehicle}`).
+
+Class and group names are case-insensitive: whatever a user writes (`Truck`, `--class CAR`,
+`?class=Car`) is folded by `canonical` where it enters (config validation, query parsing), so
+every name inside Vigil, and in the store, is lower case.
 """
 
 from __future__ import annotations
@@ -29,6 +33,11 @@ STOCK_FILTER_GROUPS: dict[str, tuple[str, ...]] = {
 }
 # A class name becomes a store key, a CLI/API filter value and an MQTT topic level.
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,39}")
+
+
+def canonical(name: object) -> str:
+    """The one spelling of a class or group name a user wrote: `Car`, ` CAR ` and `car` are car."""
+    return str(name).strip().lower()
 
 
 def bad_name(name: str) -> str | None:

@@ -53,10 +53,53 @@ def test_a_label_the_model_lacks_is_one_clear_error():
     ({"car": "car", "forklift": "forklift"}, {"car": "machine"}, "groups names 'car', one of Vigil's own classes"),
     (["car", "forklift"], {}, "unknown class 'forklift'; choose from pedestrian, bicycle, car, motorcycle, bus, "
                               "truck, or map the model's label to a new class: classes: {<label>: forklift}"),
+    ({"Lorry": "truck", "lorry": "bus"}, {}, "classes maps label 'Lorry' and 'lorry', which differ only by case"),
+    ({"forklift": "forklift"}, {"forklift": "vehicle", "ForkLift": "x"},
+     "groups names class 'forklift' and 'ForkLift', which differ only by case"),
 ])
 def test_bad_mappings_are_refused(classes, groups, message):
     with pytest.raises(ValidationError, match=re.escape(message)):
         DetectorConfig(weights="x.onnx", classes=classes, groups=groups)
+
+
+def test_class_names_ignore_case_wherever_a_user_writes_one(tmp_path):
+    """A site and pipeline written in any case load as the lower-case ones: line, zone and camera
+    filters, output filters, detector.classes (labels and names) and groups."""
+    from vigil.config.load import load_site
+
+    def write(folder: str, case) -> Path:
+        d = tmp_path / folder
+        d.mkdir()
+        (d / "p.yaml").write_text(f"detector:\n  weights: x.onnx\n  classes: {{{case('Car')}: {case('Forklift')}, "
+                                  f"{case('person')}: {case('Pedestrian')}, 7: {case('Truck')}}}\n"
+                                  f"  groups: {{{case('Forklift')}: {case('Machine')}}}\n")
+        (d / "s.yaml").write_text(
+            f"pipeline: p.yaml\ncameras:\n  - id: yard\n    source: x.mp4\n"
+            f"    detector: {{classes: [{case('Forklift')}, {case('Truck')}, {case('Pedestrian')}]}}\n"
+            f"    lines: [{{name: gate, points: [[0, 1], [9, 1]], classes: [{case('Machine')}, {case('Truck')}]}}]\n"
+            f"    zones: [{{name: dock, polygon: [[0, 0], [9, 0], [9, 9]], classes: [{case('Heavy')}]}}]\n"
+            f"outputs:\n  - {{name: hook, type: webhook, url: 'http://127.0.0.1:9/h', "
+            f"filter: {{classes: [{case('Forklift')}]}}}}\n")
+        return d / "s.yaml"
+
+    lower = load_site(write("lower", str.lower))
+    for case in (str.upper, str.title, lambda n: n[0].lower() + n[1:].upper()):
+        mixed = load_site(write(case("Mixed"), case))
+        assert (mixed.site, mixed.pipeline) == (lower.site, lower.pipeline)
+    assert lower.pipeline.detector.kept_classes == ["pedestrian", "truck", "forklift"]
+    assert lower.site.cameras[0].lines[0].classes == ["machine", "truck"]
+    assert lower.site.outputs[0].filter.match("yard", "line", "gate", "forklift", "in")
+
+
+def test_model_labels_equal_but_for_case_are_refused_naming_both():
+    twins = {0: "Car", 1: "van", 2: "car"}
+    for label_map in ({"car": "car"}, {"CAR": "truck"}, None):
+        with pytest.raises(ConfigError, match=re.escape("the detector's labels 'Car' (class 0) and 'car' (class 2) "
+                                                        "differ only by case")):
+            class_lookup(twins, label_map)
+    # By index the model's labels are unambiguous, and a label without a twin is found in any case.
+    assert class_lookup(twins, {"0": "car", "2": "truck", "VAN": "bus"})[:3].tolist() == [
+        CLASS_IDS["car"], CLASS_IDS["bus"], CLASS_IDS["truck"]]
 
 
 def test_default_vocabulary_keeps_todays_class_ids():
@@ -170,11 +213,27 @@ def _check_site(tmp: Path, classes: str, line_classes: str) -> Path:
     return tmp / "s.yaml"
 
 
-def test_check_counts_a_mapping_against_the_models_labels(tmp_path, capsys):
+@pytest.mark.parametrize("classes, line_classes", [("{car: forklift, person: pedestrian}", "[forklift]"),
+                                                   ("{CAR: ForkLift, Person: PEDESTRIAN}", "[Forklift]")])
+def test_check_counts_a_mapping_against_the_models_labels(tmp_path, capsys, classes, line_classes):
     need(YOLO_ONNX), need(VIDEO / "saoyan_test.mp4")
-    assert main(["check", str(_check_site(tmp_path, "{car: forklift, person: pedestrian}", "[forklift]"))]) == 0
+    assert main(["check", str(_check_site(tmp_path, classes, line_classes))]) == 0
     assert "ok: detector labels: 80 in yolov8n_int8.onnx; counted as person->pedestrian, car->forklift" \
         in capsys.readouterr().out
+
+
+def test_check_refuses_a_model_whose_labels_differ_only_by_case(tmp_path, capsys):
+    need(VIDEO / "saoyan_test.mp4")
+    ov = tmp_path / "twins_openvino_model"  # an OpenVINO export's labels, read from its metadata
+    ov.mkdir()
+    (ov / "metadata.yaml").write_text("task: detect\nnames:\n  0: Car\n  1: van\n  2: car\n")
+    site = _check_site(tmp_path, "{car: car}", "[car]")
+    (tmp_path / "p.yaml").write_text(f"detector:\n  weights: {ov}\n  classes: {{car: car}}\n")
+    assert main(["check", str(site)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: the detector's labels 'Car' (class 0) and 'car' (class 2) differ only by case, and "
+                   "Vigil's class names ignore case; map the model's classes by index instead, e.g. "
+                   "detector.classes: {0: <class>, 2: <other class>}"], err
 
 
 @pytest.mark.parametrize("classes, line_classes, needle", [
@@ -248,6 +307,10 @@ def test_a_custom_class_model_counts_under_its_own_names(replays, capsys):
     # --class takes the new name; events carry it too.
     rows = _counts(custom_db, "--class", "forklift", "--line", "away", capsys=capsys)
     assert rows and sum(r["count"] for r in rows) == sum(n for k, n in only.items())
+    # Class names ignore case on the command line too.
+    assert _counts(custom_db, "--class", "ForkLift", "--line", "away", capsys=capsys) == rows
+    cars = _counts(stock_db, "--class", "car", capsys=capsys)
+    assert cars and _counts(stock_db, "--class", "CAR", capsys=capsys) == cars
     assert main(["events", "--db", custom_db, "--class", "lorry", "--format", "json"]) == 0
     events = json.loads(capsys.readouterr().out)
     assert len(events) == sum(n for (_, c, _), n in custom.items() if c == "lorry")
@@ -259,7 +322,10 @@ def test_a_custom_class_model_counts_under_its_own_names(replays, capsys):
 
     store = Store(custom_db, create=False)
     try:
-        api = local_client(create_app(store)).get("/api/counts", params={"class": "forklift", "line": "away"})
+        client = local_client(create_app(store))
+        api = client.get("/api/counts", params={"class": "forklift", "line": "away"})
+        api_mixed = client.get("/api/counts", params={"class": "Forklift", "line": "away"})
     finally:
         store.close()
     assert api.status_code == 200 and api.json() == rows
+    assert api_mixed.status_code == 200 and api_mixed.json() == rows

@@ -52,6 +52,8 @@ T = TypeVar("T")
 
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 _TIME_HELP = "ISO 8601 date or date-time; without an offset it is local time in `tz`"
+ClassQuery = Annotated[str | None, Query(alias="class", description="only this class (pedestrian, car, ... or one "
+                                                                    "the pipeline named); any case: Car is car")]
 _CSV: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/csv": {}}, "description": "JSON rows, or CSV with `format=csv`"}}
 
@@ -200,7 +202,7 @@ def create_app(store: Store, token: str | None = None, allowed_hosts: Iterable[s
                          "runs that ended early (interrupted, failed, error), the X-Vigil-Partial-Runs "
                          "header lists those run ids.")
     async def counts(camera: str | None = None, line: str | None = None, zone: str | None = None,
-                     class_: str | None = Query(None, alias="class"), direction: Direction | None = None,
+                     class_: ClassQuery = None, direction: Direction | None = None,
                      since: str | None = Query(None, description=_TIME_HELP),
                      until: str | None = Query(None, description=_TIME_HELP + " (exclusive)"),
                      by: Bucket | None = None, tz: str = Query("UTC", description="IANA time zone for buckets"),
@@ -218,7 +220,7 @@ def create_app(store: Store, token: str | None = None, allowed_hosts: Iterable[s
 
     @api.get("/events", response_model=list[EventRow], responses=_CSV)
     async def events(camera: str | None = None, line: str | None = None, zone: str | None = None,
-                     class_: str | None = Query(None, alias="class"), direction: Direction | None = None,
+                     class_: ClassQuery = None, direction: Direction | None = None,
                      since: str | None = Query(None, description=_TIME_HELP),
                      until: str | None = Query(None, description=_TIME_HELP + " (exclusive)"),
                      tz: str = "UTC",
@@ -250,7 +252,7 @@ def create_app(store: Store, token: str | None = None, allowed_hosts: Iterable[s
         return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
 
     @api.get("/movements", response_model=list[MovementRow], responses=_CSV)
-    async def movements(camera: str | None = None, class_: str | None = Query(None, alias="class"),
+    async def movements(camera: str | None = None, class_: ClassQuery = None,
                         since: str | None = Query(None, description=_TIME_HELP),
                         until: str | None = Query(None, description=_TIME_HELP + " (exclusive)"),
                         by: Bucket | None = None, tz: str = "UTC",
@@ -265,7 +267,7 @@ def create_app(store: Store, token: str | None = None, allowed_hosts: Iterable[s
 
     @api.get("/speeds", response_model=list[SpeedRow], responses=_CSV)
     async def speeds(camera: str | None = None, line: str | None = None,
-                     class_: str | None = Query(None, alias="class"), direction: Direction | None = None,
+                     class_: ClassQuery = None, direction: Direction | None = None,
                      since: str | None = Query(None, description=_TIME_HELP),
                      until: str | None = Query(None, description=_TIME_HELP + " (exclusive)"),
                      bin_kmh: float = Query(10.0, description="histogram bin width in km/h"),

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from vigil.cli.app import app
+from vigil.config.fusion import ThermalConfig
 from vigil.config.pipeline import DetectorConfig
 from vigil.errors import ConfigError, VigilError
 
@@ -26,6 +27,72 @@ def _first_frame_size(url: str, transport: str, timeout: float) -> tuple[int, in
     except (av.error.FFmpegError, OSError, UnicodeDecodeError, ValueError) as exc:
         raise VigilError(f"cannot be opened or decoded ({' '.join(str(exc).split())[:160]})") from None
     raise VigilError("has no decodable frame")
+
+
+# The least share of each camera's view the other must see, under thermal.homography: real pairs
+# overlap far more (RoadScene's reference registrations: 71% of the thermal frame, 99% of the
+# visible one); a pasted visible -> thermal matrix, the usual slip, gives under 7% on one side.
+MIN_OVERLAP = 0.1
+
+
+def _thermal_size(source: str, base: Path, transport: str, timeout: float) -> tuple[str, int, int]:
+    """(source as shown, width, height) of a thermal source's first frame: a stream, a file, or
+    an image folder (resolved against the site config's folder, as replay does)."""
+    from vigil.fusion.pairs import read_pair_image
+    from vigil.secrets import mask_url
+    from vigil.sources.paired import ImageFolderSource
+    from vigil.sources.urls import is_stream_url
+
+    if is_stream_url(source):
+        return mask_url(source), *_first_frame_size(source, transport, timeout)
+    path = Path(source).expanduser()
+    path = path if path.is_absolute() else base / path
+    if path.is_dir():
+        folder = ImageFolderSource(path)  # SourceError when it holds no images
+        h, w = read_pair_image(folder.files[0]).shape[:2]
+        return str(path), w, h
+    if not path.is_file():
+        raise VigilError(f"does not exist (looked for {path}); check thermal.source: a file or image folder "
+                         "relative to the site config, or an rtsp:// stream")
+    return str(path), *_first_frame_size(str(path), "tcp", timeout)
+
+
+def _check_thermal(camera_id: str, th: ThermalConfig, rgb_url: str, rgb_size: tuple[int, int] | None,
+                   base: Path, transport: str, timeout: float) -> str:
+    """The camera's thermal source opened like its RGB one, and thermal.homography checked against
+    both frames; the fine line, or a VigilError naming the camera and the thermal source."""
+    from vigil.fusion.register import RegistrationError, as_homography, view_overlap
+    from vigil.secrets import mask_url
+    from vigil.sources.urls import is_stream_url
+
+    source = mask_url(th.source)
+    if th.mode == "rgb":
+        return f"camera {camera_id!r}: thermal mode rgb, so thermal source {source} is not read"
+    if is_stream_url(rgb_url) != is_stream_url(th.source):
+        raise VigilError(f"camera {camera_id!r}: RGB source and thermal source {source} must both be streams or "
+                         "both be recordings")
+    try:
+        shown, w, h = _thermal_size(th.source, base, transport, timeout)
+    except VigilError as exc:
+        raise VigilError(f"camera {camera_id!r}: thermal source {source} {exc}") from None
+    line = f"camera {camera_id!r}: thermal {shown} opens at {w}x{h}"
+    if th.homography is None:
+        return line + "; no thermal.homography, so registration is estimated on the first frame pairs"
+    if rgb_size is None:
+        return line + "; thermal.homography not checked (the RGB source did not open)"
+    what = f"camera {camera_id!r} thermal.homography"
+    try:
+        on_thermal, on_visible = view_overlap(as_homography(th.homography, what), rgb_size, (w, h))
+    except RegistrationError as exc:
+        raise VigilError(f"{exc}" if str(exc).startswith(what) else f"{what} {exc}; re-register the cameras "
+                         "(vigil register VIS IR)") from None
+    if min(on_thermal, on_visible) < MIN_OVERLAP:
+        raise VigilError(f"{what} lays the {rgb_size[0]}x{rgb_size[1]} RGB frame over {on_thermal:.0%} of the "
+                         f"{w}x{h} thermal frame, which covers {on_visible:.0%} of the RGB view: the cameras would "
+                         "hardly overlap. It takes the thermal -> visible matrix (vigil register VIS IR prints "
+                         "both); is this the visible -> thermal one?")
+    return line + (f"; thermal.homography lays the RGB frame over {on_thermal:.0%} of it, and it covers "
+                   f"{on_visible:.0%} of the RGB view")
 
 
 def _detector_labels(weights: Path, det: DetectorConfig) -> str:
@@ -51,7 +118,8 @@ def _detector_labels(weights: Path, det: DetectorConfig) -> str:
 
 def check_config(path: Path, say=lambda line: None) -> tuple[list[str], list[str]]:
     """(what was checked and is fine, problems): the config, the weights, every camera's source
-    (opened, one frame decoded) and its lines, zones and masks against that frame. `say` hears
+    (opened, one frame decoded) and its lines, zones and masks against that frame, and its
+    thermal source and thermal.homography where it has them. `say` hears
     each fine item as soon as it is known (opening a stream may take its open_timeout)."""
     from vigil.config.load import load_site
     from vigil.config.scale import to_pixels
@@ -89,22 +157,27 @@ def check_config(path: Path, say=lambda line: None) -> tuple[list[str], list[str
             problems.append(str(exc))
             continue
         shown = mask_url(target.url)
+        size = None
         try:
-            w, h = _first_frame_size(target.url, target.transport, live.open_timeout)
-        except VigilError as exc:
-            problems.append(f"camera {cam.id!r}: source {shown} {exc}")
-            continue
-        try:
+            size = _first_frame_size(target.url, target.transport, live.open_timeout)
+            w, h = size
             resolved = to_pixels(cam, w, h)
-        except ConfigError as exc:
+            outside = outside_frame(resolved, w, h)
+            problems += outside
+            if not outside:
+                fine(f"camera {cam.id!r}: {shown} opens at {w}x{h}; {len(cam.lines)} line(s), {len(cam.zones)} "
+                     f"zone(s), {len(cam.masks)} mask(s) inside the frame"
+                     + (", ground plane set" if cam.ground is not None else ""))
+        except ConfigError as exc:  # the lines against the frame
             problems.append(str(exc))
-            continue
-        outside = outside_frame(resolved, w, h)
-        problems += outside
-        if not outside:
-            fine(f"camera {cam.id!r}: {shown} opens at {w}x{h}; {len(cam.lines)} line(s), {len(cam.zones)} "
-                      f"zone(s), {len(cam.masks)} mask(s) inside the frame"
-                      + (", ground plane set" if cam.ground is not None else ""))
+        except VigilError as exc:  # the source
+            problems.append(f"camera {cam.id!r}: source {shown} {exc}")
+        if cam.thermal is not None:  # checked whether or not the RGB source opened: both lines help
+            try:
+                fine(_check_thermal(cam.id, cam.thermal, target.url, size, cfg.site_dir, target.transport,
+                                    live.open_timeout))
+            except VigilError as exc:
+                problems.append(str(exc))
     return ok, problems
 
 
@@ -113,7 +186,9 @@ def check_cmd(config: Path = typer.Argument(..., help="site config YAML (configs
     """Check a site config without running it: the config and its pipeline are valid, the weights
     are found, every camera's source opens and decodes a frame (files and RTSP alike), and the
     lines, zones and masks lie inside that frame (scaled by reference_size or relative
-    coordinates). Exit 0 when all is well, 2 with one line per problem otherwise."""
+    coordinates). A camera's thermal source (file, image folder or stream) is opened the same
+    way, and its thermal.homography must lay the RGB frame over a real part of the thermal one.
+    Exit 0 when all is well, 2 with one line per problem otherwise."""
     _, problems = check_config(config, say=lambda line: print(f"ok: {line}", flush=True))
     if problems:
         for p in problems[:-1]:

@@ -24,7 +24,8 @@ LineOpt = Annotated[str | None, typer.Option("--line", help="Only this counting 
 ZoneOpt = Annotated[str | None, typer.Option("--zone", help="Only this zone (and no lines).")]
 ClassOpt = Annotated[str | None, typer.Option("--class", help="Only this class: pedestrian, bicycle, car, "
                                                               "motorcycle, bus, truck, or a class the "
-                                                              "pipeline's detector.classes named (forklift).")]
+                                                              "pipeline's detector.classes named (forklift); "
+                                                              "any case (Car is car).")]
 DirectionOpt = Annotated[str | None, typer.Option("--direction", help="Only 'in' or 'out'.")]
 SinceOpt = Annotated[str | None, typer.Option("--since", help="From this ISO 8601 date/time (inclusive); "
                                                               "without offset it is in --tz.")]

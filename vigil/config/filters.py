@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator, model_validator
 
-from vigil.classes import DEFAULT_VOCAB
+from vigil.classes import DEFAULT_VOCAB, canonical
 from vigil.config.base import Strict
 
 
@@ -24,7 +24,7 @@ class ClassFilter(Strict):
             return v
         if not v:
             raise ValueError("classes is empty; leave it out to keep every class, or name at least one")
-        return [str(c).strip() for c in v]
+        return [canonical(c) for c in v]
 
 
 class ObjectFilter(ClassFilter):

@@ -15,6 +15,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, SecretStr, field_validator
 
+from vigil.classes import canonical
 from vigil.config.base import Strict, first_duplicate
 from vigil.config.refs import resolve_file
 from vigil.errors import ConfigError
@@ -32,6 +33,11 @@ class OutputFilter(Strict):
     classes: list[str] = Field(default_factory=list, description="class names, e.g. pedestrian, car "
                                                                  "(those the pipeline's detector reports)")
     directions: list[Literal["in", "out"]] = Field(default_factory=list, description="in, out")
+
+    @field_validator("classes")
+    @classmethod
+    def _classes(cls, v):
+        return [canonical(c) for c in v]  # events carry lower-case class names
 
     def match(self, camera: str, kind: str, name: str, class_name: str, direction: str) -> bool:
         return ((not self.cameras or camera in self.cameras) and (not self.names or name in self.names)

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from vigil.classes import DEFAULT_VOCAB, STOCK_FILTER_GROUPS, ClassVocab, bad_name
+from vigil.classes import DEFAULT_VOCAB, STOCK_FILTER_GROUPS, ClassVocab, bad_name, canonical
 from vigil.config.base import Strict
 from vigil.config.geometry import CountingConfig
 from vigil.config.reid import ReidConfig
@@ -55,7 +55,7 @@ class DetectorConfig(Strict):
             if not v:
                 raise ValueError("classes is an empty mapping; map at least one model label to a class, e.g. "
                                  "{forklift: forklift} or {person: pedestrian}")
-            v = {str(k).strip(): str(c).strip() for k, c in v.items()}
+            v = _folded(v, "classes maps label")
             if "" in v:
                 raise ValueError("classes maps an empty label; give the model's label (or class index)")
             for c in v.values():
@@ -63,6 +63,7 @@ class DetectorConfig(Strict):
                 if why:
                     raise ValueError(f"classes maps a label to {why}")
             return v
+        v = [canonical(c) for c in v]
         bad = [c for c in v if c not in CLASS_NAMES]
         if bad:
             raise ValueError(f"unknown class {bad[0]!r}; choose from {', '.join(CLASS_NAMES)}, or map the "
@@ -70,6 +71,11 @@ class DetectorConfig(Strict):
         if not v:
             raise ValueError("classes is empty; keep at least one of " + ", ".join(CLASS_NAMES))
         return v
+
+    @field_validator("groups")
+    @classmethod
+    def _fold_groups(cls, v):
+        return _folded(v, "groups names class")
 
     @model_validator(mode="after")
     def _groups(self):
@@ -110,6 +116,20 @@ class DetectorConfig(Strict):
     def label_map(self) -> dict[str, str] | None:
         """Model label (or class index) -> class name, when the config gives a mapping."""
         return {str(k): c for k, c in self.classes.items()} if isinstance(self.classes, dict) else None
+
+
+def _folded(mapping: dict, what: str) -> dict[str, str]:
+    """A name -> name mapping with both sides in canonical (lower) case; two keys that differ only
+    by case would silently collapse into one, so they are refused naming both."""
+    out: dict[str, str] = {}
+    written: dict[str, str] = {}
+    for k, c in mapping.items():
+        key = canonical(k)
+        if key in out:
+            raise ValueError(f"{what} {written[key]!r} and {str(k).strip()!r}, which differ only by case; "
+                             "class names and model labels are case-insensitive, so keep one of them")
+        out[key], written[key] = canonical(c), str(k).strip()
+    return out
 
 
 def _group_name(name: str) -> str | None:

@@ -135,7 +135,7 @@ class SiteConfig(Strict):
                 raise ValueError(f"camera {c.id!r}: detector.confidence {d.confidence:g} is below the "
                                  f"pipeline's {confidence:g}; the shared detector already dropped those "
                                  "boxes, so raise it or lower the pipeline's")
-        for i, out in enumerate(self.outputs):  # an output's filter matches class names exactly
+        for i, out in enumerate(self.outputs):  # an output's filter names classes, not groups
             odd = [n for n in out.filter.classes if n not in kept]
             if odd:
                 raise ValueError(f"outputs[{i}] ({out.name}): filter names class {odd[0]!r}, which the pipeline's "

@@ -33,10 +33,12 @@ def class_lookup(names: dict[int, str], label_map: dict[str, str] | None = None,
     only; else by name when the model carries real names, by COCO index when it carries none."""
     n = max(names) + 1 if names else 80
     lut = np.full(max(n, 80), -1, dtype=np.int32)
+    by_label = _by_label(names)
     if label_map is not None:
-        by_label = {str(v).lower(): i for i, v in names.items()}
         for label, mapped in label_map.items():
-            i = by_label.get(label.lower(), int(label) if label.isdigit() and int(label) in names else None)
+            i = by_label(label)
+            if i is None and label.isdigit() and int(label) in names:
+                i = int(label)
             if i is None:
                 shown = ", ".join(list(map(str, names.values()))[:20])
                 raise ConfigError(f"detector.classes maps label {label!r}, which the model does not have; its "
@@ -49,11 +51,35 @@ def class_lookup(names: dict[int, str], label_map: dict[str, str] | None = None,
         for i, name in names.items():
             vigil = NAME_TO_VIGIL.get(str(name).lower())
             if vigil is not None:
+                by_label(str(name))  # refuses a label another differs from only by case
                 lut[i] = vocab.id(vigil)
     else:
         for coco, class_id in COCO_TO_VIGIL.items():
             lut[coco] = class_id  # the stock classes keep their ids in every vocabulary
     return lut
+
+
+def _by_label(names: dict[int, str]):
+    """Model label (any case) -> class index, or None; a label that another of the model's labels
+    equals but for case is a ConfigError naming both, since class names ignore case."""
+    index: dict[str, int] = {}
+    twins: dict[str, tuple[int, int]] = {}
+    for i, v in names.items():
+        key = str(v).lower()
+        if key in index and key not in twins:
+            twins[key] = (index[key], i)
+        index.setdefault(key, i)
+
+    def lookup(label: str) -> int | None:
+        key = label.lower()
+        if key in twins:
+            i, j = twins[key]
+            raise ConfigError(f"the detector's labels {names[i]!r} (class {i}) and {names[j]!r} (class {j}) differ "
+                              "only by case, and Vigil's class names ignore case; map the model's classes by index "
+                              f"instead, e.g. detector.classes: {{{i}: <class>, {j}: <other class>}}")
+        return index.get(key)
+
+    return lookup
 
 
 def model_labels(weights: Path) -> dict[int, str] | None:

@@ -103,6 +103,25 @@ def as_homography(value, what: str = "homography") -> np.ndarray:
     return H
 
 
+def view_overlap(thermal_to_visible: np.ndarray, visible_size: tuple[int, int],
+                 thermal_size: tuple[int, int]) -> tuple[float, float]:
+    """How a homography lays the two views over each other: (share of the thermal frame the
+    visible frame covers, share of the visible frame the thermal frame covers), each 0..1; sizes
+    are (width, height). RegistrationError when the visible frame's corners do not map to a
+    convex quadrilateral in front of the thermal camera (no real registration does that)."""
+    (vw, vh), (tw, th) = visible_size, thermal_size
+    corners = np.array([[0, 0, 1], [vw, 0, 1], [vw, vh, 1], [0, vh, 1]], np.float64)
+    mapped = corners @ invert_homography(thermal_to_visible).T
+    if np.any(mapped[:, 2] <= 1e-12):
+        raise RegistrationError("maps part of the visible frame behind the thermal camera (beyond the horizon)")
+    quad = (mapped[:, :2] / mapped[:, 2:]).astype(np.float32)
+    if not cv2.isContourConvex(quad.reshape(-1, 1, 2)):
+        raise RegistrationError("folds the visible frame over itself (its corners map to a crossed shape)")
+    frame = np.array([[0, 0], [tw, 0], [tw, th], [0, th]], np.float32)
+    shared, _ = cv2.intersectConvexConvex(quad, frame)
+    return float(shared) / (tw * th), float(shared) / max(float(cv2.contourArea(quad)), 1e-9)
+
+
 def warp_thermal_to_visible(thermal: np.ndarray, thermal_to_visible: np.ndarray,
                             visible_size: tuple[int, int], border: int = 0) -> np.ndarray:
     """The thermal image resampled into the visible view; `visible_size` is (width, height)."""

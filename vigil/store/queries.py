@@ -18,6 +18,7 @@ from datetime import UTC, tzinfo
 
 import sqlalchemy as sa
 
+from vigil.classes import canonical
 from vigil.store.schema import LEVELS, aggregates, cameras, events, runs, series
 from vigil.store.timebuckets import (
     BUCKETS,
@@ -76,7 +77,8 @@ class Filters:
         lo, hi = parse_time(since, zone, "since"), parse_time(until, zone, "until")
         if lo is not None and hi is not None and lo > hi:
             raise QueryError(f"since {lo.isoformat()} is after until {hi.isoformat()}; swap them")
-        return cls(camera or None, name or None, kind or None, class_name or None, direction or None,
+        class_name = canonical(class_name) if class_name else None  # `--class Car` is car, as in the config
+        return cls(camera or None, name or None, kind or None, class_name, direction or None,
                    None if lo is None else to_us(lo), None if hi is None else to_us(hi), zone)
 
     @property

@@ -89,7 +89,7 @@ class PgServer:
     def _sql(self, statement: str, dbname: str = "postgres") -> None:
         import psycopg
 
-        with psycopg.connect(f"host=127.0.0.1 port={self.port} user={self.user} dbname={dbname}",
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user={self.user} dbname={dbname} connect_timeout=30",
                              autocommit=True) as conn:
             conn.execute(statement)
 

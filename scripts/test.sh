@@ -12,4 +12,5 @@ echo "== ruff check vigil tests bench"
 ruff check vigil tests bench
 echo "== mypy (core packages, pyproject.toml [tool.mypy])"
 mypy
+export VIGIL_TEST_EXIT_WATCHDOG=1  # tests/conftest.py: a stuck exit fails the run, with stacks
 exec python -m pytest --durations=25 "$@"

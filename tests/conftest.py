@@ -10,31 +10,52 @@ from tests.pg_fixture import pg_server, pg_url  # noqa: F401  (PostgreSQL on loo
 from tests.store.faultkit import restartable_pg  # noqa: F401  (a PostgreSQL a module may stop and start)
 
 HARD_LIMIT_S = 900
-"""A test still running after this is stuck where pytest-timeout's signal (600 s) cannot reach
-it (a thread blocked in C: once a whole CI run hung silently until its 90 min ran out). Then
-every thread's stack is printed and the run ends, so CI fails fast and says where."""
+"""A test phase (setup, call, teardown) still running after this is stuck where pytest-timeout's
+signal (600 s) cannot reach it (a thread blocked in C: once a whole CI run hung silently until its
+90 min ran out). Then every thread's stack is printed and the run ends, so CI fails fast and says
+where. Armed per phase: pytest's faulthandler plugin cancels the timer when a phase fails, and
+the teardown after a failure must be bounded too."""
 
 
-_REAL_STDERR: list[int] = []
+_REAL_STDERR = pytest.StashKey[int]()
 
 
 def pytest_configure(config):
-    _REAL_STDERR.append(os.dup(2))  # before capture: during a test fd 2 is pytest's temp file
+    config.stash[_REAL_STDERR] = os.dup(2)  # before capture: during a test fd 2 is pytest's temp file
+
+
+def _arm(config, seconds: float) -> None:
+    faulthandler.dump_traceback_later(seconds, exit=True, file=config.stash[_REAL_STDERR])
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    _arm(item.config, HARD_LIMIT_S)
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    _arm(item.config, HARD_LIMIT_S)
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    _arm(item.config, HARD_LIMIT_S)
+    try:
+        return (yield)
+    finally:
+        faulthandler.cancel_dump_traceback_later()
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config):
-    # Also bounds the interpreter's exit, which joins leftover threads and child processes.
-    faulthandler.dump_traceback_later(120, exit=True, file=_REAL_STDERR[0])
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_protocol(item, nextitem):
-    faulthandler.dump_traceback_later(HARD_LIMIT_S, exit=True, file=_REAL_STDERR[0])
-    try:
-        yield
-    finally:
-        faulthandler.cancel_dump_traceback_later()
+    # In CI (scripts/test.sh sets VIGIL_TEST_EXIT_WATCHDOG) the interpreter's exit, which joins
+    # leftover threads and child processes, is bounded too; not in a process that goes on
+    # after pytest.main() (an IDE's runner).
+    if os.environ.get("VIGIL_TEST_EXIT_WATCHDOG"):
+        _arm(config, 120)
 
 
 @pytest.fixture(autouse=True)

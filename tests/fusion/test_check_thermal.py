@@ -86,6 +86,16 @@ def test_a_bad_thermal_source_is_one_line(videos, capsys, thermal, needle):
     assert needle.format(dir=videos) in err[0], err[0]
 
 
+def test_a_narrow_thermal_lens_in_a_wide_rgb_view_passes(videos, capsys):
+    """A telephoto thermal camera seeing the middle 30 % of the RGB frame overlaps little (9 % of the
+    RGB view), like a pasted inverse; but its inverse overlaps no better, so it is no slip."""
+    tele = [[0.6, 0, 157], [0, 0.6, 227], [0, 0, 1]]  # thermal -> visible: 224x324 onto 134x194 RGB px
+    code, out, err = _check(_site(videos, "rgb.mp4", f"{{source: thermal.mp4, homography: {tele}}}"), capsys)
+    assert code == 0 and not err, err
+    assert any("over 100% of it, and it covers 9% of the RGB view: little overlap, as with a narrow thermal lens"
+               in line for line in out), out
+
+
 def _roadscene_visible_to_ir(name: str) -> np.ndarray:
     with open(need(ROADSCENE_REG / "homographies.csv"), newline="") as f:
         row = next(r for r in csv.DictReader(f) if r["name"] == name)

@@ -106,6 +106,18 @@ def test_empty_ranges_and_no_matches_give_no_rows(filled):
     assert store.events(class_name="zebra") == []
 
 
+def test_a_class_filter_ignores_case_on_both_sides(store):
+    """`--class Car` is folded to car; a series stored under `Forklift` (a custom class written
+    while names kept their case) still answers `--class forklift`."""
+    run = store.begin_run("c", "x", None)
+    t = datetime(2026, 5, 1, 12, tzinfo=UTC)
+    store.write(run, [CountEvent("c", "line", "L", 1, "Forklift", "in", t),
+                      CountEvent("c", "line", "L", 2, "car", "in", t)])
+    assert [r["count"] for r in store.counts(class_name="FORKLIFT")] == [1]
+    assert [e["class_name"] for e in store.events(class_name="forklift")] == ["Forklift"]
+    assert [r["class_name"] for r in store.counts(class_name="Car")] == ["car"]
+
+
 def test_empty_store_gives_no_rows(store):
     assert store.counts() == []
     assert store.counts(by="day", tz="Europe/Berlin") == []

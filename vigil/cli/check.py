@@ -82,17 +82,33 @@ def _check_thermal(camera_id: str, th: ThermalConfig, rgb_url: str, rgb_size: tu
         return line + "; thermal.homography not checked (the RGB source did not open)"
     what = f"camera {camera_id!r} thermal.homography"
     try:
-        on_thermal, on_visible = view_overlap(as_homography(th.homography, what), rgb_size, (w, h))
+        H = as_homography(th.homography, what)
+        on_thermal, on_visible = view_overlap(H, rgb_size, (w, h))
     except RegistrationError as exc:
         raise VigilError(f"{exc}" if str(exc).startswith(what) else f"{what} {exc}; re-register the cameras "
                          "(vigil register VIS IR)") from None
+    overlap = (f"thermal.homography lays the RGB frame over {on_thermal:.0%} of it, and it covers "
+               f"{on_visible:.0%} of the RGB view")
     if min(on_thermal, on_visible) < MIN_OVERLAP:
-        raise VigilError(f"{what} lays the {rgb_size[0]}x{rgb_size[1]} RGB frame over {on_thermal:.0%} of the "
-                         f"{w}x{h} thermal frame, which covers {on_visible:.0%} of the RGB view: the cameras would "
-                         "hardly overlap. It takes the thermal -> visible matrix (vigil register VIS IR prints "
-                         "both); is this the visible -> thermal one?")
-    return line + (f"; thermal.homography lays the RGB frame over {on_thermal:.0%} of it, and it covers "
-                   f"{on_visible:.0%} of the RGB view")
+        if _overlap_if_swapped(H, rgb_size, (w, h)) >= MIN_OVERLAP or max(on_thermal, on_visible) == 0:
+            raise VigilError(f"{what} lays the {rgb_size[0]}x{rgb_size[1]} RGB frame over {on_thermal:.0%} of the "
+                             f"{w}x{h} thermal frame, which covers {on_visible:.0%} of the RGB view: the cameras "
+                             "would hardly overlap. It takes the thermal -> visible matrix (vigil register VIS IR "
+                             "prints both); is this the visible -> thermal one?")
+        # A narrow thermal lens inside a wide RGB view overlaps little, and the swapped matrix no better.
+        return line + f"; {overlap}: little overlap, as with a narrow thermal lens in a wide RGB view"
+    return line + f"; {overlap}"
+
+
+def _overlap_if_swapped(H, rgb_size: tuple[int, int], thermal_size: tuple[int, int]) -> float:
+    """The smaller overlap share the inverted matrix would give (0 when it is no registration):
+    a pasted visible -> thermal matrix overlaps little, and its inverse (the right one) well."""
+    from vigil.fusion.register import RegistrationError, invert_homography, view_overlap
+
+    try:
+        return min(view_overlap(invert_homography(H), rgb_size, thermal_size))
+    except (RegistrationError, ValueError):  # numpy.linalg.LinAlgError is a ValueError
+        return 0.0
 
 
 def _detector_labels(weights: Path, det: DetectorConfig) -> str:

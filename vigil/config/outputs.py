@@ -41,7 +41,8 @@ class OutputFilter(Strict):
 
     def match(self, camera: str, kind: str, name: str, class_name: str, direction: str) -> bool:
         return ((not self.cameras or camera in self.cameras) and (not self.names or name in self.names)
-                and (not self.kinds or kind in self.kinds) and (not self.classes or class_name in self.classes)
+                and (not self.kinds or kind in self.kinds)
+                and (not self.classes or canonical(class_name) in self.classes)
                 and (not self.directions or direction in self.directions))
 
 

@@ -93,11 +93,16 @@ class Filters:
 def _matching_series(conn: sa.Connection, f: Filters) -> dict[int, tuple]:
     q = sa.select(series.c.id, series.c.camera_id, series.c.kind, series.c.name, series.c.class_name,
                   series.c.direction)
-    for col, value in (("camera_id", f.camera), ("kind", f.kind), ("name", f.name),
-                       ("class_name", f.class_name), ("direction", f.direction)):
+    for col, value in (("camera_id", f.camera), ("kind", f.kind), ("name", f.name), ("direction", f.direction)):
         if value is not None:
             q = q.where(series.c[col] == value)
-    return {r[0]: tuple(r[1:]) for r in conn.execute(q)}
+    return {r[0]: tuple(r[1:]) for r in conn.execute(class_where(q, f))}
+
+
+def class_where(q, f: Filters):
+    """The class filter: f.class_name is folded to lower case (Filters.parse); the stored name is
+    folded too, so a series written while names kept their case still answers."""
+    return q if f.class_name is None else q.where(sa.func.lower(series.c.class_name) == f.class_name)
 
 
 def _data_bounds_us(conn: sa.Connection) -> tuple[int | None, int | None]:

@@ -15,7 +15,7 @@ from datetime import UTC
 
 import sqlalchemy as sa
 
-from vigil.store.queries import US, Filters, TooManyRows, _data_bounds_us, reading
+from vigil.store.queries import US, Filters, TooManyRows, _data_bounds_us, class_where, reading
 from vigil.store.schema import events, series
 from vigil.store.timebuckets import (
     OffsetPlan,
@@ -84,7 +84,7 @@ def od_counts(engine: sa.Engine, f: Filters, by: str | None = None, max_rows: in
         n += 1
         nxt = rows[i + 1] if i + 1 < len(rows) else None
         if (nxt is None or (nxt[0], nxt[1]) != (run, track)) and n >= 2:
-            if f.class_name is None or cls == f.class_name:
+            if f.class_name is None or cls.lower() == f.class_name:
                 tally[(cam, first[2], f"{kind} {name}", cls, first[3])] += 1
     if max_rows is not None and len(tally) > max_rows:
         raise TooManyRows(f"the answer has more than {max_rows:,} rows; narrow since/until or use a coarser bucket")
@@ -116,10 +116,10 @@ def speed_histogram(engine: sa.Engine, f: Filters, bin_kmh: float = 10.0, by: st
                        events.c.speed_kmh)
              .select_from(events.join(series, events.c.series_id == series.c.id))
              .where(series.c.kind == "line", events.c.speed_kmh.is_not(None)))
-        for col, value in (("name", f.name), ("class_name", f.class_name), ("direction", f.direction)):
+        for col, value in (("name", f.name), ("direction", f.direction)):
             if value is not None:
                 q = q.where(series.c[col] == value)
-        rows = conn.execute(_where(q, f)).all()
+        rows = conn.execute(_where(class_where(q, f), f)).all()
     tally: Counter = Counter()
     for cam, name, cls, d, key, v in rows:
         tally[(cam, name, cls, d, key, int(v // bin_kmh))] += 1

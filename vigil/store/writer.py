@@ -221,6 +221,13 @@ class SpillStored:
     gone: bool = False  # no such file: another process stored it (every Store open imports spill files)
 
 
+def _keep_failed(path: Path) -> None:
+    try:
+        path.replace(path.with_name(path.name + ".failed"))
+    except FileNotFoundError:  # another process opening the store took it meanwhile
+        pass
+
+
 def store_spill_file(engine: sa.Engine, ids: SeriesIds, path: Path, outbox: bool = False, *, n_events: int = 0,
                      attempt: Callable[[Callable[[], Refusals], str], Refusals] | None = None) -> SpillStored:
     """Store every batch of one spill file, in order, each under its own (writer id, seq), then
@@ -239,7 +246,7 @@ def store_spill_file(engine: sa.Engine, ids: SeriesIds, path: Path, outbox: bool
         out.refused = n_events
         log.error("cannot read spill file %s (%s): its events are not stored; kept as %s.failed", path, exc,
                   path.name, extra={"event": "store_rejected"})
-        path.replace(path.with_name(path.name + ".failed"))
+        _keep_failed(path)
         return out
     for wid, seq, batch in batches:
         def store(b: list[tuple[int, CountEvent]] = batch, tok: tuple[str, int] = (wid, seq)) -> Refusals:
@@ -264,7 +271,7 @@ def store_spill_file(engine: sa.Engine, ids: SeriesIds, path: Path, outbox: bool
         out.written.dropped += done.dropped
         out.written.missing |= done.missing
     if out.refused:
-        path.replace(path.with_name(path.name + ".failed"))
+        _keep_failed(path)
     else:
         path.unlink(missing_ok=True)
     log.warning("stored %d spilled events from %s%s", out.new, path,

@@ -189,6 +189,46 @@ def test_a_soft_pair_keeps_the_coarser_estimate_when_the_full_resolution_step_lo
     assert corner_error_px(reg.visible_to_thermal, ref, vis.shape) < 10
 
 
+def _derived_vifb(tmp_path, names):
+    """VIFB pairs as derived (unregistered) pairs, named and seeded as `vigil eval register` does."""
+    src = tmp_path / "VIFB" / "input"
+    for sub in ("VI", "IR"):
+        (src / sub).mkdir(parents=True)
+        for name in names:
+            (src / sub / f"{name}.jpg").symlink_to(need(VIFB_INPUT / sub / f"{name}.jpg"))
+    out = derive_pairs([src], tmp_path / "derived")
+    refs = load_reference_homographies(out / "homographies.csv")
+    return {name: (read_pair_image(out / "visible" / f"VIFB_{name}.png"),
+                   read_pair_image(out / "infrared" / f"VIFB_{name}.png"), refs[f"VIFB_{name}"]) for name in names}
+
+
+def test_a_night_pair_is_refused_with_its_reason_because_its_patches_agree_no_more_than_chance(tmp_path):
+    """VIFB elecbike at night (lamp bloom and lit foliage in the visible image, a flat, noisy
+    thermal one): refused, and rightly: its best guess is hundreds of px off. Even started from
+    the reference homography its half-resolution patches agree no more than a wrong alignment's,
+    so no search could find it; brightness normalisation, denoising and a noise-floor weighting
+    (docs/fusion.md) did not change that. A night visible image against another night scene's
+    thermal one is refused too."""
+    from vigil.fusion.images import to_gray
+    from vigil.fusion.register_auto import refine_patches, required_inliers
+
+    pairs = _derived_vifb(tmp_path, ["elecbike", "carLight"])
+    vis, ir, ref = pairs["elecbike"]
+    reg = register_images(vis, ir)
+    assert not reg.ok and reg.confidence < 0.5
+    assert "textured patches agree" in reg.reason
+    assert corner_error_px(reg.visible_to_thermal, ref, vis.shape) > 10  # refusing was right
+    p = AutoParams()
+    res, patch, radius = p.refine_levels[0]
+    gray_vis, gray_ir = to_gray(vis).astype(np.float32), to_gray(ir).astype(np.float32)
+    at_truth = refine_patches(gray_vis, gray_ir, ref, res, patch, radius, p)
+    assert at_truth.inliers < required_inliers(at_truth.matches, p), (at_truth.inliers, at_truth.matches)
+
+    other_ir = pairs["carLight"][1]
+    mismatched = register_images(vis, other_ir)
+    assert not mismatched.ok and mismatched.confidence < 0.5 and mismatched.reason != "ok"
+
+
 # ------------------------------------------------------------------ full evaluation (slow)
 
 @pytest.mark.slow

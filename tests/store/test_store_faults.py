@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from tests.store.storekit import T0
 from tests.support.rtsp_harness import wait_for
-from vigil.store import Store, StoreError
+from vigil.store import Store, StoreError, spill
 from vigil.store.schema import runs
 from vigil.store.writer import SeriesIds, write_events
 from vigil.types import CountEvent
@@ -221,7 +221,9 @@ def test_a_refused_event_in_a_spilled_batch_costs_only_itself(tmp_path, monkeypa
     outage.down.clear()
     w.flush(timeout=10)
     assert len(store.events(limit=None)) == 9 and w.rejected == 1
-    assert [p.name.endswith(".jsonl.failed") for p in (tmp_path / "spill").iterdir()] == [True]
+    kept = list((tmp_path / "spill").iterdir())  # only the refused event, under its batch's token
+    assert [p.name.endswith(".refused.jsonl.failed") for p in kept] == [True]
+    assert [e.track_id for _, _, b in spill.load(kept[0]) for _, e in b] == [2**70]
     w.close()
     store.close()
 
@@ -411,7 +413,43 @@ def test_a_spill_file_with_refused_events_does_not_block_opening(tmp_path):
                                ("w-1", 3, [(run, e) for e in numbered(4, 100)])])
     with Store(url, spill_dir=folder) as s:
         assert len(s.events(limit=None)) == 9
-    assert [p.name for p in folder.iterdir()] == ["w-1.jsonl.failed"]
+    assert [p.name for p in folder.iterdir()] == ["w-1.2.refused.jsonl.failed"]
+    assert spill.load(folder / "w-1.2.refused.jsonl.failed") == [("w-1", 2, [(run, bad)])]
+
+
+def test_refused_spilled_events_survive_a_transient_error_later_in_their_file(tmp_path, monkeypatch):
+    """Batch 1 is stored but for a refused event, then batch 2 meets an outage and the file is
+    kept; the retry skips batch 1 (already stored). The refused event used to be deleted with the
+    file then; it is saved the moment it is refused."""
+    import vigil.store.writer as writer_mod
+    from vigil.store import spill
+
+    url, folder = f"sqlite:///{tmp_path / 'v.db'}", tmp_path / "spill"
+    with Store(url, spill_dir=None) as s:
+        run = s.begin_run("gate-1", "a.mp4", None)
+    bad = CountEvent("gate-1", "line", "L1", 2**70, "car", "in", T0)
+    path = spill.save(folder, "w-1", [("w-1", 1, [(run, e) for e in numbered(3)] + [(run, bad)]),
+                                      ("w-1", 2, [(run, e) for e in numbered(2, 100)])])
+    real, calls = writer_mod.store_spilled, []
+
+    def outage_at_batch_2(engine, ids, token, batch, outbox=False):
+        calls.append(token)
+        if token == ("w-1", 2) and len(calls) == 2:
+            raise sa.exc.OperationalError("INSERT", {}, Exception("server closed the connection unexpectedly"))
+        return real(engine, ids, token, batch, outbox)
+
+    monkeypatch.setattr(writer_mod, "store_spilled", outage_at_batch_2)
+    with Store(url, spill_dir=None) as s:
+        try:
+            writer_mod.store_spill_file(s.engine, s._series, path, s.outbox, n_events=6)
+            raise AssertionError("the outage should have left the file")
+        except sa.exc.OperationalError:
+            pass
+        assert path.exists()
+        again = writer_mod.store_spill_file(s.engine, s._series, path, s.outbox, n_events=6)
+        assert again.refused == 0 and len(s.events(limit=None)) == 5
+    assert sorted(p.name for p in folder.iterdir()) == ["w-1.1.refused.jsonl.failed"]
+    assert spill.load(folder / "w-1.1.refused.jsonl.failed") == [("w-1", 1, [(run, bad)])]
 
 
 def test_an_unreadable_or_vanished_spill_file_does_not_block_opening(tmp_path, monkeypatch, caplog):
@@ -452,6 +490,8 @@ def test_a_spilled_batch_refused_whole_is_kept_and_does_not_stall_the_writer(tmp
     outage.down.clear()
     w.flush(timeout=10)
     assert len(store.events(limit=None)) == 5 and w.rejected == 10 and w.pending == 0
-    assert [p.name.endswith(".jsonl.failed") for p in (tmp_path / "spill").iterdir()] == [True]
+    kept = list((tmp_path / "spill").iterdir())
+    assert [p.name.endswith(".refused.jsonl.failed") for p in kept] == [True]
+    assert sorted(e.track_id for _, _, b in spill.load(kept[0]) for _, e in b) == list(range(10))
     w.close()
     store.close()

@@ -52,11 +52,12 @@ def _event(row: list) -> tuple[int, CountEvent]:
                                    speed, snapshot=jpeg)
 
 
-def save(folder: Path, stem: str, batches: list[Batch]) -> Path:
+def save(folder: Path, stem: str, batches: list[Batch], suffix: str = ".jsonl") -> Path:
     """Write the batches to a new file in `folder` (written whole, then renamed into place, so
-    an importer never reads half a file). Returns its path."""
+    an importer never reads half a file). Returns its path. Events the database refused are
+    saved with the suffix `.jsonl.failed`, which no import picks up."""
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{stem}.jsonl"
+    path = folder / f"{stem}{suffix}"
     tmp = path.with_suffix(".tmp")
     try:
         with open(tmp, "w", encoding="utf-8") as f:

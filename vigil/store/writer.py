@@ -221,21 +221,21 @@ class SpillStored:
     gone: bool = False  # no such file: another process stored it (every Store open imports spill files)
 
 
-def _keep_failed(path: Path) -> None:
-    try:
-        path.replace(path.with_name(path.name + ".failed"))
-    except FileNotFoundError:  # another process opening the store took it meanwhile
-        pass
+def _keep_refused(path: Path, wid: str, seq: int, batch: list[tuple[int, CountEvent]]) -> None:
+    """Refused events saved beside the spill file at once, under their batch's token: the file
+    itself goes when its last batch is done, and a transient error before that must not leave
+    them only in a batch that a retry then skips as already stored."""
+    spill.save(path.parent, f"{path.stem}.{seq}.refused", [(wid, seq, batch)], suffix=".jsonl.failed")
 
 
 def store_spill_file(engine: sa.Engine, ids: SeriesIds, path: Path, outbox: bool = False, *, n_events: int = 0,
                      attempt: Callable[[Callable[[], Refusals], str], Refusals] | None = None) -> SpillStored:
     """Store every batch of one spill file, in order, each under its own (writer id, seq), then
-    delete the file; or keep it as `*.jsonl.failed` when the database refused events (each is
-    logged, the rest stored) or the file cannot be read (its n_events count as refused: retrying
-    would block every later file). attempt(fn, what) runs each batch's store (default: once); a
-    transient error or StoreError it raises leaves the file to store again, when the batches
-    already stored are skipped."""
+    delete the file. Events the database refuses are logged and saved at once to
+    `<file>.<seq>.refused.jsonl.failed` (the rest stored); a file that cannot be read is kept as
+    `*.jsonl.failed` (its n_events count as refused: retrying would block every later file).
+    attempt(fn, what) runs each batch's store (default: once); a transient error or StoreError it
+    raises leaves the file to store again, when the batches already stored are skipped."""
     out = SpillStored()
     try:
         batches = spill.load(path)
@@ -246,7 +246,10 @@ def store_spill_file(engine: sa.Engine, ids: SeriesIds, path: Path, outbox: bool
         out.refused = n_events
         log.error("cannot read spill file %s (%s): its events are not stored; kept as %s.failed", path, exc,
                   path.name, extra={"event": "store_rejected"})
-        _keep_failed(path)
+        try:
+            path.replace(path.with_name(path.name + ".failed"))
+        except FileNotFoundError:  # another process opening the store took it meanwhile
+            pass
         return out
     for wid, seq, batch in batches:
         def store(b: list[tuple[int, CountEvent]] = batch, tok: tuple[str, int] = (wid, seq)) -> Refusals:
@@ -256,13 +259,16 @@ def store_spill_file(engine: sa.Engine, ids: SeriesIds, path: Path, outbox: bool
         except Exception as exc:
             if is_transient(exc) or isinstance(exc, StoreError):
                 raise
-            # Refused even without the bad events store_spilled finds one by one: keep the batch in the file.
+            # Refused even without the bad events store_spilled finds one by one: the batch is kept.
             out.refused += len(batch)
             log.error("%d spilled events in %s refused by the database: %s", len(batch), path, describe(exc),
                       extra={"event": "store_rejected"})
+            _keep_refused(path, wid, seq, batch)
             continue
         for _, e in bad:
             log.error("spilled event in %s refused by the database: %r", path, e, extra={"event": "store_rejected"})
+        if bad:
+            _keep_refused(path, wid, seq, bad)
         out.refused += len(bad)
         skip = {id(x) for x in bad}
         out.events += [x for x in batch if id(x) not in skip]
@@ -270,12 +276,9 @@ def store_spill_file(engine: sa.Engine, ids: SeriesIds, path: Path, outbox: bool
         out.written.stored += len(batch) - len(bad) if done.duplicate else done.stored
         out.written.dropped += done.dropped
         out.written.missing |= done.missing
-    if out.refused:
-        _keep_failed(path)
-    else:
-        path.unlink(missing_ok=True)
+    path.unlink(missing_ok=True)
     log.warning("stored %d spilled events from %s%s", out.new, path,
-                f"; {out.refused} refused, file kept as {path.name}.failed" if out.refused else "",
+                f"; {out.refused} refused, kept in {path.stem}.*.refused.jsonl.failed" if out.refused else "",
                 extra={"event": "store_unspilled"})
     return out
 

@@ -56,6 +56,8 @@ def pytest_unconfigure(config):
     # after pytest.main() (an IDE's runner).
     if os.environ.get("VIGIL_TEST_EXIT_WATCHDOG"):
         _arm(config, 120)
+    else:  # a run stopped by Ctrl-C or pytest.exit() skipped the teardown that cancels it
+        faulthandler.cancel_dump_traceback_later()
 
 
 @pytest.fixture(autouse=True)

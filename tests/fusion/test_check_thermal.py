@@ -77,6 +77,8 @@ def test_a_good_thermal_camera_passes_with_its_size_and_overlap(videos, capsys):
     (f"{{source: thermal.mp4, homography: {invert_homography(np.array(PAN_H)).tolist()}}}",
      "camera 'street' thermal.homography lays the 448x648 RGB frame over 100% of the 224x324 thermal frame, which "
      "covers 6% of the RGB view"),
+    ("{source: thermal.mp4, homography: [[1, 0, 400], [0, 1, 600], [0, 0, 1]]}",  # corners just touch
+     "covers 1% of the RGB view: the cameras would hardly overlap. Re-register the cameras"),
     ("{source: thermal.mp4, homography: [[1, 0, 0], [0, 1, 0], [0.01, 0, 1]]}",
      "camera 'street' thermal.homography maps part of the visible frame behind the thermal camera"),
 ])

@@ -432,11 +432,11 @@ def test_refused_spilled_events_survive_a_transient_error_later_in_their_file(tm
                                       ("w-1", 2, [(run, e) for e in numbered(2, 100)])])
     real, calls = writer_mod.store_spilled, []
 
-    def outage_at_batch_2(engine, ids, token, batch, outbox=False):
+    def outage_at_batch_2(engine, ids, token, batch, outbox=False, keep=None):
         calls.append(token)
         if token == ("w-1", 2) and len(calls) == 2:
             raise sa.exc.OperationalError("INSERT", {}, Exception("server closed the connection unexpectedly"))
-        return real(engine, ids, token, batch, outbox)
+        return real(engine, ids, token, batch, outbox, keep)
 
     monkeypatch.setattr(writer_mod, "store_spilled", outage_at_batch_2)
     with Store(url, spill_dir=None) as s:
@@ -447,9 +447,40 @@ def test_refused_spilled_events_survive_a_transient_error_later_in_their_file(tm
             pass
         assert path.exists()
         again = writer_mod.store_spill_file(s.engine, s._series, path, s.outbox, n_events=6)
-        assert again.refused == 0 and len(s.events(limit=None)) == 5
+        # Batch 1 is skipped as stored; its refused event is still counted refused, not written.
+        assert (again.refused, again.written.stored, len(s.events(limit=None))) == (1, 5, 5)
     assert sorted(p.name for p in folder.iterdir()) == ["w-1.1.refused.jsonl.failed"]
     assert spill.load(folder / "w-1.1.refused.jsonl.failed") == [("w-1", 1, [(run, bad)])]
+
+
+def test_a_disk_too_full_to_keep_refused_events_stores_nothing_of_their_batch(tmp_path, monkeypatch):
+    """Refused events are saved before the rest of their batch is stored: when that save fails
+    (a full disk) the open goes on, the batch stays unclaimed in its file, and the next open
+    finds and keeps the refused event. Saving after the store lost it: the retry skipped the
+    batch as stored."""
+    from vigil.store import spill as spill_mod
+
+    url, folder = f"sqlite:///{tmp_path / 'v.db'}", tmp_path / "spill"
+    with Store(url, spill_dir=None) as s:
+        run = s.begin_run("gate-1", "a.mp4", None)
+    bad = CountEvent("gate-1", "line", "L1", 2**70, "car", "in", T0)
+    spill.save(folder, "w-1", [("w-1", 1, [(run, e) for e in numbered(4)] + [(run, bad)])])
+    real_save = spill_mod.save
+
+    def full_disk(folder_, stem, batches, suffix=".jsonl"):
+        if suffix != ".jsonl":
+            raise OSError(28, "No space left on device")
+        return real_save(folder_, stem, batches, suffix)
+
+    monkeypatch.setattr(spill_mod, "save", full_disk)
+    with Store(url, spill_dir=folder) as s:
+        assert s.events(limit=None) == []
+    assert [p.name for p in folder.iterdir()] == ["w-1.jsonl"]
+    monkeypatch.setattr(spill_mod, "save", real_save)
+    with Store(url, spill_dir=folder) as s:
+        assert len(s.events(limit=None)) == 4
+    assert spill.load(folder / "w-1.1.refused.jsonl.failed") == [("w-1", 1, [(run, bad)])]
+    assert [p.name for p in folder.iterdir()] == ["w-1.1.refused.jsonl.failed"]
 
 
 def test_an_unreadable_or_vanished_spill_file_does_not_block_opening(tmp_path, monkeypatch, caplog):
@@ -479,10 +510,10 @@ def test_a_spilled_batch_refused_whole_is_kept_and_does_not_stall_the_writer(tmp
     outage = Outage(monkeypatch)
     real = writer_mod.store_spilled
 
-    def refusing(engine, ids, token, batch, outbox=False):
+    def refusing(engine, ids, token, batch, outbox=False, keep=None):
         if any(e.track_id == 3 for _, e in batch):
             raise sa.exc.IntegrityError("INSERT", {}, Exception("CHECK constraint failed"))
-        return real(engine, ids, token, batch, outbox)
+        return real(engine, ids, token, batch, outbox, keep)
 
     monkeypatch.setattr(writer_mod, "store_spilled", refusing)
     store, run, w = outage.spill(tmp_path, numbered(10))

@@ -90,12 +90,15 @@ def _check_thermal(camera_id: str, th: ThermalConfig, rgb_url: str, rgb_size: tu
     overlap = (f"thermal.homography lays the RGB frame over {on_thermal:.0%} of it, and it covers "
                f"{on_visible:.0%} of the RGB view")
     if min(on_thermal, on_visible) < MIN_OVERLAP:
-        if _overlap_if_swapped(H, rgb_size, (w, h)) >= MIN_OVERLAP or max(on_thermal, on_visible) == 0:
+        # A narrow thermal lens inside a wide RGB view: the thermal frame lies (mostly) inside the RGB one.
+        swapped_fits = _overlap_if_swapped(H, rgb_size, (w, h)) >= MIN_OVERLAP
+        if swapped_fits or on_thermal < 0.5:
             raise VigilError(f"{what} lays the {rgb_size[0]}x{rgb_size[1]} RGB frame over {on_thermal:.0%} of the "
                              f"{w}x{h} thermal frame, which covers {on_visible:.0%} of the RGB view: the cameras "
-                             "would hardly overlap. It takes the thermal -> visible matrix (vigil register VIS IR "
-                             "prints both); is this the visible -> thermal one?")
-        # A narrow thermal lens inside a wide RGB view overlaps little, and the swapped matrix no better.
+                             "would hardly overlap. " + (
+                                 "It takes the thermal -> visible matrix (vigil register VIS IR prints both); is "
+                                 "this the visible -> thermal one?" if swapped_fits else
+                                 "Re-register the cameras (vigil register VIS IR)."))
         return line + f"; {overlap}: little overlap, as with a narrow thermal lens in a wide RGB view"
     return line + f"; {overlap}"
 

@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import os
+import uuid
 from datetime import datetime
 from pathlib import Path
 
@@ -58,7 +59,7 @@ def save(folder: Path, stem: str, batches: list[Batch], suffix: str = ".jsonl") 
     saved with the suffix `.jsonl.failed`, which no import picks up."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{stem}{suffix}"
-    tmp = path.with_suffix(".tmp")
+    tmp = folder / f"{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp"  # two importers may save one name
     try:
         with open(tmp, "w", encoding="utf-8") as f:
             f.writelines(json.dumps({"writer": wid, "seq": seq, "events": [_row(r, e) for r, e in batch]}) + "\n"

@@ -232,14 +232,15 @@ class Store:
     def import_spilled(self) -> int:
         """Store the events writers saved to spill files (database unreachable when they
         closed) and delete the files; returns how many events were stored. Each batch is
-        stored at most once however often this runs, even by two processes at once. A batch
-        the database refuses, or a file that cannot be read, is logged and the file kept as
-        `*.jsonl.failed` (see store_spill_file); an outage leaves the files for the next open."""
+        stored at most once however often this runs, even by two processes at once. Events the
+        database refuses are logged and kept as `*.refused.jsonl.failed`, a file that cannot be
+        read as `*.jsonl.failed` (see store_spill_file); an outage, or a disk too full to keep
+        refused events, leaves the files for the next open."""
         stored = 0
         for path in spill.pending_files(self.spill_dir):
             try:
                 stored += store_spill_file(self.engine, self._series, path, self.outbox, attempt=self._retry).new
-            except StoreError as exc:
+            except (StoreError, OSError) as exc:
                 log.warning("spilled events in %s not stored yet: %s", path, exc)
                 break
         return stored

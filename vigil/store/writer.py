@@ -173,11 +173,13 @@ Refusals = tuple[Written, list[tuple[int, CountEvent]]]  # what a spilled batch 
 
 
 def store_spilled(engine: sa.Engine, ids: SeriesIds, token: tuple[str, int], batch: list[tuple[int, CountEvent]],
-                  outbox: bool = False) -> Refusals:
+                  outbox: bool = False,
+                  keep: Callable[[list[tuple[int, CountEvent]]], None] | None = None) -> Refusals:
     """Store one spilled batch under its own (writer id, seq); returns what was written and the
     events the database refused. A refused batch is not split into new batches (their numbers
     would pass later spilled batches, which would then be skipped as stored): its bad events
-    are found in transactions rolled back, and the rest are stored under the batch's token.
+    are found in transactions rolled back, handed to keep() (saved) *before* the rest are stored
+    under the batch's token, so a crash in between leaves the batch to be found again.
     Transient errors are raised for the caller to retry."""
     try:
         return write_events(engine, ids, batch, token, outbox), []
@@ -207,6 +209,8 @@ def store_spilled(engine: sa.Engine, ids: SeriesIds, token: tuple[str, int], bat
         return bad(part[:mid]) + bad(part[mid:])
 
     refused = bad(batch)
+    if refused and keep is not None:
+        keep(refused)
     skip = {id(x) for x in refused}
     return write_events(engine, ids, [x for x in batch if id(x) not in skip], token, outbox), refused
 
@@ -221,11 +225,24 @@ class SpillStored:
     gone: bool = False  # no such file: another process stored it (every Store open imports spill files)
 
 
+def _refused_path(path: Path, seq: int) -> Path:
+    return path.with_name(f"{path.stem}.{seq}.refused.jsonl.failed")
+
+
 def _keep_refused(path: Path, wid: str, seq: int, batch: list[tuple[int, CountEvent]]) -> None:
-    """Refused events saved beside the spill file at once, under their batch's token: the file
-    itself goes when its last batch is done, and a transient error before that must not leave
-    them only in a batch that a retry then skips as already stored."""
-    spill.save(path.parent, f"{path.stem}.{seq}.refused", [(wid, seq, batch)], suffix=".jsonl.failed")
+    """Refused events saved beside the spill file, under their batch's token, before the rest of
+    the batch is stored: the file itself goes when its last batch is done, and a batch a retry
+    skips as stored must not take its refused events with it."""
+    spill.save(path.parent, _refused_path(path, seq).name.removesuffix(".jsonl.failed"), [(wid, seq, batch)],
+               suffix=".jsonl.failed")
+
+
+def _kept_refused(path: Path, seq: int) -> list[tuple[int, CountEvent]]:
+    """The events an earlier try saved as refused for batch `seq` (a batch now skipped as stored)."""
+    try:
+        return [x for _, _, b in spill.load(_refused_path(path, seq)) for x in b]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
 
 
 def store_spill_file(engine: sa.Engine, ids: SeriesIds, path: Path, outbox: bool = False, *, n_events: int = 0,
@@ -253,7 +270,7 @@ def store_spill_file(engine: sa.Engine, ids: SeriesIds, path: Path, outbox: bool
         return out
     for wid, seq, batch in batches:
         def store(b: list[tuple[int, CountEvent]] = batch, tok: tuple[str, int] = (wid, seq)) -> Refusals:
-            return store_spilled(engine, ids, tok, b, outbox)
+            return store_spilled(engine, ids, tok, b, outbox, keep=lambda refused: _keep_refused(path, *tok, refused))
         try:
             done, bad = (attempt or _once)(store, f"storing spilled events from {path}")
         except Exception as exc:
@@ -267,8 +284,9 @@ def store_spill_file(engine: sa.Engine, ids: SeriesIds, path: Path, outbox: bool
             continue
         for _, e in bad:
             log.error("spilled event in %s refused by the database: %r", path, e, extra={"event": "store_rejected"})
-        if bad:
-            _keep_refused(path, wid, seq, bad)
+        if done.duplicate:  # stored by an earlier try: what that try refused is in its side file
+            kept = _kept_refused(path, seq)
+            bad = [x for x in batch if x in kept]
         out.refused += len(bad)
         skip = {id(x) for x in bad}
         out.events += [x for x in batch if id(x) not in skip]

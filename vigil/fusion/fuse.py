@@ -63,14 +63,34 @@ def _box(x: np.ndarray, r: int) -> np.ndarray:
     return cv2.boxFilter(x, -1, (2 * r + 1, 2 * r + 1), borderType=cv2.BORDER_REFLECT).reshape(x.shape)
 
 
-def guided_filter(guide: np.ndarray, src: np.ndarray, r: int, eps: float) -> np.ndarray:
-    """He et al.'s guided filter (gray guide per channel), O(1) per pixel with box filters."""
-    mean_i, mean_p = _box(guide, r), _box(src, r)
-    var_i = _box(guide * guide, r) - mean_i * mean_i
-    cov_ip = _box(guide * src, r) - mean_i * mean_p
-    a = cov_ip / (var_i + eps)
-    b = mean_p - a * mean_i
-    return _box(a, r) * guide + _box(b, r)
+class _Guide:
+    """He et al.'s guided filter (gray guide, O(1) per pixel with box filters), with the guide's
+    box statistics at one radius computed once and shared by every input it filters (GFF
+    filters two inputs per guide, and the thermal guide serves all three colour channels).
+    In-place arithmetic keeps numpy from allocating (and streaming through memory) a new
+    temporary per operation. tests/fusion/test_gff_reference.py holds it to the textbook
+    formulation."""
+
+    def __init__(self, guide: np.ndarray, r: int, eps: float):
+        self.guide, self.r = guide, r
+        self.mean = _box(guide, r)
+        var = _box(guide * guide, r)
+        var -= self.mean * self.mean
+        var += eps
+        self.var_eps = var
+
+    def filter(self, src: np.ndarray, mean_src: np.ndarray | None = None) -> np.ndarray:
+        """Guided filter of `src` (`mean_src`: its box mean at this radius, if already known)."""
+        r = self.r
+        mean_p = _box(src, r) if mean_src is None else mean_src
+        a = _box(self.guide * src, r)
+        a -= self.mean * mean_p
+        a /= self.var_eps
+        b = mean_p - a * self.mean
+        q = _box(a, r)
+        q *= self.guide
+        q += _box(b, r)
+        return q
 
 
 def _laplacian_pyramid(x: np.ndarray, levels: int) -> list[np.ndarray]:
@@ -115,25 +135,54 @@ def fuse_laplacian(v: np.ndarray, t: np.ndarray, levels: int = 4) -> np.ndarray:
 _LAPLACE3 = np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], np.float32)
 
 
-def fuse_gff(v: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """GFF with the paper's parameters (r1=45, eps1=0.3, r2=7, eps2=1e-6 on 0..1 images)."""
-    v1, t1 = v * (1 / 255.0), t * (1 / 255.0)
-    base_v, base_t = _box(v1, 15), _box(t1, 15)  # 31x31 mean filter
+# GFF's parameters (Li et al. 2013): base weights r1=45, eps1=0.3; detail weights r2=7,
+# eps2=1e-6, with eps on 0..1 images. Vigil filters 0..255 images, so eps is scaled by 255^2
+# (the guided filter's output is unchanged when the guide and eps are scaled together).
+_GFF_FILTERS = ((45, 0.3 * 255.0 ** 2), (7, 1e-6 * 255.0 ** 2))
 
-    def saliency(x):
-        lap = np.abs(cv2.filter2D(x, -1, _LAPLACE3))
-        return cv2.GaussianBlur(lap, (11, 11), 5).reshape(x.shape)
 
-    p_v = (saliency(v1) >= saliency(t1)).astype(np.float32)
+def _gff_saliency(x: np.ndarray) -> np.ndarray:
+    """|Laplacian| smoothed by an 11x11 Gaussian (sigma 5): GFF's saliency map."""
+    return cv2.GaussianBlur(np.abs(cv2.filter2D(x, -1, _LAPLACE3)), (11, 11), 5)
+
+
+def _gff_channel(v: np.ndarray, t: np.ndarray, t_base: np.ndarray, t_sal: np.ndarray,
+                 t_guides: list[_Guide]) -> np.ndarray:
+    """GFF of one 2-D visible channel with the 2-D thermal image (whose base layer, saliency and
+    guide statistics are computed once per frame, not once per colour channel)."""
+    p_v = (_gff_saliency(v) >= t_sal).astype(np.float32)
     p_t = 1.0 - p_v
-    t1b = np.broadcast_to(t1, v1.shape).copy()  # guide per channel
-    wb_v = np.clip(guided_filter(v1, p_v, 45, 0.3), 0, 1)
-    wb_t = np.clip(guided_filter(t1b, p_t, 45, 0.3), 0, 1)
-    wd_v = np.clip(guided_filter(v1, p_v, 7, 1e-6), 0, 1)
-    wd_t = np.clip(guided_filter(t1b, p_t, 7, 1e-6), 0, 1)
-    base = (wb_v * base_v + wb_t * base_t) / (wb_v + wb_t + 1e-6)
-    detail = (wd_v * (v1 - base_v) + wd_t * (t1 - base_t)) / (wd_v + wd_t + 1e-6)
-    return (base + detail) * 255.0
+    w = []
+    for (r, eps), g_t in zip(_GFF_FILTERS, t_guides):
+        mean_pv = _box(p_v, r)  # shared: box(p_t) = 1 - box(p_v)
+        w_v = _Guide(v, r, eps).filter(p_v, mean_pv)
+        w_t = g_t.filter(p_t, np.subtract(1.0, mean_pv, out=mean_pv))
+        w.append((np.clip(w_v, 0, 1, out=w_v), np.clip(w_t, 0, 1, out=w_t)))
+    (wb_v, wb_t), (wd_v, wd_t) = w
+    v_base = _box(v, 15)  # 31x31 mean filter
+    base = wb_v * v_base
+    base += wb_t * t_base
+    wb_v += wb_t
+    wb_v += 1e-6
+    base /= wb_v
+    detail = np.subtract(v, v_base, out=v_base)
+    detail *= wd_v
+    detail += wd_t * (t - t_base)
+    wd_v += wd_t
+    wd_v += 1e-6
+    detail /= wd_v
+    base += detail
+    return base
+
+
+def fuse_gff(v: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """GFF with the paper's parameters, one colour channel at a time: a channel's dozen
+    full-size temporaries fit in the CPU cache where three channels' do not (~20 % faster)."""
+    t2 = np.ascontiguousarray(t.reshape(t.shape[:2]))
+    shared = (t2, _box(t2, 15), _gff_saliency(t2), [_Guide(t2, r, eps) for r, eps in _GFF_FILTERS])
+    if v.ndim == 2:
+        return _gff_channel(v, *shared)
+    return cv2.merge([_gff_channel(c, *shared) for c in cv2.split(v)])
 
 
 def _mean_std(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -145,10 +194,14 @@ def _mean_std(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def fuse_gffs(v: np.ndarray, t: np.ndarray) -> np.ndarray:
     f = fuse_gff(v, t)
     mean, sd = _mean_std(f)
-    target = np.maximum(_mean_std(v)[1], _mean_std(t)[1])
+    gain = np.maximum(_mean_std(v)[1], _mean_std(t)[1]) / (sd + 1e-6)
+    # (f - mean) * gain + mean, as one pass: f * gain + mean * (1 - gain)
+    offset = mean * (1 - gain)
     if f.ndim == 2:
-        return (f - mean[0]) * (target[0] / (sd[0] + 1e-6)) + mean[0]
-    return (f - mean) * (target / (sd + 1e-6)) + mean
+        f *= gain[0]
+        f += offset[0]
+        return f
+    return cv2.transform(f, np.hstack([np.diag(gain), offset[:, None]]))
 
 
 def fuse_msd(v: np.ndarray, t: np.ndarray, levels: int = 4, energy_sigma: float = 1.0,

@@ -64,8 +64,9 @@ BAD = {
                                     "do not go together"),
     "reference_size zero": (CAM + "    reference_size: [0, 360]\n", "is not a frame size"),
     "point beyond reference_size": (CAM + "    reference_size: [320, 180]\n" + LINE, "within reference_size"),
-    "in_direction and in_side": (CAM + LINE + "        in_direction: up\n        in_side: left\n",
-                                 "both in_side and in_direction"),
+    "in_direction and in_side disagree": (CAM + LINE + "        in_direction: up\n        in_side: right\n",
+                                          "both in_side and in_direction, and they disagree (in_direction up "
+                                          "means in_side left)"),
     "in_direction along the line": (CAM + LINE + "        in_direction: left\n", "runs mostly up-down"),
     "in_direction sideways": (CAM + LINE + "        in_direction: north\n", "'up', 'down', 'left' or 'right'"),
     "ground of three points": (CAM + "    ground:\n      image: [[0, 0], [9, 0], [9, 9]]\n"

@@ -213,7 +213,7 @@ def test_aspect_mismatch_fails_the_first_frame_with_one_clear_error():
     # An unknown class is found against the pipeline's classes (test_site_bad_input, test_site_classes).
     ({"lines": [{"name": "l", "points": H_LINE, "classes": []}]}, "classes is empty"),
     ({"lines": [{"name": "l", "points": H_LINE, "min_area": 50, "max_area": 10}]}, "swap them"),
-    ({"lines": [{"name": "l", "points": H_LINE, "in_direction": "up", "in_side": "left"}]}, "give one of them"),
+    ({"lines": [{"name": "l", "points": H_LINE, "in_direction": "up", "in_side": "right"}]}, "they disagree"),
     ({"lines": [{"name": "l", "points": H_LINE, "in_direction": "left"}]}, "runs mostly up-down"),
     ({"coordinates": "relative", "lines": [{"name": "l", "points": [[0, 0.5], [640, 0.5]]}]}, "from 0 to 1"),
     ({"reference_size": [1280, 720], "coordinates": "relative"}, "do not go together"),

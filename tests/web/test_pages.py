@@ -114,6 +114,25 @@ def test_editor_yaml_is_validated_by_the_config_models(site):
         assert r.status_code == 400 and says in r.json()["detail"], r.json()
 
 
+def test_a_line_given_by_in_direction_shows_and_round_trips(site, tmp_path):
+    """Regression: a site whose line says `in_direction: up` made /cameras and /editor answer 500
+    (the derived in_side was taken for a given one), and the editor's YAML gave both keys."""
+    path, store = site
+    copy = tmp_path / "site.yaml"
+    copy.write_text(path.read_text().replace("in_side: left, anchor: center", "in_direction: up"))
+    (tmp_path / "clip.mp4").symlink_to(path.parent / "clip.mp4")
+    c = client((copy, store))
+    assert c.get("/cameras").status_code == 200
+    page = c.get("/editor")
+    assert page.status_code == 200 and '"in_direction": "up"' in page.text and '"in_side": "left"' in page.text
+    shown = {"name": "L1", "points": [[10, 20], [300, 20]], "in_side": "left", "in_direction": "up"}
+    r = c.post("/api/editor/yaml", json={"camera": "gate-1", "lines": [shown]})
+    assert r.status_code == 200, r.text
+    assert yaml.safe_load(r.json()["yaml"])["lines"] == [{k: v for k, v in shown.items() if k != "in_side"}]
+    r = c.post("/api/editor/yaml", json={"camera": "gate-1", "lines": [{**shown, "in_side": "right"}]})
+    assert r.status_code == 400 and "they disagree" in r.json()["detail"], r.json()
+
+
 def test_config_write_only_when_allowed(site, tmp_path):
     path, store = site
     drawing = {"camera": "gate-1", "lines": [{"name": "new", "points": [[5, 5], [100, 5]]}]}

@@ -104,9 +104,13 @@ class LineConfig(ObjectFilter):
     @model_validator(mode="after")
     def _direction(self):
         if self.in_direction is not None:
-            if "in_side" in self.model_fields_set:
-                raise ValueError(f"line {self.name!r} has both in_side and in_direction; give one of them")
-            self.in_side = side_for_direction(self.points[0], self.points[1], self.in_direction)
+            side = side_for_direction(self.points[0], self.points[1], self.in_direction)
+            # Both may come back from the editor (it shows in_side); only a disagreement is a mistake.
+            if "in_side" in self.model_fields_set and self.in_side != side:
+                raise ValueError(f"line {self.name!r} has both in_side and in_direction, and they disagree "
+                                 f"(in_direction {self.in_direction} means in_side {side}); give one of them")
+            self.in_side = side
+            self.model_fields_set.discard("in_side")  # derived, not given: a re-validation must not see it as given
         return self
 
 

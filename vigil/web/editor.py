@@ -68,6 +68,9 @@ def as_data(geo: Geometry) -> dict:
 def to_yaml(camera: str, geo: Geometry) -> str:
     """A snippet to paste under the camera's entry in the site config (cameras: - id: ...)."""
     data = as_data(geo)
+    for line in data.get("lines", []):
+        if "in_direction" in line:  # what the user wrote; in_side is only shown in the editor
+            line.pop("in_side")
     body = "".join(f"{key}:\n" + "".join(f"  - {yaml.safe_dump(item, default_flow_style=True, sort_keys=False)}"
                                           for item in items) for key, items in data.items())
     snippet = f"# camera {camera}: paste under its entry in the site config\n{body}"

@@ -64,7 +64,10 @@ $("clear").addEventListener("click", () => { state.geometry = {lines: [], zones:
 // Flips the last line drawn (or the side the next line gets when none is drawn yet).
 $("flip").addEventListener("click", () => {
   const last = state.geometry.lines[state.geometry.lines.length - 1];
-  if (last) last.in_side = last.in_side === "left" ? "right" : "left";
+  if (last) {
+    last.in_side = last.in_side === "left" ? "right" : "left";
+    delete last.in_direction;  // flipped by hand: the side is now what counts
+  }
   else state.side = state.side === "left" ? "right" : "left";
   redraw();
 });

@@ -77,8 +77,10 @@ def _text(scene: np.ndarray, text: str, x: float, y: float, color: sv.Color, sca
 class Overlay:
     """One camera's overlay. Stateful only for traces: call `draw` once per analysed frame, in order."""
 
-    def __init__(self, camera: CameraConfig, traces: bool = True, vocab: ClassVocab = DEFAULT_VOCAB) -> None:
+    def __init__(self, camera: CameraConfig, traces: bool = True, vocab: ClassVocab = DEFAULT_VOCAB,
+                 typed: CameraConfig | None = None) -> None:
         self.camera = camera
+        self.typed = typed or camera  # as the config writes it (relative, reference_size): the coordinates to type
         self.vocab = vocab  # the pipeline's class names, for the box labels
         lookup = sv.ColorLookup.TRACK
         self.boxes = sv.BoxAnnotator(thickness=2, color_lookup=lookup)
@@ -144,9 +146,10 @@ class Overlay:
         if tally is None:  # a preview: where things are, to help with typing coordinates
             def xy(p) -> str:
                 return f"({p[0]:g},{p[1]:g})"
-            rows += [f"{ln.name}: A{xy(ln.points[0])} B{xy(ln.points[1])} in_side {ln.in_side}"
-                     for ln in self.camera.lines]
-            rows += [f"{z.name}: zone of {len(z.polygon)} points" for z in self.camera.zones]
+            rows += [f"{ln.name}: A{xy(ln.points[0])} B{xy(ln.points[1])} "
+                     + (f"in_direction {ln.in_direction}" if ln.in_direction else f"in_side {ln.in_side}")
+                     for ln in self.typed.lines]
+            rows += [f"{z.name}: zone of {len(z.polygon)} points" for z in self.typed.zones]
             return rows
         rows += [f"{ln.name}: in {tally.lines[ln.name]['in']}  out {tally.lines[ln.name]['out']}"
                  for ln in self.camera.lines]

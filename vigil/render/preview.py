@@ -61,8 +61,12 @@ def first_frame(config: LoadedConfig, camera: CameraConfig, timeout: float | Non
 
 def render_preview(camera: CameraConfig, frame: Frame) -> Preview:
     h, w = frame.shape
+    typed = camera
     camera = to_pixels(camera, w, h)  # relative or reference_size coordinates, in this frame's pixels
-    image = Overlay(camera, traces=False).draw(frame.image, caption=f"{camera.id}: {w}x{h} px")
+    units = ("" if typed is camera else " (points as written: relative)" if typed.coordinates == "relative"
+             else f" (points as written: of {typed.reference_size[0]}x{typed.reference_size[1]})"
+             if typed.reference_size else "")
+    image = Overlay(camera, traces=False, typed=typed).draw(frame.image, caption=f"{camera.id}: {w}x{h} px{units}")
     return Preview(camera, image, w, h, outside_frame(camera, w, h))
 
 

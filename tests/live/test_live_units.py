@@ -25,7 +25,7 @@ from vigil.live.health import write_atomic
 from vigil.live.logs import setup_logging
 from vigil.live.metrics import serve_metrics
 from vigil.pipeline.round import AnalysisRound
-from vigil.sources.factory import Feed
+from vigil.sources.factory import Feed, FileFeeder
 from vigil.sources.nvr import nvr_url, stream_target
 from vigil.sources.rtsp import Backoff, FrameQueue, LatestFrameSlot, ReaderStats, mask_url, scrub, with_credentials
 from vigil.types import CountEvent, Detections, Frame
@@ -375,6 +375,9 @@ def test_status_file_and_vigil_status(tmp_path, capsys):
                     "inference_ms", "decoder", "decode_fallbacks"):
             assert key in cam
         assert cam["decode_fps"] > 10 and cam["processed_fps"] > 1
+        assert cam["latency_ms"] is not None  # a stream; a recording has none (its frame times are not now)
+        recording = Feed("r", "clip.mp4", [FileFeeder("r", lambda: [], FrameQueue(), threading.Event())], FrameQueue())
+        assert daemon.cameras[0].feed.live and not recording.live
         capsys.readouterr()
         assert main(["status", "--file", str(tmp_path / "status.json")]) == 0
         out = capsys.readouterr().out

@@ -262,7 +262,8 @@ class LiveDaemon:
             cam.proc.processed += 1
             cam.proc.rate.tick()
             cam.proc.inference_ms = self.last_batch_ms
-            cam.proc.latency_ms = 1000 * (now - frame.time).total_seconds()
+            if cam.feed.live:  # a recording's frame times are its start_time plus offsets: no latency
+                cam.proc.latency_ms = 1000 * (now - frame.time).total_seconds()
         return taken
 
     def _emit(self, cam: LiveCamera, events: list) -> None:

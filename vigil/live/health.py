@@ -30,7 +30,7 @@ class ProcessingStats:
     events: int = 0
     errors: int = 0
     inference_ms: float = 0.0  # detector time of the last batch this camera was in
-    latency_ms: float = 0.0  # frame time -> its events handed to the writer (last frame)
+    latency_ms: float | None = None  # frame time -> its events handed to the writer (last frame; streams only)
     rate: RateMeter = field(default_factory=RateMeter)
 
 
@@ -54,7 +54,7 @@ def camera_health(camera_id: str, source: str, reader_stats, slot, proc: Process
         "decode_fallback_reason": getattr(reader_stats, "decode_fallback_reason", None),
         "last_frame_age_s": None if last is None else round(now_mono - last, 3),
         "inference_ms": round(proc.inference_ms, 1),
-        "latency_ms": round(proc.latency_ms, 1),
+        "latency_ms": None if proc.latency_ms is None else round(proc.latency_ms, 1),
         "events": proc.events,
         "errors": proc.errors,
         "last_error": reader_stats.last_error,

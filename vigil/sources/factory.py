@@ -106,6 +106,11 @@ class Feed:
         return self.readers[1].stats if len(self.readers) > 1 else None
 
     @property
+    def live(self) -> bool:
+        """A stream (frames stamped with the wall clock), not a recording played through the daemon."""
+        return not isinstance(self.readers[0], FileFeeder)
+
+    @property
     def finished(self) -> bool:
         """A file camera that reached its end (or failed) and whose frames were all taken."""
         return self.stats.state in ("finished", "failed") and len(self.slot) == 0

@@ -96,3 +96,15 @@ def test_cli_missing_video_names_it(tmp_path, capsys):
 def test_cli_usage_error_is_nonzero(capsys):
     assert main(["replay"]) != 0
     assert main(["no-such-command"]) != 0
+
+
+def test_a_missing_pipeline_names_each_place_looked_in_once(tmp_path, monkeypatch):
+    """The site's folder is often the working folder: its pipelines/ was listed twice."""
+    from vigil.config.load import find_pipeline
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("VIGIL_PIPELINES", raising=False)
+    with pytest.raises(ConfigError) as err:
+        find_pipeline("nope", tmp_path)
+    looked = str(err.value).split("looked in: ")[1].split(". Name")[0].split(", ")
+    assert looked == [str(tmp_path.parent / "pipelines" / "nope.yaml"), str(tmp_path / "pipelines" / "nope.yaml")]

@@ -148,6 +148,7 @@ def find_pipeline(name: str, site_dir: Path) -> Path:
         if os.environ.get("VIGIL_PIPELINES"):
             dirs.insert(0, Path(os.environ["VIGIL_PIPELINES"]))
         cands = [d / f"{name}.yaml" for d in dirs]
+    cands = list(dict.fromkeys(cands))  # the site's folder may be the working folder: list it once
     for c in cands:
         try:
             if c.is_file():

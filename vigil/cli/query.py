@@ -98,11 +98,11 @@ def counts_cmd(db: DbOpt = None, config: ConfigOpt = None, camera: CameraOpt = N
                                                                    "(cameras with a `ground:` section).")] = False,
                bin_kmh: Annotated[float, typer.Option("--bin", help="Speed histogram bin width, km/h.")] = 10.0
                ) -> None:
-    """Counts per camera, line/zone, class and direction, optionally per time bucket.
+    r"""Counts per camera, line/zone, class and direction, optionally per time bucket.
 
     JSON rows: {camera, line|zone, class, direction, bucket (ISO 8601 start, only with --by), count}.
-    With --od: {camera, origin, destination, class, [bucket], count} (origin/destination: 'line NAME'
-    or 'zone NAME'). With --speed: {camera, line, class, direction, [bucket], speed_from, speed_to, count}.
+    With --od: {camera, origin, destination, class, \[bucket], count} (origin/destination: 'line NAME'
+    or 'zone NAME'). With --speed: {camera, line, class, direction, \[bucket], speed_from, speed_to, count}.
     """
     from vigil.store import Store
     from vigil.store.public import name_filter

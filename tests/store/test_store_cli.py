@@ -121,6 +121,7 @@ def test_empty_results_are_not_errors(db, capsys):
     (["--direction", "sideways"], "--direction"),
     (["--line", "L1", "--zone", "Z"], "not both"),
     (["--since", "2026-03-02", "--until", "2026-03-01"], "after until"),
+    (["--bin", "5"], "add --speed"),
 ])
 def test_bad_input_exits_2_with_one_line(db, capsys, args, needle):
     url, _ = db

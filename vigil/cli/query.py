@@ -96,7 +96,9 @@ def counts_cmd(db: DbOpt = None, config: ConfigOpt = None, camera: CameraOpt = N
                                                              "origin time.")] = False,
                speed: Annotated[bool, typer.Option("--speed", help="Speed histogram of line crossings instead "
                                                                    "(cameras with a `ground:` section).")] = False,
-               bin_kmh: Annotated[float, typer.Option("--bin", help="Speed histogram bin width, km/h.")] = 10.0
+               bin_kmh: Annotated[float | None, typer.Option("--bin", show_default=False,
+                                                             help="With --speed: histogram bin width, km/h "
+                                                                  "(default 10).")] = None
                ) -> None:
     r"""Counts per camera, line/zone, class and direction, optionally per time bucket.
 
@@ -116,12 +118,14 @@ def counts_cmd(db: DbOpt = None, config: ConfigOpt = None, camera: CameraOpt = N
         raise VigilError("--od counts movements between lines and zones; drop --line/--zone/--direction")
     if speed and zone:
         raise VigilError("--speed is measured on lines; give --line, not --zone")
+    if bin_kmh is not None and not speed:
+        raise VigilError("--bin is the speed histogram's bin width; add --speed, or drop --bin")
     name, kind = name_filter(line, zone)
     f = Filters.parse(camera, name, kind, class_name, direction, since, until, tz)
     store = Store(resolve_db(db, config), create=False)
     try:
         if od or speed:
-            rows = store.od(f, by=by) if od else store.speeds(f, bin_kmh=bin_kmh, by=by)
+            rows = store.od(f, by=by) if od else store.speeds(f, bin_kmh=10.0 if bin_kmh is None else bin_kmh, by=by)
             emit(rows, fmt, "turning movements" if od else "speeds (km/h)")
             return
         rows = store.counts(f, by=by, public=True)

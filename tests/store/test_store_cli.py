@@ -90,6 +90,21 @@ def test_counts_database_from_site_config(tmp_path, capsys, monkeypatch):
     assert json.loads(out) == [{"camera": "cam", "line": "L", "class": "car", "direction": "in", "count": 1}]
 
 
+def test_class_typos_are_refused_and_groups_expand(db, capsys):
+    """A mistyped --class is a mistake, not "no counts"; a group name counts its classes."""
+    url, evs = db
+    for cmd in ("counts", "events"):
+        code, out, err = run_cli(capsys, cmd, "--db", url, "--class", "carr")
+        assert (code, out, err.count("\n")) == (2, "", 1), err
+        assert err.startswith("error: unknown class 'carr'; known classes: bicycle, bus, car, motorcycle, "
+                              "pedestrian, truck (or a group: heavy, motor_vehicle, vehicle)"), err
+    code, out, err = run_cli(capsys, "counts", "--db", url, "--class", "Motor_Vehicle", "--format", "json")
+    assert code == 0, err
+    rows = json.loads(out)
+    assert {r["class"] for r in rows} == {"car", "truck"}  # the events' other class is pedestrian
+    assert sum(r["count"] for r in rows) == sum(e.class_name in ("car", "truck") for e in evs)
+
+
 def test_events_command(db, capsys):
     url, evs = db
     code, out, err = run_cli(capsys, "events", "--db", url, "--zone", "Z", "--direction", "out",

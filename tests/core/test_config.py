@@ -96,3 +96,21 @@ def test_cli_missing_video_names_it(tmp_path, capsys):
 def test_cli_usage_error_is_nonzero(capsys):
     assert main(["replay"]) != 0
     assert main(["no-such-command"]) != 0
+
+
+def test_readme_config_snippets_match_the_real_files():
+    """The README's configs/demo.yaml snippet shows the real lines, and its thermal: example is a
+    valid ThermalConfig (a new user copies both)."""
+    import re
+
+    import yaml
+
+    from vigil.config.fusion import ThermalConfig
+
+    repo = Path(__file__).resolve().parents[2]
+    blocks = re.findall(r"```yaml\n(.*?)```", (repo / "README.md").read_text(), re.S)
+    demo = next(yaml.safe_load(b) for b in blocks if b.startswith("# configs/demo.yaml"))
+    real = yaml.safe_load((repo / "configs" / "demo.yaml").read_text())
+    assert demo["cameras"][0]["lines"] == real["cameras"][0]["lines"]
+    thermal = next(yaml.safe_load(b) for b in blocks if "thermal:" in b and "homography" in b)
+    ThermalConfig.model_validate(thermal[0]["thermal"])

@@ -32,6 +32,7 @@ def _assert_clear_400(r, *needles: str) -> None:
     ({"since": "9" * 5000}, ("not an ISO 8601", "5000 characters")),
     ({"camera": "gate\x00-1"}, ("NUL",)),
     ({"after": "9" * 30 + ".1"}, ("cursor",)),
+    ({"class": "Carr"}, ("unknown class 'carr'; known classes: bicycle, bus, car,", "heavy")),
 ])
 def test_out_of_range_and_oversized_input_is_a_clear_400(filled_store, params, needles):
     s, _ = filled_store

@@ -91,3 +91,11 @@ def test_events_limit_beyond_64_bits(tmp_path, limit):
 ])
 def test_unusable_config_paths(path, needle):
     one_error_line(vigil("replay", path), needle)
+
+
+def test_replay_camera_equals_file_with_unknown_camera(tmp_path):
+    """`nope=clip.mp4` names a camera the site lacks: say so, not that a file 'nope=...' is missing."""
+    (tmp_path / "clip.mp4").write_bytes(b"")
+    path = site(tmp_path, "pipeline: p\n" + CAMERA)
+    line = one_error_line(vigil("replay", str(path), f"nope={tmp_path / 'clip.mp4'}"), "camera 'nope' is not in")
+    assert line.endswith("cameras there: c") and "does not exist" not in line

@@ -108,3 +108,21 @@ def test_a_missing_pipeline_names_each_place_looked_in_once(tmp_path, monkeypatc
         find_pipeline("nope", tmp_path)
     looked = str(err.value).split("looked in: ")[1].split(". Name")[0].split(", ")
     assert looked == [str(tmp_path.parent / "pipelines" / "nope.yaml"), str(tmp_path / "pipelines" / "nope.yaml")]
+
+
+def test_readme_config_snippets_match_the_real_files():
+    """The README's configs/demo.yaml snippet shows the real lines, and its thermal: example is a
+    valid ThermalConfig (a new user copies both)."""
+    import re
+
+    import yaml
+
+    from vigil.config.fusion import ThermalConfig
+
+    repo = Path(__file__).resolve().parents[2]
+    blocks = re.findall(r"```yaml\n(.*?)```", (repo / "README.md").read_text(), re.S)
+    demo = next(yaml.safe_load(b) for b in blocks if b.startswith("# configs/demo.yaml"))
+    real = yaml.safe_load((repo / "configs" / "demo.yaml").read_text())
+    assert demo["cameras"][0]["lines"] == real["cameras"][0]["lines"]
+    thermal = next(yaml.safe_load(b) for b in blocks if "thermal:" in b and "homography" in b)
+    ThermalConfig.model_validate(thermal[0]["thermal"])

@@ -329,3 +329,11 @@ def test_a_custom_class_model_counts_under_its_own_names(replays, capsys):
         store.close()
     assert api.status_code == 200 and api.json() == rows
     assert api_mixed.status_code == 200 and api_mixed.json() == rows
+    # With --config, a class the pipeline reports is known even before any was counted, and a
+    # group covers the classes detector.groups put in it.
+    site = str(Path(custom_db.removeprefix("sqlite:///")).parent / "s.yaml")
+    assert main(["counts", "--db", custom_db, "--config", site, "--class", "coach"]) == 0
+    assert main(["counts", "--db", stock_db, "--class", "coach"]) == 2
+    assert "unknown class 'coach'" in capsys.readouterr().err
+    vehicles = _counts(custom_db, "--config", site, "--class", "vehicle", "--line", "away", capsys=capsys)
+    assert vehicles == _counts(custom_db, "--line", "away", capsys=capsys)

@@ -389,6 +389,9 @@ def test_status_file_and_vigil_status(tmp_path, capsys):
     assert "not running" in capsys.readouterr().out
     assert main(["status", "--file", str(tmp_path / "missing.json")]) == 2
     assert "no status file" in capsys.readouterr().err
+    assert main(["status", "--help"]) == 0  # the help states both codes the user just saw
+    helptext = " ".join(capsys.readouterr().out.split())
+    assert "1 when its status file says it stopped" in helptext and "2 when there is no status file" in helptext
 
 
 def test_write_atomic_leaves_no_partial_file(tmp_path):

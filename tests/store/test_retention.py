@@ -103,6 +103,10 @@ def test_retention_ages_are_ordered_and_prune_says_what_it_needs(capsys, tmp_pat
     assert "must be at least" in capsys.readouterr().err
     assert main(["db", "upgrade", "--db", db]) == 0
     assert "already" in capsys.readouterr().out
+    assert main(["db", "prune", "--help"]) == 0
+    helptext = " ".join(capsys.readouterr().out.replace("│", " ").split())
+    for what in ("Delete raw events", "Delete minute and 15-minute counts", "Delete hourly counts"):
+        assert what in helptext, what
 
 
 def test_retention_clock_and_cutoffs():

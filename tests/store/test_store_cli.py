@@ -90,6 +90,21 @@ def test_counts_database_from_site_config(tmp_path, capsys, monkeypatch):
     assert json.loads(out) == [{"camera": "cam", "line": "L", "class": "car", "direction": "in", "count": 1}]
 
 
+def test_class_typos_are_refused_and_groups_expand(db, capsys):
+    """A mistyped --class is a mistake, not "no counts"; a group name counts its classes."""
+    url, evs = db
+    for cmd in ("counts", "events"):
+        code, out, err = run_cli(capsys, cmd, "--db", url, "--class", "carr")
+        assert (code, out, err.count("\n")) == (2, "", 1), err
+        assert err.startswith("error: unknown class 'carr'; known classes: bicycle, bus, car, motorcycle, "
+                              "pedestrian, truck (or a group: heavy, motor_vehicle, vehicle)"), err
+    code, out, err = run_cli(capsys, "counts", "--db", url, "--class", "Motor_Vehicle", "--format", "json")
+    assert code == 0, err
+    rows = json.loads(out)
+    assert {r["class"] for r in rows} == {"car", "truck"}  # the events' other class is pedestrian
+    assert sum(r["count"] for r in rows) == sum(e.class_name in ("car", "truck") for e in evs)
+
+
 def test_events_command(db, capsys):
     url, evs = db
     code, out, err = run_cli(capsys, "events", "--db", url, "--zone", "Z", "--direction", "out",
@@ -121,6 +136,7 @@ def test_empty_results_are_not_errors(db, capsys):
     (["--direction", "sideways"], "--direction"),
     (["--line", "L1", "--zone", "Z"], "not both"),
     (["--since", "2026-03-02", "--until", "2026-03-01"], "after until"),
+    (["--bin", "5"], "add --speed"),
 ])
 def test_bad_input_exits_2_with_one_line(db, capsys, args, needle):
     url, _ = db
@@ -140,6 +156,7 @@ def test_real_entry_point_exit_codes(tmp_path):
     exe = [sys.executable, "-m", "vigil"]
     ok = subprocess.run([*exe, "counts", "--help"], capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0 and "--by" in ok.stdout
+    assert "class, [bucket], count}" in ok.stdout  # Rich markup once ate [bucket]
     bad = subprocess.run([*exe, "counts", "--db", "postgresql://vigil:hunter2@127.0.0.1:1/x"],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr

@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from vigil import __version__
+from vigil.classes import ClassVocab
 from vigil.errors import VigilError
 from vigil.store import Store
 from vigil.store.public import (
@@ -159,8 +160,9 @@ def _answer(rows: list[dict], fmt: str, headers: dict[str, str] | None = None) -
 
 def create_app(store: Store, token: str | None = None, allowed_hosts: Iterable[str] = LOOPBACK_HOSTS,
                limits: Limits = Limits(), frames: FrameSource | None = None, site_path: Path | None = None,
-               allow_config_write: bool = False) -> FastAPI:
+               allow_config_write: bool = False, vocab: ClassVocab | None = None) -> FastAPI:
     """token None: no auth (the caller decided); an empty token is an error, never "no auth".
+    vocab: the site pipeline's classes, which a `class` filter may name besides Vigil's and the store's.
     allowed_hosts: Host header names served (lower case, IPv6 in brackets; "*" = any).
     frames: the live daemon's frames and health (`vigil run --http`) and/or the site's cameras;
     site_path with allow_config_write: the editor may rewrite that site config."""
@@ -209,7 +211,7 @@ def create_app(store: Store, token: str | None = None, allowed_hosts: Iterable[s
                      fmt: Annotated[Format, Query(alias="format")] = "json"):
         def run() -> tuple[list[dict], list[dict]]:
             name, kind = name_filter(line, zone)
-            f = Filters.parse(camera, name, kind, class_, direction, since, until, tz)
+            f = store.resolve_class(Filters.parse(camera, name, kind, class_, direction, since, until, tz), vocab)
             rows = store.counts(f, by=by, public=True, max_rows=limits.max_rows, timeout_s=limits.timeout_s)
             return rows, [r for r in store.incomplete_runs(camera, since, until, tz) if r["events"]]
 
@@ -232,7 +234,7 @@ def create_app(store: Store, token: str | None = None, allowed_hosts: Iterable[s
         X-Next-Cursor header is the `after` that fetches the next page."""
         def run() -> tuple[list[dict], str | None]:
             name, kind = name_filter(line, zone)
-            f = Filters.parse(camera, name, kind, class_, direction, since, until, tz)
+            f = store.resolve_class(Filters.parse(camera, name, kind, class_, direction, since, until, tz), vocab)
             rows = store.events(f, limit=limit + 1, after=None if after is None else parse_cursor(after),
                                 timeout_s=limits.timeout_s)
             nxt = event_cursor(rows[limit - 1]) if len(rows) > limit else None
@@ -260,7 +262,7 @@ def create_app(store: Store, token: str | None = None, allowed_hosts: Iterable[s
         """Turning movements (origin-destination counts): per track, its first line crossing or
         zone entry to its last, per class and (with `by`) bucket of the origin time."""
         def run() -> list[dict]:
-            f = Filters.parse(camera, None, None, class_, None, since, until, tz)
+            f = store.resolve_class(Filters.parse(camera, None, None, class_, None, since, until, tz), vocab)
             return store.od(f, by=by, max_rows=limits.max_rows, timeout_s=limits.timeout_s)
 
         return _answer(await off_loop(run), fmt)
@@ -276,7 +278,8 @@ def create_app(store: Store, token: str | None = None, allowed_hosts: Iterable[s
         """Speed histogram of line crossings (cameras with a `ground:` section), per line, class
         and direction."""
         def run() -> list[dict]:
-            f = Filters.parse(camera, line, "line" if line else None, class_, direction, since, until, tz)
+            f = store.resolve_class(Filters.parse(camera, line, "line" if line else None, class_, direction,
+                                                  since, until, tz), vocab)
             return store.speeds(f, bin_kmh=bin_kmh, by=by, timeout_s=limits.timeout_s)
 
         return _answer(await off_loop(run), fmt)

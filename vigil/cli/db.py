@@ -15,7 +15,13 @@ from vigil.errors import VigilError
 db_app = typer.Typer(help="The database: migrate it, prune old rows, see what it holds.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
-DaysOpt = Annotated[Optional[float], typer.Option(min=0.001, show_default=False)]
+_DAYS = dict(min=0.001, show_default=False)
+EventsDaysOpt = Annotated[Optional[float], typer.Option(**_DAYS, help="Delete raw events "
+    "older than this many days. Default: the --config site's retention.events_days, else keep.")]
+AggregatesDaysOpt = Annotated[Optional[float], typer.Option(**_DAYS, help="Delete minute and 15-minute counts "
+    "older than this many days. Default: retention.aggregates_days, else with the events.")]
+HourlyDaysOpt = Annotated[Optional[float], typer.Option(**_DAYS, help="Delete hourly counts older than this "
+    "many days (no less than the other two). Default: retention.hourly_days, else keep.")]
 
 
 @db_app.command("upgrade")
@@ -39,8 +45,10 @@ def upgrade(db: DbOpt = None, config: ConfigOpt = None) -> None:
 
 @db_app.command("prune")
 def prune(db: DbOpt = None, config: ConfigOpt = None,
-          events_days: DaysOpt = None, aggregates_days: DaysOpt = None, hourly_days: DaysOpt = None,
-          batch: Annotated[Optional[int], typer.Option(min=100, help="rows per delete statement")] = None) -> None:
+          events_days: EventsDaysOpt = None, aggregates_days: AggregatesDaysOpt = None,
+          hourly_days: HourlyDaysOpt = None,
+          batch: Annotated[Optional[int], typer.Option(min=100, help="Rows per delete statement "
+                                                                 "(default 5000).")] = None) -> None:
     """Delete raw events older than --events-days, minute/15-minute counts older than
     --aggregates-days (default: with the events) and hourly counts older than --hourly-days
     (default: keep), in batches. Defaults come from the --config site's `retention:` section.

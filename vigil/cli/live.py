@@ -209,7 +209,9 @@ def status(
     as_json: bool = typer.Option(False, "--json", help="print the raw status JSON"),
 ) -> None:
     """Per-camera health of a running `vigil run`: state, fps, dropped frames, reconnects,
-    last frame age, inference time. Exits 1 when the daemon is not running or not updating."""
+    last frame age, inference time. Exit status: 0 while the daemon runs; 1 when its status file
+    says it stopped or the file is no longer updated; 2 when there is no status file (the daemon
+    never ran for this site, or it writes elsewhere: --file) or it is not a status file."""
     if file is None:
         if config is None:
             raise StatusError("give the site config (vigil status configs/site.yaml) or --file STATUS.json")

@@ -24,8 +24,11 @@ LineOpt = Annotated[str | None, typer.Option("--line", help="Only this counting 
 ZoneOpt = Annotated[str | None, typer.Option("--zone", help="Only this zone (and no lines).")]
 ClassOpt = Annotated[str | None, typer.Option("--class", help="Only this class: pedestrian, bicycle, car, "
                                                               "motorcycle, bus, truck, or a class the "
-                                                              "pipeline's detector.classes named (forklift); "
-                                                              "any case (Car is car).")]
+                                                              "pipeline's detector.classes named (forklift), "
+                                                              "or a group for all its classes (vehicle, "
+                                                              "motor_vehicle, heavy; with --config also the "
+                                                              "pipeline's detector.groups); any case (Car "
+                                                              "is car). A name none of these is refused.")]
 DirectionOpt = Annotated[str | None, typer.Option("--direction", help="Only 'in' or 'out'.")]
 SinceOpt = Annotated[str | None, typer.Option("--since", help="From this ISO 8601 date/time (inclusive); "
                                                               "without offset it is in --tz.")]
@@ -63,6 +66,15 @@ def _check_direction(direction: str | None) -> None:
         raise VigilError(f"--direction '{direction}' must be 'in' or 'out'")
 
 
+def class_vocab(class_name: str | None, config: Path | None):
+    """The --config site's pipeline classes, which --class may name too; read only when needed."""
+    if class_name is None or config is None:
+        return None
+    from vigil.config.load import load_site
+
+    return load_site(config).pipeline.detector.vocabulary
+
+
 def emit(rows: list[dict], fmt: str, title: str) -> None:
     from vigil.store.public import table_columns, to_csv, to_json
 
@@ -96,13 +108,15 @@ def counts_cmd(db: DbOpt = None, config: ConfigOpt = None, camera: CameraOpt = N
                                                              "origin time.")] = False,
                speed: Annotated[bool, typer.Option("--speed", help="Speed histogram of line crossings instead "
                                                                    "(cameras with a `ground:` section).")] = False,
-               bin_kmh: Annotated[float, typer.Option("--bin", help="Speed histogram bin width, km/h.")] = 10.0
+               bin_kmh: Annotated[float | None, typer.Option("--bin", show_default=False,
+                                                             help="With --speed: histogram bin width, km/h "
+                                                                  "(default 10).")] = None
                ) -> None:
-    """Counts per camera, line/zone, class and direction, optionally per time bucket.
+    r"""Counts per camera, line/zone, class and direction, optionally per time bucket.
 
     JSON rows: {camera, line|zone, class, direction, bucket (ISO 8601 start, only with --by), count}.
-    With --od: {camera, origin, destination, class, [bucket], count} (origin/destination: 'line NAME'
-    or 'zone NAME'). With --speed: {camera, line, class, direction, [bucket], speed_from, speed_to, count}.
+    With --od: {camera, origin, destination, class, \[bucket], count} (origin/destination: 'line NAME'
+    or 'zone NAME'). With --speed: {camera, line, class, direction, \[bucket], speed_from, speed_to, count}.
     """
     from vigil.store import Store
     from vigil.store.public import name_filter
@@ -116,12 +130,15 @@ def counts_cmd(db: DbOpt = None, config: ConfigOpt = None, camera: CameraOpt = N
         raise VigilError("--od counts movements between lines and zones; drop --line/--zone/--direction")
     if speed and zone:
         raise VigilError("--speed is measured on lines; give --line, not --zone")
+    if bin_kmh is not None and not speed:
+        raise VigilError("--bin is the speed histogram's bin width; add --speed, or drop --bin")
     name, kind = name_filter(line, zone)
     f = Filters.parse(camera, name, kind, class_name, direction, since, until, tz)
     store = Store(resolve_db(db, config), create=False)
     try:
+        f = store.resolve_class(f, class_vocab(class_name, config))
         if od or speed:
-            rows = store.od(f, by=by) if od else store.speeds(f, bin_kmh=bin_kmh, by=by)
+            rows = store.od(f, by=by) if od else store.speeds(f, bin_kmh=10.0 if bin_kmh is None else bin_kmh, by=by)
             emit(rows, fmt, "turning movements" if od else "speeds (km/h)")
             return
         rows = store.counts(f, by=by, public=True)
@@ -155,7 +172,7 @@ def events_cmd(db: DbOpt = None, config: ConfigOpt = None, camera: CameraOpt = N
     f = Filters.parse(camera, name, kind, class_name, direction, since, until, tz)
     store = Store(resolve_db(db, config), create=False)
     try:
-        rows = store.events(f, limit=limit or None)
+        rows = store.events(store.resolve_class(f, class_vocab(class_name, config)), limit=limit or None)
     finally:
         store.close()
     if limit and len(rows) == limit:
@@ -220,12 +237,16 @@ def serve_cmd(db: DbOpt = None, config: ConfigOpt = None,
         raise VigilError(f"--port {port} is not a TCP port (1-65535)")
     token = serve_token(token, host, insecure_no_auth)
     hosts = served_hosts(host, allowed_host)
-    frames = FrameSource()
+    frames, vocab = FrameSource(), None
     if config is not None:
-        from vigil.config.load import read_yaml_model
+        from vigil.config.load import load_site, read_yaml_model
         from vigil.config.site import SiteConfig
 
         frames = FrameSource(site=read_yaml_model(config, SiteConfig), site_dir=config.parent)
+        try:
+            vocab = load_site(config).pipeline.detector.vocabulary
+        except VigilError:  # serving needs only the database; `class` is then checked against Vigil's and the store's
+            pass
     if allow_config_write and config is None:
         raise VigilError("--allow-config-write needs --config SITE (the file the editor writes)")
     store = Store(resolve_db(db, config), create=False)
@@ -235,7 +256,8 @@ def serve_cmd(db: DbOpt = None, config: ConfigOpt = None,
     print(f"serving {store.url} on http://{host_pattern(host)}:{port} (docs: /docs)"
           + (", bearer token required" if token else "") + f"; Host headers allowed: {', '.join(hosts)}",
           file=sys.stderr)
-    api = create_app(store, token, hosts, frames=frames, site_path=config, allow_config_write=allow_config_write)
+    api = create_app(store, token, hosts, frames=frames, site_path=config,
+                     allow_config_write=allow_config_write, vocab=vocab)
     # Keep /healthz quick while queries build big answers: the event loop gets the GIL back from
     # query threads within ~1 ms, and full garbage collections (which hold the GIL throughout) no
     # longer walk the ~1e5 objects of the loaded libraries (a ~40 ms pause each; bench/api_load.py).

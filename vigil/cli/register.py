@@ -32,8 +32,9 @@ def _matrix(m) -> str:
 def register_cmd(
     visible: Path = typer.Argument(..., help="visible (RGB) image"),
     thermal: Path = typer.Argument(..., help="thermal image of the same scene"),
+    # \\[ keeps Rich from reading [x, y] as markup
     points: Optional[Path] = typer.Option(None, "--points",
-                                          help="YAML of clicked point pairs ({visible: [x, y], thermal: [x, y]} "
+                                          help="YAML of clicked point pairs ({visible: \\[x, y], thermal: \\[x, y]} "
                                                "under 'points:', >= 4; optional 'model: affine'); without it the "
                                                "images are registered automatically"),
     fmt: str = typer.Option("text", "--format", help="text or json"),

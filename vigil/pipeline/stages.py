@@ -45,6 +45,9 @@ def plan_jobs(config: LoadedConfig, videos: list[str], camera: str | None) -> li
         cam_id, sep, path = v.partition("=")
         if sep and cam_id in ids:
             cam = site.camera(cam_id)
+        elif sep and "/" not in cam_id and "\\" not in cam_id and not resolve_file(v, Path.cwd()).is_file():
+            # CAMERA=path with a mistyped camera: name the camera, not a file 'nope=clip.mp4'
+            raise ConfigError(f"camera '{cam_id}' is not in {config.site_path}; cameras there: {', '.join(ids)}")
         elif camera or len(ids) == 1:
             cam, path = site.camera(camera or ids[0]), v
         else:

@@ -13,12 +13,12 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, tzinfo
 
 import sqlalchemy as sa
 
-from vigil.classes import canonical
+from vigil.classes import DEFAULT_VOCAB, ClassVocab, canonical
 from vigil.store.schema import LEVELS, aggregates, cameras, events, runs, series
 from vigil.store.timebuckets import (
     BUCKETS,
@@ -63,6 +63,7 @@ class Filters:
     since_us: int | None = None
     until_us: int | None = None
     tz: tzinfo = UTC
+    classes: tuple[str, ...] | None = None  # what a group in class_name stands for (resolve_class)
 
     @classmethod
     def parse(cls, camera=None, name=None, kind=None, class_name=None, direction=None,
@@ -86,6 +87,11 @@ class Filters:
         return any(v is not None for v in (self.camera, self.name, self.kind, self.class_name, self.direction))
 
     @property
+    def class_set(self) -> tuple[str, ...] | None:
+        """The class names the class filter matches (None: any class)."""
+        return None if self.class_name is None else self.classes or (self.class_name,)
+
+    @property
     def empty_range(self) -> bool:
         return self.since_us is not None and self.until_us is not None and self.since_us >= self.until_us
 
@@ -102,7 +108,28 @@ def _matching_series(conn: sa.Connection, f: Filters) -> dict[int, tuple]:
 def class_where(q, f: Filters):
     """The class filter: f.class_name is folded to lower case (Filters.parse); the stored name is
     folded too, so a series written while names kept their case still answers."""
-    return q if f.class_name is None else q.where(sa.func.lower(series.c.class_name) == f.class_name)
+    names = f.class_set
+    return q if names is None else q.where(sa.func.lower(series.c.class_name).in_(names))
+
+
+def resolve_class(engine: sa.Engine, f: Filters, vocab: ClassVocab | None = None) -> Filters:
+    """f with its class filter checked. A class of Vigil's, of the pipeline (vocab) or one the
+    store has series for passes as it is; a group name (vehicle, heavy, motor_vehicle, a
+    detector.groups group) stands for its classes; anything else is a mistyped class, which
+    would otherwise answer "nothing matches" as if there were no traffic: QueryError."""
+    if f.class_name is None:
+        return f
+    vocab = vocab or DEFAULT_VOCAB
+    with engine.connect() as conn:
+        stored = {canonical(c) for (c,) in conn.execute(sa.select(series.c.class_name).distinct())}
+    known = set(vocab.names) | stored
+    if f.class_name in known:
+        return f
+    groups = vocab.filter_groups
+    if f.class_name in groups:
+        return replace(f, classes=groups[f.class_name])
+    raise QueryError(f"unknown class {shown(f.class_name)}; known classes: {', '.join(sorted(known))} "
+                     f"(or a group: {', '.join(sorted(groups))})")
 
 
 def _data_bounds_us(conn: sa.Connection) -> tuple[int | None, int | None]:

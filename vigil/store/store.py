@@ -9,6 +9,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from vigil.classes import ClassVocab
 from vigil.config.database import DEFAULT_DB_URL
 from vigil.config.retention import RetentionConfig
 from vigil.store import aggregates as agg
@@ -283,6 +284,11 @@ class Store:
         from vigil.store.traffic import speed_histogram
 
         return speed_histogram(self.engine, queries.filters_of(filters, filter_kw), bin_kmh, by, timeout_s)
+
+    def resolve_class(self, filters: queries.Filters, vocab: ClassVocab | None = None) -> queries.Filters:
+        """filters with a mistyped class refused and a group name expanded (queries.resolve_class);
+        vocab: the pipeline's classes, when the caller knows the site."""
+        return queries.resolve_class(self.engine, filters, vocab)
 
     def cameras(self) -> list[dict]:
         return queries.list_cameras(self.engine)

@@ -84,7 +84,7 @@ def od_counts(engine: sa.Engine, f: Filters, by: str | None = None, max_rows: in
         n += 1
         nxt = rows[i + 1] if i + 1 < len(rows) else None
         if (nxt is None or (nxt[0], nxt[1]) != (run, track)) and n >= 2:
-            if f.class_name is None or cls.lower() == f.class_name:
+            if f.class_set is None or cls.lower() in f.class_set:
                 tally[(cam, first[2], f"{kind} {name}", cls, first[3])] += 1
     if max_rows is not None and len(tally) > max_rows:
         raise TooManyRows(f"the answer has more than {max_rows:,} rows; narrow since/until or use a coarser bucket")

@@ -96,6 +96,14 @@ def test_frame_of_a_file_source_and_unknown_cameras(site):
     assert '"anchor": "center"' in page  # settings the editor does not draw go back as they were
 
 
+def test_a_mistyped_class_on_a_page_says_so_and_a_group_expands(site):
+    c = client(site)
+    for url in ("/counts", "/events"):
+        r = c.get(url, params={"class": "carr"})
+        assert r.status_code == 400 and "unknown class &#39;carr&#39;; known classes: " in r.text, url
+    assert c.get("/events", params={"class": "Vehicle"}).status_code == 200
+
+
 def test_editor_yaml_is_validated_by_the_config_models(site):
     c = client(site)
     ok = c.post("/api/editor/yaml", json={"camera": "gate-1", "lines": [

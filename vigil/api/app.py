@@ -321,6 +321,6 @@ def create_app(store: Store, token: str | None = None, allowed_hosts: Iterable[s
         return {"ready": True}
 
     mount(app, api, WebContext(store, frames, token, off_loop, limits.max_rows, limits.timeout_s,
-                               site_path, allow_config_write))
+                               site_path, allow_config_write, vocab))
     app.include_router(api)
     return app

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from vigil.classes import ClassVocab
 from vigil.errors import VigilError
 from vigil.store import Store
 from vigil.store.public import event_cursor, event_row, name_filter, parse_cursor
@@ -43,6 +44,7 @@ class WebContext:
     timeout_s: float
     site_path: Path | None = None  # the site config the editor may write (with allow_config_write)
     allow_config_write: bool = False
+    vocab: ClassVocab | None = None  # the site pipeline's classes, which the class filter may name
 
 
 def token_ok(token: str | None, given: str | None) -> bool:
@@ -112,6 +114,7 @@ def mount(app: FastAPI, api: APIRouter, ctx: WebContext) -> None:
         if error is None:
             try:
                 f = Filters.parse(camera or None, None, None, class_ or None, None, since or None, until or None, tz)
+                f = await ctx.off_loop(ctx.store.resolve_class, f, ctx.vocab)
                 rows = await ctx.off_loop(ctx.store.counts, f, by=by, public=True, max_rows=ctx.max_rows,
                                           timeout_s=ctx.timeout_s)
                 series = charts.group(rows, split)
@@ -136,6 +139,7 @@ def mount(app: FastAPI, api: APIRouter, ctx: WebContext) -> None:
             name, kind = name_filter(line or None, zone or None)
             f = Filters.parse(camera or None, name, kind, class_ or None, direction or None, since or None,
                               until or None, tz)
+            f = await ctx.off_loop(ctx.store.resolve_class, f, ctx.vocab)
             got = await ctx.off_loop(ctx.store.events, f, limit=EVENTS_PAGE + 1,
                                      after=parse_cursor(after) if after else None, timeout_s=ctx.timeout_s)
             if len(got) > EVENTS_PAGE:

@@ -143,6 +143,9 @@ class _Blocking:
     def incomplete_runs(self, *a, **kw):
         return self.store.incomplete_runs(*a, **kw)
 
+    def resolve_class(self, *a, **kw):
+        return self.store.resolve_class(*a, **kw)
+
 
 def test_healthz_answers_while_every_query_is_stuck(filled_store):
     s, _ = filled_store

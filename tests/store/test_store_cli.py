@@ -105,6 +105,17 @@ def test_class_typos_are_refused_and_groups_expand(db, capsys):
     assert sum(r["count"] for r in rows) == sum(e.class_name in ("car", "truck") for e in evs)
 
 
+def test_a_class_filter_with_a_site_whose_pipeline_is_gone_still_answers(db, capsys, tmp_path):
+    """--config with --class reads the site's pipeline for its classes; a database copied with
+    only its site file (the pipeline elsewhere) still answers, with a note."""
+    url, evs = db
+    site = tmp_path / "site.yaml"
+    site.write_text(f"pipeline: moved_away\ndatabase: {url}\ncameras: [{{id: gate-1, source: x.mp4}}]\n")
+    code, out, err = run_cli(capsys, "counts", "--config", str(site), "--class", "car", "--format", "json")
+    assert code == 0 and "the site's pipeline classes are not known" in err, err
+    assert sum(r["count"] for r in json.loads(out)) == sum(e.class_name == "car" for e in evs)
+
+
 def test_events_command(db, capsys):
     url, evs = db
     code, out, err = run_cli(capsys, "events", "--db", url, "--zone", "Z", "--direction", "out",

@@ -139,6 +139,12 @@ def test_a_line_given_by_in_direction_shows_and_round_trips(site, tmp_path):
     assert yaml.safe_load(r.json()["yaml"])["lines"] == [{k: v for k, v in shown.items() if k != "in_side"}]
     r = c.post("/api/editor/yaml", json={"camera": "gate-1", "lines": [{**shown, "in_side": "right"}]})
     assert r.status_code == 400 and "they disagree" in r.json()["detail"], r.json()
+    # Saved to the site file as written: in_direction only (both would break a later hand edit).
+    r = client((copy, store), allow_config_write=True).post("/api/editor/save", json={"camera": "gate-1",
+                                                                                     "lines": [shown]})
+    assert r.status_code == 200, r.text
+    saved = yaml.safe_load(copy.read_text())["cameras"][0]["lines"]
+    assert saved == [{"name": "L1", "points": [[10, 20], [300, 20]], "in_direction": "up"}], saved
 
 
 def test_config_write_only_when_allowed(site, tmp_path):

@@ -54,7 +54,9 @@ T = TypeVar("T")
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 _TIME_HELP = "ISO 8601 date or date-time; without an offset it is local time in `tz`"
 ClassQuery = Annotated[str | None, Query(alias="class", description="only this class (pedestrian, car, ... or one "
-                                                                    "the pipeline named); any case: Car is car")]
+                                                                    "the pipeline named) or group (vehicle, heavy, "
+                                                                    "...); any case: Car is car. An unknown class "
+                                                                    "is a 400 listing the known ones")]
 _CSV: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/csv": {}}, "description": "JSON rows, or CSV with `format=csv`"}}
 

@@ -111,7 +111,7 @@ def run_live(
 
             app_ = create_app(store, token, served_hosts(host, allowed_host),
                               frames=FrameSource(daemon, cfg.site, cfg.site_dir), site_path=Path(config),
-                              allow_config_write=allow_config_write)
+                              allow_config_write=allow_config_write, vocab=cfg.pipeline.detector.vocabulary)
             web = HttpThread(app_, host, port_).start()
             print(f"dashboard on http://{host_pattern(host)}:{port_}/" + (" (token required)" if token else ""),
                   file=sys.stderr)

@@ -72,7 +72,12 @@ def class_vocab(class_name: str | None, config: Path | None):
         return None
     from vigil.config.load import load_site
 
-    return load_site(config).pipeline.detector.vocabulary
+    try:
+        return load_site(config).pipeline.detector.vocabulary
+    except VigilError as exc:  # the database alone still answers: Vigil's and the store's classes
+        print(f"note: the site's pipeline classes are not known ({' '.join(str(exc).split())[:200]})",
+              file=sys.stderr)
+        return None
 
 
 def emit(rows: list[dict], fmt: str, title: str) -> None:

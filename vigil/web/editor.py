@@ -65,12 +65,19 @@ def as_data(geo: Geometry) -> dict:
     return {k: v for k, v in (("lines", lines), ("zones", zones)) if v}
 
 
-def to_yaml(camera: str, geo: Geometry) -> str:
-    """A snippet to paste under the camera's entry in the site config (cameras: - id: ...)."""
+def as_config(geo: Geometry) -> dict:
+    """as_data as a config writes it: a line given by in_direction without the in_side derived
+    from it (the editor shows in_side; a file with both breaks when one is edited by hand)."""
     data = as_data(geo)
     for line in data.get("lines", []):
-        if "in_direction" in line:  # what the user wrote; in_side is only shown in the editor
+        if "in_direction" in line:
             line.pop("in_side")
+    return data
+
+
+def to_yaml(camera: str, geo: Geometry) -> str:
+    """A snippet to paste under the camera's entry in the site config (cameras: - id: ...)."""
+    data = as_config(geo)
     body = "".join(f"{key}:\n" + "".join(f"  - {yaml.safe_dump(item, default_flow_style=True, sort_keys=False)}"
                                           for item in items) for key, items in data.items())
     snippet = f"# camera {camera}: paste under its entry in the site config\n{body}"
@@ -88,7 +95,7 @@ def write_site(site_path: Path, camera: str, geo: Geometry) -> Path:
     entry = next((c for c in cams or [] if isinstance(c, dict) and c.get("id") == camera), None)
     if entry is None:
         raise ConfigError(f"camera '{camera}' is not in {site_path}")
-    data = as_data(geo)
+    data = as_config(geo)
     entry["lines"], entry["zones"] = data.get("lines", []), data.get("zones", [])
     fd, tmp = tempfile.mkstemp(dir=site_path.parent, prefix=f".{site_path.name}.", suffix=".yaml")
     try:

@@ -473,7 +473,7 @@ def test_a_disk_too_full_to_keep_refused_events_stores_nothing_of_their_batch(tm
         return real_save(folder_, stem, batches, suffix)
 
     monkeypatch.setattr(spill_mod, "save", full_disk)
-    with Store(url, spill_dir=folder) as s:
+    with Store(url, spill_dir=folder, retry_window=0.5) as s:  # a full disk is waited out that long
         assert s.events(limit=None) == []
     assert [p.name for p in folder.iterdir()] == ["w-1.jsonl"]
     monkeypatch.setattr(spill_mod, "save", real_save)

@@ -117,17 +117,17 @@ def resolve_class(engine: sa.Engine, f: Filters, vocab: ClassVocab | None = None
     store has series for passes as it is; a group name (vehicle, heavy, motor_vehicle, a
     detector.groups group) stands for its classes; anything else is a mistyped class, which
     would otherwise answer "nothing matches" as if there were no traffic: QueryError."""
-    if f.class_name is None:
-        return f
     vocab = vocab or DEFAULT_VOCAB
+    if f.class_name is None or f.class_name in vocab.names:  # most requests: no query needed
+        return f
+    groups = vocab.filter_groups  # no class may be named like a group (config validation)
+    if f.class_name in groups:
+        return replace(f, classes=groups[f.class_name])
     with engine.connect() as conn:
         stored = {canonical(c) for (c,) in conn.execute(sa.select(series.c.class_name).distinct())}
     known = set(vocab.names) | stored
     if f.class_name in known:
         return f
-    groups = vocab.filter_groups
-    if f.class_name in groups:
-        return replace(f, classes=groups[f.class_name])
     raise QueryError(f"unknown class {shown(f.class_name)}; known classes: {', '.join(sorted(known))} "
                      f"(or a group: {', '.join(sorted(groups))})")
 

@@ -40,13 +40,13 @@ def _thermal_size(source: str, base: Path, transport: str, timeout: float) -> tu
     an image folder (resolved against the site config's folder, as replay does)."""
     from vigil.fusion.pairs import read_pair_image
     from vigil.secrets import mask_url
+    from vigil.sources.factory import thermal_path
     from vigil.sources.paired import ImageFolderSource
     from vigil.sources.urls import is_stream_url
 
     if is_stream_url(source):
         return mask_url(source), *_first_frame_size(source, transport, timeout)
-    path = Path(source).expanduser()
-    path = path if path.is_absolute() else base / path
+    path = thermal_path(source, base)
     if path.is_dir():
         folder = ImageFolderSource(path)  # SourceError when it holds no images
         h, w = read_pair_image(folder.files[0]).shape[:2]

@@ -48,9 +48,7 @@ def open_recording(camera: CameraConfig, rgb_path: str | Path, stride: int = 1,
     if is_stream_url(cfg.source):
         raise ConfigError(f"camera '{camera.id}': thermal source '{mask_url(cfg.source)}' is a stream; recorded "
                           "RGB video pairs with a recorded thermal file or image folder")
-    path = Path(cfg.source).expanduser()
-    if not path.is_absolute():
-        path = (Path(base_dir) if base_dir is not None else Path.cwd()) / path
+    path = thermal_path(cfg.source, base_dir)
     start = cfg.start_time or rgb.start_time
     thermal: Iterable[Frame]
     if path.is_dir():
@@ -60,6 +58,12 @@ def open_recording(camera: CameraConfig, rgb_path: str | Path, stride: int = 1,
     else:
         raise SourceError(f"camera '{camera.id}': thermal source '{path}' does not exist; check thermal.source")
     return PairedSource(rgb, thermal, cfg, camera.id, estimator)
+
+
+def thermal_path(source: str, base_dir: str | Path | None) -> Path:
+    """A recorded thermal source (file or image folder); relative to the site config's folder."""
+    path = Path(source).expanduser()
+    return path if path.is_absolute() else (Path(base_dir) if base_dir is not None else Path.cwd()) / path
 
 
 class FileFeeder(threading.Thread):

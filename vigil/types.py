@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterator, Literal, get_args
+from typing import Callable, Iterator, Literal, get_args
 
 import numpy as np
 
@@ -34,6 +34,18 @@ def class_group(name: str) -> str:
 
 
 @dataclass
+class Probe:
+    """The inputs a frame could have given the detector instead of its image (mode -> image),
+    and where to say how well each served it (mode -> summed confidence of the camera's kept
+    detections, the frame's own mode included). Mode auto of a thermal camera asks now and then,
+    so it can choose by what the detector finds rather than by brightness alone."""
+
+    mode: str  # the mode of the frame's own image
+    images: dict[str, np.ndarray]
+    report: Callable[[dict[str, float]], None]
+
+
+@dataclass
 class Frame:
     """One decoded video frame and where it sits in time.
 
@@ -48,6 +60,7 @@ class Frame:
     pts: float
     time: datetime
     camera_id: str = ""
+    probe: Probe | None = None  # now and then on a thermal camera in mode auto: inputs to compare
 
     @property
     def shape(self) -> tuple[int, int]:

@@ -89,7 +89,15 @@ def test_eval_fusion_detections_on_real_pairs(two_pairs, tmp_path, capsys):
     # dimmed RGB images lose detections
     cached = [json.loads(p.read_text()) for p in (tmp_path / "cache").glob("*.json")]
     assert len({json.dumps(c["thermal"]) for c in cached}) == 2
-    assert all(set(c) == {"rgb", "thermal", "fused:msd"} for c in cached)
+    assert all(set(c) == {m + h for m in ("rgb", "thermal", "fused:msd") for h in ("", "|halves")} for c in cached)
+    # auto with probes is scored on image halves, beside every mode on the same halves: the probe
+    # reads one half, its choice is scored on the other, so it is never better than the per-half best
+    for g in groups.values():
+        h = g["halves"]["score"]
+        assert set(h) == {"rgb", "thermal", "fused", "auto", "auto (probes)"}
+        assert h["auto (probes)"] <= sum(h[m] for m in ("rgb", "thermal", "fused"))
+        best = max(h[m] for m in ("rgb", "thermal", "fused"))
+        assert g["halves"]["probes_vs_best"] == (round(h["auto (probes)"] / best, 4) if best else None)
     real = [g for k, g in groups.items() if "dimmed" not in k]
     dimmed = [g for k, g in groups.items() if "dimmed" in k]
     assert sum(g["rgb"]["detections"] for g in real) > sum(g["rgb"]["detections"] for g in dimmed) / 2
@@ -99,7 +107,7 @@ def test_eval_fusion_detections_on_real_pairs(two_pairs, tmp_path, capsys):
     argv[-1] = "table"
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "held-back" in out and "auto's thresholds" in out and "share" in out
+    assert "held-back" in out and "auto's thresholds" in out and "share" in out and "auto with probes" in out
     # another fusion method adds its fused detections beside the others
     assert main(argv[:-2] + ["--methods", "average", "--format", "json"]) == 0
     assert all({"fused:msd", "fused:average"} <= set(json.loads(p.read_text()))

@@ -89,7 +89,10 @@ def test_live_rgb_and_thermal_rtsp_streams_are_fused_and_counted(tmp_path, rtsp,
         stop.set()
         t.join(60)
     health = cam.health(0.0)["thermal"]
-    assert health["mode"] == "fused" and health["matched"] >= n // 2, health
+    assert health["mode"] == health["input"] == "fused" and health["matched"] >= n // 2, health
+    from vigil.cli.live import thermal_line  # what `vigil status` prints for it
+
+    assert thermal_line("street", health).startswith(f"street thermal: mode fused; {health['matched']} paired")
     assert health["shown_fused"] == cam.proc.processed and health["shown_rgb"] == 0, health
     # the detector was shown fused frames, not the plain RGB ones
     assert spy.images and all(img.shape == first.shape for img in spy.images)

@@ -263,6 +263,7 @@ def _eval_detections(folders: list[Path], method: str, weights: str, cache_dir: 
             t.add_row("", "", f"auto / best ({vs['best_mode']})", "", "", "",
                       "-" if vs["ratio"] is None else f"{vs['ratio']:.0%}", end_section=True)
         console.print(t)
+        console.print(_probes_table(half, result[half]))
     lo, hi = result["held_back_fit"]
     console.print(f"{len(samples)} images: {len(result['development_pairs'])} development + "
                   f"{len(result['held_back_pairs'])} held-back pairs x simulated exposures "
@@ -271,6 +272,22 @@ def _eval_detections(folders: list[Path], method: str, weights: str, cache_dir: 
     console.print(f"auto's thresholds fitted on the development pairs: dark {result['dark_threshold']:g} "
                   f"(thermal below), bright {result['bright_threshold']:g} (RGB at or above), fused between; "
                   f"the same fit on the held-back pairs would give dark {lo:g}, bright {hi:g}")
+
+
+def _probes_table(half: str, groups: dict) -> Table:
+    """Auto with probes against auto by brightness alone and the single modes, on image halves."""
+    t = Table(title=f"{half.replace('_', '-')} pairs: auto with probes (the probe sees the other half of the "
+                    "image, its choice is scored on this half); summed confidence over both halves")
+    cols = ("rgb", "thermal", "fused", "auto", "auto (probes)")
+    for col in ("images", "n", *cols, "auto / best", "probes / best"):
+        t.add_column(col, justify="left" if col == "images" else "right")
+    for group, modes in groups.items():
+        if "halves" not in modes:
+            continue
+        h = modes["halves"]
+        t.add_row(group, str(modes["rgb"]["images"]), *(f"{h['score'][c]:.1f}" for c in cols),
+                  *("-" if r is None else f"{r:.0%}" for r in (h["auto_vs_best"], h["probes_vs_best"])))
+    return t
 
 
 @bench_app.command("fusion")

@@ -186,6 +186,16 @@ def status_table(snap: dict) -> Table:
     return table
 
 
+def thermal_line(camera: str, th: dict) -> str:
+    """A thermal camera's pairing for `vigil status`: 'gate thermal: mode auto, showing thermal
+    (12 probes, 1 switch); 340 paired, 3 RGB frames without a partner'."""
+    line = f"{camera} thermal: mode {th.get('mode')}"
+    if th.get("mode") == "auto":
+        line += f", showing {th.get('input')} ({th.get('probes', 0)} probes, {th.get('switches', 0)} switches)"
+    line += f"; {th.get('matched', 0)} paired, {th.get('unmatched_rgb', 0)} RGB frames without a partner"
+    return line + (f"; thermal stream {th['state']}" if th.get("state") else "")
+
+
 def output_line(out: dict) -> str:
     """One output's delivery for `vigil status`: 'output broker (mqtt): connected, 12 delivered, 0 waiting'."""
     state = ("connected, " if out.get("connected") else "not connected, ") if out.get("type") == "mqtt" else ""
@@ -232,6 +242,8 @@ def status(
         for cam in snap.get("cameras", []):
             if cam.get("last_error") and cam.get("state") != "streaming":
                 console.print(f"[yellow]{cam['camera']}[/]: {cam['last_error']}", highlight=False)
+            if cam.get("thermal"):
+                console.print(thermal_line(cam["camera"], cam["thermal"]), highlight=False)
             if cam.get("decode_fallbacks"):
                 console.print(f"[yellow]{cam['camera']}[/]: hardware decode fell back to software "
                               f"{cam['decode_fallbacks']}x: {cam.get('decode_fallback_reason')}", highlight=False)

@@ -17,7 +17,8 @@ class ThermalConfig(Strict):
     source: str = Field(description="thermal file, URL or image folder (relative to the site config)")
     mode: Literal["rgb", "thermal", "fused", "auto"] = Field(
         default="fused", description="what the detector sees; 'auto' = RGB when the RGB frame is bright, "
-                                      "thermal when it is dark, fused in between")
+                                      "thermal when it is dark, fused in between, corrected by what the "
+                                      "detector finds on each (probe_every)")
     method: str = Field(default="default", description="fusion method name (vigil fuse --help lists them)")
     homography: list[list[float]] | None = Field(
         default=None, description="3x3 matrix mapping thermal pixels to RGB pixels; estimated when absent "
@@ -40,6 +41,13 @@ class ThermalConfig(Strict):
     bright_threshold: float = Field(default=60.0, ge=0, le=255,
                                     description="mode auto: mean RGB brightness (0-255) at or above which the "
                                                 "detector sees the plain RGB frame (daylight)")
+
+    probe_every: int = Field(
+        default=50, ge=0,
+        description="mode auto: paired frames between probes, when the detector also sees the two inputs "
+                    "auto did not choose and auto moves to one that finds clearly more (0: brightness "
+                    "thresholds only); a change of light probes at once. Each probe costs two extra "
+                    "detector images")
 
     @field_validator("homography")
     @classmethod

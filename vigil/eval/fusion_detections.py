@@ -19,6 +19,12 @@ Each image also gives each mode a `share`: its score over the best mode's score 
 `auto`'s thresholds (dark: thermal below it; bright: RGB at or above it; fused between) are
 chosen on a development half of the pairs (a stable hash of the pair's name decides the half)
 to maximise auto's summed share, and reported on the held-back half.
+
+Auto's probes (`vigil.fusion.compose`: now and then the detector also sees the inputs auto did
+not choose, and auto moves to one that finds clearly more) are measured on halves of each image:
+on a still pair a probe of the scored image itself would be an oracle, so the probe looks at the
+other half (other objects, the same light and cameras, as a later frame of a video would be) and
+its choice is scored on this half; every mode is scored on the same halves beside it.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ import cv2
 import numpy as np
 
 from vigil.eval.split import held_back
-from vigil.fusion.compose import auto_band, brightness
+from vigil.fusion.compose import auto_band, brightness, probe_choice
 from vigil.fusion.fuse import fuse, resolve_method
 from vigil.fusion.images import to_gray
 from vigil.fusion.pairs import ImagePair, read_pair_image
@@ -48,6 +54,7 @@ NIGHT_BELOW = 100.0
 """Mean RGB luma under which a sample counts as a night image in the report (VIFB's night
 scenes measure 41-86, its daylight scenes 90-175; lit night streets reach 120)."""
 CACHE_VERSION = "2"  # bump when what is cached (detections per image) changes meaning
+HALVES = "|halves"  # cache suffix: detections on the left and right halves of a mode's image
 
 
 class Detector(Protocol):
@@ -92,6 +99,7 @@ class Sample:
     exposure: float
     brightness: float
     dets: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # mode -> (class id, conf)
+    halves: dict[str, tuple[float, float]] = field(default_factory=dict)  # mode -> score on left, right half
 
     @property
     def key(self) -> str:
@@ -136,14 +144,21 @@ def measure(datasets: dict[str, list[ImagePair]], detector: Detector, detector_i
                 path = cache / f"{key}.json"
                 stored = json.loads(path.read_text()) if path.exists() else {}
                 wanted = {"rgb": "rgb", "thermal": "thermal", "fused": f"fused:{method}"}
-                missing = [m for m in MODES if wanted[m] not in stored]
+                missing = [m for m in MODES if wanted[m] not in stored or wanted[m] + HALVES not in stored]
                 if missing:
-                    found = detector.detect([mode_image(m, vis, ir, method) for m in missing])
-                    for m, d in zip(missing, found):
-                        stored[wanted[m]] = [(int(c), float(x)) for c, x in zip(d.class_id, d.confidence)]
+                    images = [mode_image(m, vis, ir, method) for m in missing]
+                    half = vis.shape[1] // 2
+                    found = iter(detector.detect([crop for im in images
+                                                  for crop in (im, im[:, :half], im[:, half:])]))
+                    for m in missing:
+                        whole, left, right = ([(int(c), float(x)) for c, x in zip(d.class_id, d.confidence)]
+                                              for d in (next(found), next(found), next(found)))
+                        stored[wanted[m]], stored[wanted[m] + HALVES] = whole, [left, right]
                     path.write_text(json.dumps(stored))
                 dets = {m: [(int(c), float(x)) for c, x in stored[wanted[m]]] for m in MODES}
-                samples.append(Sample(pair.name, dataset, exposure, brightness(vis), dets))
+                halves = {m: (sum(x for _, x in stored[wanted[m] + HALVES][0]),
+                              sum(x for _, x in stored[wanted[m] + HALVES][1])) for m in MODES}
+                samples.append(Sample(pair.name, dataset, exposure, brightness(vis), dets, halves))
                 if progress is not None:
                     progress(f"{len(samples)}/{total} {dataset}/{pair.name} x{exposure:g}")
     for s in samples:
@@ -152,9 +167,16 @@ def measure(datasets: dict[str, list[ImagePair]], detector: Detector, detector_i
 
 
 def choose_auto(samples: list[Sample], dark: float, bright: float) -> None:
-    """Give each sample auto's detections: those of the mode auto picks at its brightness."""
+    """Give each sample auto's detections: those of the mode auto picks at its brightness; and on
+    each half, what auto with probes gives: the brightness choice, corrected by a probe of the
+    other half (`probe_choice`, the composer's own rule)."""
     for s in samples:
-        s.dets["auto"] = s.dets[auto_band(s.brightness, dark, bright)]
+        band = auto_band(s.brightness, dark, bright)
+        s.dets["auto"] = s.dets[band]
+        if s.halves:
+            s.halves["auto"] = s.halves[band]
+            picks = [probe_choice(band, {m: s.halves[m][1 - h] for m in MODES}) for h in (0, 1)]
+            s.halves["auto (probes)"] = (s.halves[picks[0]][0], s.halves[picks[1]][1])
 
 
 def fit_thresholds(samples: list[Sample], step: float = 5.0) -> tuple[float, float]:
@@ -202,7 +224,21 @@ def summarise(samples: list[Sample]) -> dict:
         best_score = out[group][best_mode]["score"]
         ratio = round(out[group]["auto"]["score"] / best_score, 4) if best_score else None
         out[group]["auto_vs_best"] = {"best_mode": best_mode, "ratio": ratio}
+        if all(s.halves for s in rows):
+            out[group]["halves"] = _halves(rows)
     return out
+
+
+def _halves(rows: list[Sample]) -> dict:
+    """Scores summed over both halves of every image, per mode and for auto with and without
+    probes, and each auto over the best single mode on the halves."""
+    modes = (*MODES, "auto", "auto (probes)")
+    score = {m: round(float(sum(sum(s.halves[m]) for s in rows)), 3) for m in modes}
+    best_mode = max(MODES, key=lambda m: score[m])
+    best = score[best_mode]
+    return {"score": score, "best_mode": best_mode,
+            "auto_vs_best": round(score["auto"] / best, 4) if best else None,
+            "probes_vs_best": round(score["auto (probes)"] / best, 4) if best else None}
 
 
 def evaluate(samples: list[Sample]) -> dict:

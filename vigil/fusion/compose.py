@@ -5,7 +5,13 @@
 - ``fused``: the fusion of both;
 - ``auto``: per frame, with hysteresis: the plain RGB frame while it is bright (mean luma at or
   above ``bright_threshold``), the thermal frame while it is dark (below ``dark_threshold``),
-  the fusion in between; the RGB frame when no thermal frame is close enough in time.
+  the fusion in between; the RGB frame when no thermal frame is close enough in time. Every
+  ``probe_every`` paired frames the frame also carries the two other inputs (a ``Probe``); the
+  analysis round has the detector look at them too and reports what it kept on each, and auto
+  moves to an input that found clearly more over the last few probes. Brightness is only the
+  first guess, and the guess again after the light changes: which input serves the detector
+  depends on the cameras and the scene (street lights, glare, a thermal camera's contrast), and
+  41 public pairs cannot fix thresholds for every site (docs/fusion.md).
 
 The registration is estimated once (or taken from the config); with ``refine_every`` it is
 refined every that many paired frames, slowly and refusing jumps (vigil.fusion.register_track).
@@ -18,6 +24,8 @@ streams), so a mode behaves the same in both.
 from __future__ import annotations
 
 import logging
+import threading
+from collections import deque
 from dataclasses import dataclass
 from typing import Callable
 
@@ -29,6 +37,7 @@ from vigil.errors import ConfigError, SourceError
 from vigil.fusion.fuse import fuse, resolve_method
 from vigil.fusion.images import to_gray
 from vigil.fusion.register_track import Refiner, RegistrationTrack, auto_refiner
+from vigil.types import Probe
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +45,12 @@ log = logging.getLogger(__name__)
 Estimator = Callable[[np.ndarray, np.ndarray], np.ndarray]
 ESTIMATE_ATTEMPTS = 5  # pairs tried before automatic registration gives up
 _HYSTERESIS = 5.0  # brightness levels: stops auto mode flickering at a threshold
+INPUTS = ("rgb", "fused", "thermal")
+PROBE_WINDOW = 5  # probes weighed together: one frame holds a few objects, its scores are noisy
+# Another input must find this many times what the current one finds over the window. Chosen on
+# the development half of the shared pairs (docs/fusion.md); it also stops flicker between inputs.
+PROBE_MARGIN = 1.5
+LIGHT_CHANGE = 25.0  # brightness levels since the last probe after which its evidence is stale
 
 
 @dataclass
@@ -45,6 +60,8 @@ class CompositionStats:
     shown_rgb: int = 0  # auto mode: RGB frames passed on (bright, or no partner)
     shown_thermal: int = 0  # auto mode: dark RGB frames replaced by thermal
     shown_fused: int = 0  # fused frames passed on (fused mode, or auto in between)
+    probes: int = 0  # auto mode: frames on which the detector also saw the other inputs
+    switches: int = 0  # auto mode: input changes the probes decided
 
 
 def brightness(img: np.ndarray) -> float:
@@ -60,6 +77,14 @@ def auto_band(level: float, dark: float, bright: float) -> str:
     """Mode auto's input for one RGB brightness, without hysteresis: rgb at or above `bright`,
     thermal below `dark`, fused between."""
     return "rgb" if level >= max(bright, dark) else ("thermal" if level < dark else "fused")
+
+
+def probe_choice(current: str, found: dict[str, float]) -> str:
+    """The input auto moves to, given what the detector found on each input (summed confidence
+    over recent probes): one that found PROBE_MARGIN times what the current input found, or else
+    the current one (nothing found anywhere says nothing)."""
+    top = max(INPUTS, key=lambda m: (found.get(m, 0.0), m == current))
+    return top if found.get(top, 0.0) > PROBE_MARGIN * found.get(current, 0.0) else current
 
 
 class ThermalWarp:
@@ -116,6 +141,11 @@ class ThermalComposer:
         self.stats = CompositionStats()
         self._estimate_failures: list[str] = []
         self._band = "rgb"  # auto mode's current choice: rgb, fused or thermal
+        self._level = 0.0  # the latest RGB frame's brightness
+        self._evidence: deque[dict[str, float]] = deque(maxlen=PROBE_WINDOW)  # probe scores, newest last
+        self._probe_level: float | None = None  # brightness when the evidence was gathered
+        self._since_probe: int | None = None  # paired frames since the last probe (None: probe next)
+        self._lock = threading.Lock()  # probes are weighed on the analysis thread, frames composed on the reader's
 
     def _refine(self, visible: np.ndarray, thermal_gray: np.ndarray) -> None:
         """Every `refine_every` paired frames: refine the registration from where it is."""
@@ -155,9 +185,20 @@ class ThermalComposer:
             return None
 
     def auto_choice(self, visible: np.ndarray) -> str:
-        """rgb / fused / thermal for one RGB frame; a band is left only HYSTERESIS levels past
+        """rgb / fused / thermal for one RGB frame. While probes have spoken and the light holds,
+        their choice; otherwise by brightness, where a band is left only HYSTERESIS levels past
         its threshold, so a scene at the threshold does not flicker between inputs."""
         level, cfg = brightness(visible), self.cfg
+        self._level = level
+        with self._lock:
+            if self._evidence:
+                assert self._probe_level is not None
+                if abs(level - self._probe_level) < LIGHT_CHANGE:
+                    return self._band
+                log.info("camera %s: the light changed (brightness %.0f -> %.0f); auto probes again",
+                         self.camera_id, self._probe_level, level)
+                self._evidence.clear()
+                self._since_probe = None
         dark, bright = cfg.dark_threshold, max(cfg.bright_threshold, cfg.dark_threshold)
         if self._band == "rgb":
             band = "rgb" if level >= bright - _HYSTERESIS else ("thermal" if level < dark else "fused")
@@ -168,29 +209,78 @@ class ThermalComposer:
         self._band = band
         return band
 
+    @property
+    def input(self) -> str:
+        """What the detector is given now: the mode, or in mode auto its current choice."""
+        return self._band if self.cfg.mode == "auto" else self.cfg.mode
+
+    def weigh(self, scores: dict[str, float], level: float) -> None:
+        """A probe's result (input -> summed confidence of the camera's kept detections), taken at
+        RGB brightness `level`: auto moves to the input that found PROBE_MARGIN times what the
+        current one found over the last PROBE_WINDOW probes."""
+        with self._lock:
+            if self._probe_level is not None and abs(level - self._probe_level) >= LIGHT_CHANGE:
+                self._evidence.clear()  # gathered under other light
+            self._evidence.append(scores)
+            self._probe_level = level
+            total = {m: sum(e.get(m, 0.0) for e in self._evidence) for m in INPUTS}
+            current = self._band
+            top = probe_choice(current, total)
+            if top == current:
+                return
+            self._band = top
+            self.stats.switches += 1
+            log.info("camera %s: auto now gives the detector %s instead of %s (it found %.1f against %.1f "
+                     "over the last %d probes)", self.camera_id, top, current, total[top], total[current],
+                     len(self._evidence))
+
+    def _probe_due(self) -> bool:
+        """Auto mode, a frame with a thermal partner: is it time the detector saw every input?"""
+        if not self.cfg.probe_every:
+            return False
+        if self._since_probe is None or self._since_probe >= self.cfg.probe_every:
+            self._since_probe = 0
+            return True
+        self._since_probe += 1
+        return False
+
     def __call__(self, visible: np.ndarray, thermal: np.ndarray | None) -> np.ndarray | None:
         """The detector's image for one RGB image and its thermal partner (None: no partner);
         None when the frame is to be dropped."""
+        return self.compose(visible, thermal)[0]
+
+    def compose(self, visible: np.ndarray, thermal: np.ndarray | None) -> tuple[np.ndarray | None, Probe | None]:
+        """`__call__`'s image, and in mode auto now and then a Probe carrying the other inputs."""
         mode = self.cfg.mode
         if mode == "rgb":
-            return visible
+            return visible, None
         choice = mode if mode != "auto" else self.auto_choice(visible)
         if thermal is not None:
             self.stats.matched += 1
-        if choice == "rgb":
+        probing = mode == "auto" and thermal is not None and self._probe_due()
+        if choice == "rgb" and not probing:
             self.stats.shown_rgb += 1
-            return visible
+            return visible, None
         ir = None if thermal is None else to_gray(thermal)
         warp = None if ir is None else self._warp_for(visible, ir)
         if ir is None or warp is None:  # no partner in time, or registration not there yet
+            if probing:
+                self._since_probe = None  # probe on the next pair instead
             if mode == "auto":
                 self.stats.shown_rgb += 1
-                return visible
+                return visible, None
             self.stats.dropped += 1
-            return None
-        ir = warp(ir, visible)
-        if choice == "thermal":
-            self.stats.shown_thermal += 1
-            return cv2.cvtColor(ir, cv2.COLOR_GRAY2BGR) if visible.ndim == 3 else ir
-        self.stats.shown_fused += 1
-        return fuse(visible, ir, self.method)
+            return None, None
+        warped = warp(ir, visible)
+        inputs: dict[str, Callable[[], np.ndarray]] = {
+            "rgb": lambda: visible,
+            "thermal": lambda: cv2.cvtColor(warped, cv2.COLOR_GRAY2BGR) if visible.ndim == 3 else warped,
+            "fused": lambda: fuse(visible, warped, self.method)}
+        setattr(self.stats, f"shown_{choice}", getattr(self.stats, f"shown_{choice}") + 1)
+        image = inputs[choice]()
+        if not probing:
+            return image, None
+        self.stats.probes += 1
+        level = self._level
+        return image, Probe(choice, {m: make() for m, make in inputs.items() if m != choice},
+                            lambda scores: self.weigh(scores, level))

@@ -64,7 +64,8 @@ class LiveCamera:
         pairing = self.feed.pairing
         if pairing is not None:
             th = self.feed.thermal_stats
-            h["thermal"] = {"mode": pairing.cfg.mode, "state": th.state if th else None,
+            h["thermal"] = {"mode": pairing.cfg.mode, "input": pairing.composer.input,
+                            "state": th.state if th else None,
                             "matched": pairing.stats.matched, "unmatched_rgb": pairing.stats.unmatched_rgb,
                             **vars(pairing.composer.stats)}
         return h

@@ -51,6 +51,7 @@ class AnalysisRound:
         with self.clock.time("detect", frames=len(batch)):
             dets = self.detector.detect(images)
         dets = [self._guard(res, d, res.pipeline.prepare, res.frame, d) for res, d in zip(results, dets)]
+        self._probe(results, dets)
         if self.embedder is not None:
             dets = self._embed(results, images, dets)
         for res, d in zip(results, dets):
@@ -61,6 +62,32 @@ class AnalysisRound:
         self.rounds += 1
         self.frames += len(batch)
         return results
+
+    def _probe(self, results: list[CameraResult], dets: list[Detections]) -> None:
+        """Frames carrying a Probe (a thermal camera in mode auto, now and then): the detector also
+        sees their other inputs, in one batch for every camera, and each camera hears the summed
+        confidence of what its own filters keep on each input. A probe that fails costs nothing
+        but the probe: auto keeps its input, the frame's own results stand."""
+        asks = [(res, res.frame.probe, d) for res, d in zip(results, dets)
+                if res.frame.probe is not None and res.error is None]
+        if not asks:
+            return
+        jobs = [(res, mode, image) for res, probe, _ in asks for mode, image in probe.images.items()]
+        try:
+            with self.clock.time("probe", frames=len(jobs)):
+                found = self.detector.detect([image for _, _, image in jobs])
+            scores = {id(res): {probe.mode: float(d.confidence.sum())} for res, probe, d in asks}
+            for (res, mode, _), d in zip(jobs, found):
+                scores[id(res)][mode] = float(res.pipeline.keep(d).confidence.sum())
+        except Exception:
+            log.warning("auto mode's probe: detecting on the other inputs failed; auto keeps its input",
+                        exc_info=True)
+            return
+        for res, probe, _ in asks:
+            try:
+                probe.report(scores[id(res)])
+            except Exception:
+                log.warning("%s: auto mode's probe could not be weighed", res.pipeline.camera.id, exc_info=True)
 
     @staticmethod
     def _guard(res: CameraResult, failed, step, *args):

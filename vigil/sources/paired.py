@@ -25,7 +25,7 @@ from vigil.config.fusion import ThermalConfig
 from vigil.errors import ConfigError, SourceError
 from vigil.fusion.compose import Estimator, ThermalComposer, registration_estimator
 from vigil.fusion.pairs import IMAGE_SUFFIXES, natural_key, read_pair_image
-from vigil.types import Frame
+from vigil.types import Frame, Probe
 
 log = logging.getLogger(__name__)
 
@@ -94,22 +94,28 @@ class PairedSource:
             return
         assert self.thermal is not None
         for frame, partner in match_by_time(self.rgb, self.thermal, self.cfg.max_time_delta, self.stats):
-            composed = with_image(frame, self.composer(frame.image, None if partner is None else partner.image))
+            image, probe = self.composer.compose(frame.image, None if partner is None else partner.image)
+            composed = with_image(frame, image, probe)
             if composed is not None:
                 yield composed
+        if self.cfg.mode == "auto":
+            c = self.composer.stats
+            log.info("camera %s: auto gave the detector rgb %d, fused %d, thermal %d frames (%d probes, %d switches)",
+                     self.camera_id, c.shown_rgb, c.shown_fused, c.shown_thermal, c.probes, c.switches)
         if self.stats.unmatched_rgb or self.stats.unmatched_thermal:
             log.info("camera %s: %d RGB and %d thermal frames had no partner within %.3f s",
                      self.camera_id, self.stats.unmatched_rgb, self.stats.unmatched_thermal,
                      self.cfg.max_time_delta)
 
 
-def with_image(frame: Frame, image: np.ndarray | None) -> Frame | None:
-    """`frame` with the composed image (None when the composer dropped it)."""
+def with_image(frame: Frame, image: np.ndarray | None, probe: Probe | None = None) -> Frame | None:
+    """`frame` with the composed image and the composer's probe (None when the composer dropped it)."""
     if image is None:
         return None
-    if image is frame.image:
+    if image is frame.image and probe is None:
         return frame
-    return Frame(image=image, index=frame.index, pts=frame.pts, time=frame.time, camera_id=frame.camera_id)
+    return Frame(image=image, index=frame.index, pts=frame.pts, time=frame.time, camera_id=frame.camera_id,
+                 probe=probe)
 
 
 class ThermalBuffer:
@@ -158,7 +164,7 @@ class LivePairing:
                 self.stats.unmatched_rgb += 1
             else:
                 self.stats.matched += 1
-        return with_image(frame, self.composer(frame.image, None if partner is None else partner.image))
+        return with_image(frame, *self.composer.compose(frame.image, None if partner is None else partner.image))
 
 
 class ImageFolderSource:

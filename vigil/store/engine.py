@@ -173,8 +173,8 @@ def open_engine(text: str, create_missing: bool = True) -> Engine:
     if not create_missing and url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         path = Path(url.database).expanduser()
         if not path.is_file():
-            raise StoreError(f"database '{masked(url)}' does not exist ({path.resolve()}); "
-                             "replay some video into it first, or pass --db / --config")
+            raise StoreError(f"database {path.resolve()} does not exist; run `vigil replay` or `vigil run` "
+                             "first to create it, or check --db / --config / $VIGIL_DB")
     try:
         engine = create(url)
         migrate(engine)

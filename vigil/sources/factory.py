@@ -22,7 +22,7 @@ from vigil.config.load import LoadedConfig
 from vigil.config.site import CameraConfig
 from vigil.errors import ConfigError, SourceError
 from vigil.fusion.compose import Estimator, registration_estimator
-from vigil.sources.file import FileSource
+from vigil.sources.file import FileSource, refuse_folder
 from vigil.sources.nvr import stream_target
 from vigil.sources.paired import ImageFolderSource, LivePairing, PairedSource, ThermalBuffer
 from vigil.sources.rtsp import Backoff, FrameQueue, LatestFrameSlot, ReaderStats, StreamReader, is_stream_url, mask_url
@@ -187,8 +187,10 @@ def check_sources(config: LoadedConfig, cameras: list[CameraConfig]) -> None:
     before anything expensive starts; one ConfigError line otherwise."""
     for camera in cameras:
         target = stream_target(camera, config.site.live, config.source_of(camera) if camera.source else None)
-        if not is_stream_url(target.url) and not Path(target.url).is_file():
-            raise ConfigError(f"camera '{camera.id}': video file '{target.url}' does not exist; check source")
+        if not is_stream_url(target.url):
+            refuse_folder(target.url, camera.id)
+            if not Path(target.url).is_file():
+                raise ConfigError(f"camera '{camera.id}': video file '{target.url}' does not exist; check source")
         th = camera.thermal
         if th is not None and th.mode != "rgb" and is_stream_url(target.url) != is_stream_url(th.source):
             raise ConfigError(f"camera '{camera.id}': RGB source and thermal.source must both be streams or "

@@ -99,3 +99,18 @@ def test_replay_camera_equals_file_with_unknown_camera(tmp_path):
     path = site(tmp_path, "pipeline: p\n" + CAMERA)
     line = one_error_line(vigil("replay", str(path), f"nope={tmp_path / 'clip.mp4'}"), "camera 'nope' is not in")
     assert line.endswith("cameras there: c") and "does not exist" not in line
+
+
+def test_replay_of_a_folder_as_camera_source(tmp_path):
+    """Users try image folders as a camera's video: one line naming the camera and what is
+    accepted (open() said only `Is a directory`), before the detector loads or a database is made;
+    from the config and as a CAMERA=path argument alike."""
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    path = site(tmp_path, "pipeline: p\ncameras:\n  - id: c\n    source: frames\n")
+    db = tmp_path / "v.db"
+    for extra in ([], [f"c={frames}"]):
+        line = one_error_line(vigil("replay", str(path), *extra, "--db", f"sqlite:///{db}"),
+                              f"camera 'c': source '{frames}' is a folder, not a video source")
+        assert "video file" in line and "rtsp://" in line and "thermal.source" in line
+    assert not db.exists()

@@ -81,6 +81,7 @@ BAD = {
     "line outside the frame": (CAM + "    lines:\n      - name: l\n        points: [[700, 400], [900, 500]]\n",
                                "lies wholly outside the 640x360 frame"),
     "missing source file": (CAM.replace("{clip}", "nope.mp4"), "nope.mp4"),
+    "source is a folder": (CAM.replace("{clip}", "."), "is a folder, not a video source; give a video file"),
 }
 
 

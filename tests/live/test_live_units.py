@@ -438,6 +438,7 @@ def test_metrics_port_in_use_is_a_clear_error(tmp_path):
     ("{id: a, nvr: gate, channel: 1}", [], "NVR 'gate' is not in live.nvrs"),
     ("{id: a, source: 'rtsp://cam/x', password_env: VIGIL_TEST_UNSET_PW}", [], "VIGIL_TEST_UNSET_PW"),
     ("{id: a, source: missing.mp4}", [], "does not exist"),
+    ("{id: a, source: .}", [], "is a folder, not a video source"),
     ("{id: a, source: 'rtsp://cam/x'}", ["--camera", "b"], "camera 'b' is not in"),
     ("{id: a, source: 'rtsp://cam/x'}", ["--log-format", "xml"], "--log-format"),
 ])

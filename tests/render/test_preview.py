@@ -99,13 +99,43 @@ def test_preview_of_an_rtsp_camera(tmp_path, capsys):
     assert img.shape == (360, 640, 3) and img[190, 250:450, 1].mean() > img[190, 250:450, 2].mean()
 
 
-def test_preview_of_a_stream_that_never_answers_fails_in_time(tmp_path, capsys):
+def test_preview_of_a_stream_that_never_answers_fails_within_the_readers_timeouts(tmp_path, capsys):
+    """A server that accepts and then says nothing: the one attempt ends at the site's live
+    read timeout (1 s here), not at the longer --timeout."""
+    import socket
+    import time
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        url = f"rtsp://u:pw@127.0.0.1:{silent.getsockname()[1]}/none"
+        cfg = site(tmp_path, {"dead": url})
+        cfg.write_text("live: {open_timeout: 1, read_timeout: 1}\n" + cfg.read_text())
+        started = time.monotonic()
+        assert main(["preview", str(cfg), "--timeout", "30", "-o", str(tmp_path / "x.png")]) == 2
+        took = time.monotonic() - started
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: camera 'dead': {url.replace(':pw@', ':***@')}: "), err
+    assert took < 5, took
+
+
+def test_preview_of_a_refused_stream_gives_up_at_once_with_the_password_masked(tmp_path, capsys):
+    """Preview is interactive: a camera that refuses is the answer. It used to back off and retry
+    for the default 20 s (open + read timeouts), a `retrying in` line each time."""
+    import time
+
     from tests.support.rtsp_harness import free_port
 
-    cfg = site(tmp_path, {"dead": f"rtsp://127.0.0.1:{free_port()}/none"})
-    assert main(["preview", str(cfg), "--timeout", "2", "-o", str(tmp_path / "x.png")]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "camera 'dead': no frame from rtsp://127.0.0.1" in err[0], err
+    port = free_port()  # nothing listens there
+    cfg = site(tmp_path, {"gate": f"rtsp://admin:hunter2@127.0.0.1:{port}/stream1"})
+    started = time.monotonic()
+    assert main(["preview", str(cfg), "-o", str(tmp_path / "x.png")]) == 2
+    took = time.monotonic() - started
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert err == [f"error: camera 'gate': rtsp://admin:***@127.0.0.1:{port}/stream1: connection refused; "
+                   "is the camera up and the port right?"]
+    assert took < 5, took
+    assert not (tmp_path / "x.png").exists()
 
 
 def test_annotate_into_a_file_is_one_line_and_exit_2_before_any_work(tmp_path, clip, capsys):

@@ -156,10 +156,22 @@ def test_bad_input_exits_2_with_one_line(db, capsys, args, needle):
     assert err.startswith("error: ") and needle in err and err.count("\n") == 1
 
 
-def test_missing_database_file_exits_2(tmp_path, capsys):
-    code, _, err = run_cli(capsys, "counts", "--db", f"sqlite:///{tmp_path / 'none.db'}")
-    assert code == 2 and "does not exist" in err
-    assert not (tmp_path / "none.db").exists()
+@pytest.mark.parametrize("argv", [["counts"], ["events"], ["runs"], ["db", "stats"],
+                                  ["db", "prune", "--events-days", "1"],
+                                  ["outputs", "run", "{site}", "--drain", "--timeout", "1"]])
+def test_missing_database_file_exits_2_and_creates_nothing(tmp_path, capsys, monkeypatch, argv):
+    """Commands that read (or prune) a database refuse a missing SQLite file in one line instead
+    of creating an empty one (and its folder) that then answers 'nothing'; `outputs run` did."""
+    from tests.outputs.sitekit import webhook_output, write_site
+
+    monkeypatch.setenv("HOOK_SECRET", "k")
+    site = write_site(tmp_path, [webhook_output("http://127.0.0.1:9/hook")])
+    missing = tmp_path / "typo" / "none.db"
+    code, out, err = run_cli(capsys, *[a.format(site=site) for a in argv], "--db", f"sqlite:///{missing}")
+    assert code == 2 and out == "", err
+    assert err == f"error: database {missing} does not exist; run `vigil replay` or `vigil run` first to " \
+                  "create it, or check --db / --config / $VIGIL_DB\n"
+    assert not missing.parent.exists()
 
 
 def test_real_entry_point_exit_codes(tmp_path):

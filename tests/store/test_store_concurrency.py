@@ -113,5 +113,36 @@ def test_processes_opening_a_fresh_database_at_once_migrate_once(backend, tmp_pa
         else:
             url = request.getfixturevalue("pg_server").create_database()
         assert open_at_once(url) == ["ok"] * 4
+        assert not list(tmp_path.glob("*-migrate.lock"))
         with Store(url) as s, s.engine.connect() as conn:
             assert conn.execute(sa.text("SELECT count(*) FROM alembic_version")).scalar() == 1
+
+
+def test_the_migration_lock_file_is_removed_without_letting_two_holders_in(tmp_path):
+    """The lock file is removed by its holder. One that waited on it meanwhile must not go
+    in on the removed file while a newcomer holds the new one: it starts over instead."""
+    from vigil.store.engine import exclusive_file
+
+    path = tmp_path / "v.db-migrate.lock"
+    inside, most, guard = [0], [0], threading.Lock()
+
+    def hold(seconds: float) -> None:
+        with exclusive_file(path):
+            with guard:
+                inside[0] += 1
+                most[0] = max(most[0], inside[0])
+            time.sleep(seconds)
+            with guard:
+                inside[0] -= 1
+
+    first = threading.Thread(target=hold, args=(0.4,))
+    first.start()
+    time.sleep(0.1)
+    waiter = threading.Thread(target=hold, args=(0.3,))  # opens the file, waits on its lock
+    waiter.start()
+    first.join()  # removed the file and let the waiter go
+    newcomer = threading.Thread(target=hold, args=(0.3,))  # creates a new file at once
+    newcomer.start()
+    waiter.join()
+    newcomer.join()
+    assert most[0] == 1 and not path.exists()

@@ -190,6 +190,7 @@ def test_sqlite_uses_wal_and_relative_paths_are_relative_to_cwd(tmp_path, monkey
     s.close()
     Store("plain.db").close()  # a bare path means SQLite
     assert (tmp_path / "plain.db").is_file()
+    assert not list(tmp_path.rglob("*-migrate.lock"))  # the migration's lock file is removed after use
 
 
 def test_missing_sqlite_file_is_an_error_when_not_creating(tmp_path):

@@ -10,7 +10,7 @@ import typer
 from vigil.cli.app import app
 from vigil.config.fusion import ThermalConfig
 from vigil.config.pipeline import DetectorConfig
-from vigil.errors import ConfigError, VigilError
+from vigil.errors import ConfigError, SourceError, VigilError
 
 
 def _first_frame_size(url: str, transport: str, timeout: float) -> tuple[int, int]:
@@ -144,7 +144,9 @@ def check_config(path: Path, say=lambda line: None) -> tuple[list[str], list[str
     from vigil.config.scale import to_pixels
     from vigil.count.geometry import outside_frame
     from vigil.secrets import mask_url
+    from vigil.sources.file import refuse_folder
     from vigil.sources.nvr import stream_target
+    from vigil.sources.urls import is_stream_url
     from vigil.weights import resolve_weights
 
     cfg = load_site(path)  # a config error is the one line: nothing else can be checked without it
@@ -178,6 +180,8 @@ def check_config(path: Path, say=lambda line: None) -> tuple[list[str], list[str
         shown = mask_url(target.url)
         size = None
         try:
+            if not is_stream_url(target.url):
+                refuse_folder(target.url, cam.id)
             size = _first_frame_size(target.url, target.transport, live.open_timeout)
             w, h = size
             resolved = to_pixels(cam, w, h)
@@ -187,7 +191,7 @@ def check_config(path: Path, say=lambda line: None) -> tuple[list[str], list[str
                 fine(f"camera {cam.id!r}: {shown} opens at {w}x{h}; {len(cam.lines)} line(s), {len(cam.zones)} "
                      f"zone(s), {len(cam.masks)} mask(s) inside the frame"
                      + (", ground plane set" if cam.ground is not None else ""))
-        except ConfigError as exc:  # the lines against the frame
+        except (ConfigError, SourceError) as exc:  # the lines against the frame; a folder as source
             problems.append(str(exc))
         except VigilError as exc:  # the source
             problems.append(f"camera {cam.id!r}: source {shown} {exc}")

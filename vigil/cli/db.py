@@ -72,7 +72,7 @@ def prune(db: DbOpt = None, config: ConfigOpt = None,
     if not cfg.enabled:
         raise VigilError("nothing to prune: give --events-days (and --hourly-days), or a --config whose "
                          "`retention:` sets them")
-    engine = open_engine(resolve_db(db, config))
+    engine = open_engine(resolve_db(db, config), create_missing=False)
 
     def progress(table: str, n: int) -> None:
         if sys.stderr.isatty():

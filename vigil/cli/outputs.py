@@ -61,7 +61,8 @@ def outputs_run(
         raise ConfigError(f"{cfg.site_path} has no outputs: section; add an mqtt or webhook output "
                           "(see README, 'Events out')")
     setup_logging("text", log_level)
-    store = Store(resolve_db_url(db, cfg.site.database), outbox=True)
+    # Delivers only what a replay or run left: a missing file is a wrong --db, not a new database.
+    store = Store(resolve_db_url(db, cfg.site.database), create=False, outbox=True)
     stop = threading.Event()
     previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
     delivery = Delivery(cfg, store.engine, cameras=camera or None).start()

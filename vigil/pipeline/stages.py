@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from vigil.config.load import LoadedConfig, resolve_file
-from vigil.errors import ConfigError, SourceError
+from vigil.errors import ConfigError
 from vigil.pipeline.replay import ReplayJob
+from vigil.sources.file import refuse_folder, video_file
 from vigil.sources.rtsp import is_stream_url
 
 
@@ -39,6 +40,7 @@ def plan_jobs(config: LoadedConfig, videos: list[str], camera: str | None) -> li
             if is_stream_url(src):
                 raise ConfigError(f"camera '{cam.id}' streams from a URL; replay takes files "
                                   "(pass VIDEO paths) and `vigil run` watches live streams")
+            refuse_folder(src, cam.id)  # before the detector loads; a missing file fails that camera alone
             jobs.append(ReplayJob(cam, Path(src)))
         return jobs
     for v in videos:
@@ -53,8 +55,5 @@ def plan_jobs(config: LoadedConfig, videos: list[str], camera: str | None) -> li
         else:
             raise ConfigError(f"which camera is '{v}'? {config.site_path} has several cameras; "
                               "write CAMERA=path or pass --camera ID")
-        p = resolve_file(path, Path.cwd())
-        if not p.is_file():
-            raise SourceError(f"video file '{path}' does not exist; check the path")
-        jobs.append(ReplayJob(cam, p))
+        jobs.append(ReplayJob(cam, video_file(resolve_file(path, Path.cwd()), cam.id)))
     return jobs

@@ -32,12 +32,14 @@ class Preview:
 
 def first_frame(config: LoadedConfig, camera: CameraConfig, timeout: float | None = None) -> Frame:
     """The first frame the camera's feed hands over (a file's first analysed frame, or a stream's
-    newest frame), within `timeout` seconds (default: the site's open + read timeouts)."""
+    newest frame), within `timeout` seconds (default: the site's open + read timeouts). A stream
+    is tried once, within the live reader's own open and read timeouts: preview is interactive,
+    and a camera that refuses or does not answer now is the answer, not a reason to back off."""
     check_sources(config, [camera])
     live = config.site.live
     limit = timeout if timeout is not None else live.open_timeout + live.read_timeout
     ready, stop = threading.Event(), threading.Event()
-    feed = open_feed(camera, config, ready, stop)
+    feed = open_feed(camera, config, ready, stop, attempts=1)
     feed.start()
     deadline = time.monotonic() + limit
     try:
@@ -47,9 +49,15 @@ def first_frame(config: LoadedConfig, camera: CameraConfig, timeout: float | Non
             frame = feed.take()
             if frame is not None:
                 return frame
-            if feed.stats.state == "failed" or (feed.finished and feed.stats.state == "finished"):
-                raise SourceError(f"camera '{camera.id}': no frame from {feed.source}: "
-                                  f"{feed.stats.last_error or 'the source has no video frames'}")
+            for what, stats in (("", feed.stats), ("thermal ", feed.thermal_stats)):
+                if stats is not None and stats.state == "failed":
+                    err = stats.last_error or "failed"
+                    # a stream's error names its (masked) URL already; a file's may not
+                    shown = err if "://" in err or feed.source in err else f"{feed.source}: {err}"
+                    raise SourceError(f"camera '{camera.id}': {what}{shown}")
+            if feed.finished and feed.stats.state == "finished":
+                raise SourceError(f"camera '{camera.id}': no frame from {feed.source}: the source has no "
+                                  "video frames")
             if time.monotonic() > deadline:
                 why = f" (last error: {feed.stats.last_error})" if feed.stats.last_error else ""
                 raise SourceError(f"camera '{camera.id}': no frame from {feed.source} within {limit:g} s{why}; "

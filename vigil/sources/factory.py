@@ -22,7 +22,7 @@ from vigil.config.load import LoadedConfig
 from vigil.config.site import CameraConfig
 from vigil.errors import ConfigError, SourceError
 from vigil.fusion.compose import Estimator, registration_estimator
-from vigil.sources.file import FileSource
+from vigil.sources.file import FileSource, refuse_folder
 from vigil.sources.nvr import stream_target
 from vigil.sources.paired import ImageFolderSource, LivePairing, PairedSource, ThermalBuffer
 from vigil.sources.rtsp import Backoff, FrameQueue, LatestFrameSlot, ReaderStats, StreamReader, is_stream_url, mask_url
@@ -145,9 +145,11 @@ def make_backoff(live: LiveConfig) -> Backoff:
 
 
 def open_feed(camera: CameraConfig, config: LoadedConfig, ready: threading.Event, stop: threading.Event,
-              estimator: Estimator | None = registration_estimator) -> Feed:
+              estimator: Estimator | None = registration_estimator, attempts: int = 0) -> Feed:
     """A camera of the daemon, from the site config: URL (explicit or NVR channel) with its
-    credentials, or a file; with a thermal stream paired by time when `thermal:` names one."""
+    credentials, or a file; with a thermal stream paired by time when `thermal:` names one.
+    attempts > 0: stream readers give up (state `failed`) after that many failed connections
+    in a row instead of reconnecting forever (the daemon's default)."""
     live = config.site.live
     stride = config.pipeline.frame_stride  # as in replay: every stride-th frame is analysed
     source = config.source_of(camera) if camera.source else None
@@ -165,7 +167,7 @@ def open_feed(camera: CameraConfig, config: LoadedConfig, ready: threading.Event
     def reader(name: str, url: str, into, every: int) -> StreamReader:
         return StreamReader(name, url, into, stop, transport=target.transport, open_timeout=live.open_timeout,
                             read_timeout=live.read_timeout, backoff=make_backoff(live), max_lag=live.max_lag,
-                            stride=every, hwaccel=live.hwaccel)
+                            stride=every, hwaccel=live.hwaccel, attempts=attempts)
 
     slot = LatestFrameSlot(ready)
     readers = [reader(camera.id, target.url, slot, stride)]
@@ -187,8 +189,10 @@ def check_sources(config: LoadedConfig, cameras: list[CameraConfig]) -> None:
     before anything expensive starts; one ConfigError line otherwise."""
     for camera in cameras:
         target = stream_target(camera, config.site.live, config.source_of(camera) if camera.source else None)
-        if not is_stream_url(target.url) and not Path(target.url).is_file():
-            raise ConfigError(f"camera '{camera.id}': video file '{target.url}' does not exist; check source")
+        if not is_stream_url(target.url):
+            refuse_folder(target.url, camera.id)
+            if not Path(target.url).is_file():
+                raise ConfigError(f"camera '{camera.id}': video file '{target.url}' does not exist; check source")
         th = camera.thermal
         if th is not None and th.mode != "rgb" and is_stream_url(target.url) != is_stream_url(th.source):
             raise ConfigError(f"camera '{camera.id}': RGB source and thermal.source must both be streams or "

@@ -41,6 +41,24 @@ def _metadata_start(container: "av.container.InputContainer") -> datetime | None
     return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
 
 
+def refuse_folder(path: str | os.PathLike, camera_id: str = "") -> None:
+    """A folder as a camera's video source (users try image folders): one SourceError line
+    saying what is accepted instead; open() would only say `Is a directory`."""
+    if Path(path).is_dir():
+        who = f"camera '{camera_id}': " if camera_id else ""
+        raise SourceError(f"{who}source '{path}' is a folder, not a video source; give a video file "
+                          "(.mp4, .mkv, ...) or a stream URL (rtsp://...). Image folders are read only as "
+                          "a thermal source (thermal.source)")
+
+
+def video_file(path: str | os.PathLike, camera_id: str = "") -> Path:
+    """`path` when it is a file to decode; one SourceError line otherwise (a folder, or nothing)."""
+    refuse_folder(path, camera_id)
+    if not Path(path).is_file():
+        raise SourceError(f"video file '{path}' does not exist; check the path")
+    return Path(path)
+
+
 class FileSource:
     """Frames of one video file, every `stride`-th decoded frame.
 
@@ -54,12 +72,10 @@ class FileSource:
 
     def __init__(self, path: str | os.PathLike, camera_id: str = "", start_time: datetime | None = None,
                  stride: int = 1, threads: int = 0, clock: StageClock | None = None, hwaccel: str = "none") -> None:
-        self.path = Path(path)
+        self.path = video_file(path, camera_id)
         self.clock = clock
         self.camera_id = camera_id
         self.stride = max(1, int(stride))
-        if not self.path.is_file():
-            raise SourceError(f"video file '{self.path}' does not exist; check the path")
         try:
             self.container = av.open(str(self.path), mode="r")
         except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:

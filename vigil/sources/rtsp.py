@@ -77,12 +77,16 @@ class _Resync(Exception):
 
 
 class StreamReader(threading.Thread):
-    """Decodes one camera's stream into `slot` until `stop` is set, reconnecting forever."""
+    """Decodes one camera's stream into `slot` until `stop` is set, reconnecting forever, or
+    with `attempts` > 0 until that many connections failed in a row (state `failed`, the last
+    error in stats): an interactive caller (vigil preview) wants the answer, not a retry."""
 
     def __init__(self, camera_id: str, url: str, slot: LatestFrameSlot | FrameQueue, stop: threading.Event, *,
                  transport: Literal["tcp", "udp"] = "tcp", open_timeout: float = 10.0, read_timeout: float = 10.0,
-                 backoff: Backoff | None = None, max_lag: float = 2.0, stride: int = 1, hwaccel: str = "auto"):
+                 backoff: Backoff | None = None, max_lag: float = 2.0, stride: int = 1, hwaccel: str = "auto",
+                 attempts: int = 0):
         super().__init__(name=f"reader-{camera_id}", daemon=True)
+        self.attempts = max(0, int(attempts))
         self.camera_id, self.url, self.slot, self.stop_event = camera_id, url, slot, stop
         self.stride = max(1, int(stride))  # hand on every stride-th decoded frame (pipeline frame_stride)
         self.transport, self.open_timeout, self.read_timeout = transport, open_timeout, read_timeout
@@ -215,6 +219,7 @@ class StreamReader(threading.Thread):
 
     # -- the loop
     def run(self) -> None:
+        failures = 0  # in a row: a connection that streamed resets it
         while not self.stop_event.is_set():
             self.stats.state = "connecting"
             self.stats.next_retry_in = None
@@ -239,8 +244,12 @@ class StreamReader(threading.Thread):
             error = scrub(error or "stream ended", self.url)
             streamed = time.monotonic() - started
             self.backoff.reset_if_healthy(streamed)
-            delay = self.backoff.next_delay()
             self.stats.last_error = error
+            failures = 1 if self.stats.state == "streaming" else failures + 1
+            if self.attempts and failures >= self.attempts:
+                self.stats.state = "failed"  # the caller reports last_error; no retry to announce
+                return
+            delay = self.backoff.next_delay()
             self.stats.reconnects += 1
             self.stats.state = "backoff"
             self.stats.next_retry_in = delay

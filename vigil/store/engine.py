@@ -3,10 +3,11 @@ connection failures into one clear line with the password masked, migrate to hea
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import os
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -120,24 +121,49 @@ def current_revision(conn: sa.Connection) -> str | None:
     return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
 
-@contextmanager
+@contextlib.contextmanager
 def _sqlite_file_lock(engine: Engine):
     """Serialize opening one SQLite file across processes: an flock on a sibling
     `<db>-migrate.lock` (not on the database itself: closing any descriptor of a file drops
-    the process's SQLite locks on it). None for in-memory databases, or where the folder is
-    read-only (then nobody can be migrating it either)."""
+    the process's SQLite locks on it). Nothing for in-memory databases."""
     db = engine.url.database
-    try:
-        f = None if db in (None, "", ":memory:") else \
-            open(Path(db).expanduser().with_name(Path(db).name + "-migrate.lock"), "a")  # noqa: SIM115
-    except OSError:
-        f = None
-    if f is None:
+    if db in (None, "", ":memory:"):
         yield
         return
-    with f:
+    with exclusive_file(Path(db).expanduser().with_name(Path(db).name + "-migrate.lock")):
+        yield
+
+
+@contextlib.contextmanager
+def exclusive_file(path: Path):
+    """Hold an flock on `path` while inside, and remove the file on the way out, so no lock
+    file is left next to the database. Removing an flock'd file is only safe because every
+    holder checks, once it has the lock, that the file it locked is still the one at `path`:
+    a process that opened the file before it was removed and then waited gets the lock on a
+    file nobody else will lock again, sees that, and starts over on the file at `path` (new
+    or absent). The open descriptor keeps the old inode from being reused meanwhile. Where the
+    folder is read-only there is no lock (nobody can be migrating there either)."""
+    while True:
+        try:
+            f = open(path, "a")  # noqa: SIM115 - closed below, after the unlink
+        except OSError:
+            yield
+            return
         fcntl.flock(f, fcntl.LOCK_EX)
-        yield  # closing the file releases the lock
+        try:
+            held = os.fstat(f.fileno())
+            now = os.stat(path)
+            if (held.st_dev, held.st_ino) == (now.st_dev, now.st_ino):
+                break
+        except FileNotFoundError:
+            pass
+        f.close()  # removed while we waited: lock the one there now
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            path.unlink()  # still holding the lock: whoever waits on this file starts over
+        f.close()
 
 
 def migrate(engine: Engine) -> None:
@@ -173,8 +199,8 @@ def open_engine(text: str, create_missing: bool = True) -> Engine:
     if not create_missing and url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         path = Path(url.database).expanduser()
         if not path.is_file():
-            raise StoreError(f"database '{masked(url)}' does not exist ({path.resolve()}); "
-                             "replay some video into it first, or pass --db / --config")
+            raise StoreError(f"database {path.resolve()} does not exist; run `vigil replay` or `vigil run` "
+                             "first to create it, or check --db / --config / $VIGIL_DB")
     try:
         engine = create(url)
         migrate(engine)

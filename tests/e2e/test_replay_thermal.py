@@ -2,6 +2,7 @@
 section makes the replay driver pair, register, warp and fuse before detection."""
 
 import json
+import re
 import textwrap
 
 import cv2
@@ -36,11 +37,22 @@ def test_replay_fuses_a_paired_thermal_camera_and_counts(tmp_path, capsys):
         """))
     db = f"sqlite:///{tmp_path / 't.db'}"
     assert main(["replay", str(site), "--db", db, "--no-progress"]) == 0
-    capsys.readouterr()
+    assert f"street: thermal mode fused: {len(rgb)} of {len(rgb)} RGB frames had a thermal partner" \
+        in capsys.readouterr().err
     assert main(["counts", "--db", db, "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert sum(r["count"] for r in rows) >= 2, rows  # cars and people drift across the middle line
     assert {r["direction"] for r in rows} == {"out"}  # right to left only
+
+    # mode auto: the scene is bright (the thresholds say RGB), but the detector finds far more on
+    # the fused frames (snow hides people on the RGB ones); its probes move auto to fused
+    auto = tmp_path / "auto.yaml"
+    auto.write_text(site.read_text().replace("mode: fused", "mode: auto, probe_every: 4"))
+    assert main(["replay", str(auto), "--db", f"sqlite:///{tmp_path / 'auto.db'}", "--no-progress"]) == 0
+    (note,) = [line for line in capsys.readouterr().err.splitlines() if "thermal mode auto" in line]
+    shown = dict(re.findall(r"(rgb|fused|thermal) (\d+)", note.split("saw ")[1]))
+    assert int(shown["rgb"]) >= 1 and int(shown["fused"]) >= 1 and shown["thermal"] == "0", note
+    assert "1 switch;" in note and note.endswith("ended on fused) (in rgb.mp4)"), note
 
     # a thermal source that is missing is one clear error line naming it, and exit 2
     site.write_text(site.read_text().replace("thermal.mp4", "nothere.mp4"))

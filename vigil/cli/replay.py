@@ -135,6 +135,8 @@ def replay(
             if path.is_file():
                 print(f"annotated video: {path}", file=sys.stderr)
     for r in results:
+        for note in r.notes:
+            print(f"{r.job.camera.id}: {note} (in {r.job.path.name})", file=sys.stderr)
         for w in r.warnings:
             print(f"warning: {w} (in {r.job.path.name})", file=sys.stderr)
     errors = [r for r in results if r.error]

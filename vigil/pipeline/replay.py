@@ -22,6 +22,7 @@ from vigil.pipeline.camera import CameraPipeline, FrameObserver
 from vigil.pipeline.round import AnalysisRound
 from vigil.sources.factory import open_recording
 from vigil.sources.file import FileSource, content_hash
+from vigil.sources.paired import PairedSource
 from vigil.sources.threaded import threaded
 from vigil.timing import StageClock
 from vigil.types import Frame
@@ -42,6 +43,7 @@ class JobResult:
     error: str | None = None
     status: str = "running"
     warnings: list[str] = field(default_factory=list)  # e.g. lines that lie outside the picture
+    notes: list[str] = field(default_factory=list)  # e.g. what a thermal camera gave the detector
 
 
 @dataclass
@@ -54,6 +56,7 @@ class _Start:
 class _End:
     job: ReplayJob
     error: str | None
+    notes: list[str] = field(default_factory=list)  # e.g. what a thermal camera gave the detector
 
 
 def _lane(jobs: list[ReplayJob], stride: int, base_dir: Path | None = None, threads: int = 0,
@@ -77,7 +80,8 @@ def _lane(jobs: list[ReplayJob], stride: int, base_dir: Path | None = None, thre
         except VigilError as exc:
             yield _End(job, str(exc))
             continue
-        yield _End(job, None)
+        summary = source.summary() if isinstance(source, PairedSource) else None
+        yield _End(job, None, [summary] if summary else [])
 
 
 # How long a replay waits for an unreachable database (a restart, a full disk) before it stops
@@ -202,6 +206,7 @@ class Replay:
                 results.append(JobResult(end.job, error=end.error, status="error"))
             return  # else: already ended by a failure in the round
         res, pipe = current.pop(cam)
+        res.notes = end.notes
         self._close_run(res, pipe, writer, "error" if end.error else "done", end.error)
 
     def _close_run(self, res: JobResult, pipe: CameraPipeline, writer, status: str, error: str | None) -> None:

@@ -98,14 +98,28 @@ class PairedSource:
             composed = with_image(frame, image, probe)
             if composed is not None:
                 yield composed
-        if self.cfg.mode == "auto":
-            c = self.composer.stats
-            log.info("camera %s: auto gave the detector rgb %d, fused %d, thermal %d frames (%d probes, %d switches)",
-                     self.camera_id, c.shown_rgb, c.shown_fused, c.shown_thermal, c.probes, c.switches)
+        log.info("camera %s: %s", self.camera_id, self.summary())
         if self.stats.unmatched_rgb or self.stats.unmatched_thermal:
             log.info("camera %s: %d RGB and %d thermal frames had no partner within %.3f s",
                      self.camera_id, self.stats.unmatched_rgb, self.stats.unmatched_thermal,
                      self.cfg.max_time_delta)
+
+
+    def summary(self) -> str | None:
+        """One line on what the detector was given, for a replay's report (None in mode rgb)."""
+        if self.cfg.mode == "rgb":
+            return None
+        c, p = self.composer.stats, self.stats
+        line = f"thermal mode {self.cfg.mode}: {p.matched} of {p.rgb_frames} RGB frames had a thermal partner"
+        if self.cfg.mode == "auto":
+            probes = f"{_n(c.probes, 'probe')}, {_n(c.switches, 'switch')}; ended on {self.composer.input}"
+            return line + (f"; the detector saw rgb {c.shown_rgb}, fused {c.shown_fused}, thermal {c.shown_thermal} "
+                           f"frames ({probes})")
+        return line + (f"; {c.dropped} RGB frames without one were not analysed" if c.dropped else "")
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "es" if noun.endswith("h") else "s")
 
 
 def with_image(frame: Frame, image: np.ndarray | None, probe: Probe | None = None) -> Frame | None:

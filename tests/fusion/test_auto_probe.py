@@ -14,6 +14,8 @@ from tests.support.data import YOLO_ONNX, need
 from vigil.config.fusion import ThermalConfig
 from vigil.config.pipeline import DetectorConfig, PipelineConfig
 from vigil.config.site import CameraConfig
+from vigil.errors import SourceError
+from vigil.eval.fusion_detections import Sample, choose_auto
 from vigil.fusion.compose import LIGHT_CHANGE, PROBE_MARGIN, ThermalComposer
 from vigil.pipeline.camera import CameraPipeline
 from vigil.pipeline.round import AnalysisRound
@@ -133,3 +135,59 @@ def test_a_failing_probe_leaves_the_frame_and_auto_alone(caplog):
 def test_fixed_modes_never_probe(mode):
     comp = ThermalComposer(_cfg(mode=mode, probe_every=1), "cam", estimator=None)
     assert not any(_step(comp, 150)[1] for _ in range(3))
+
+
+def test_an_empty_scene_says_nothing_and_dusk_still_reaches_thermal():
+    # probes that find nothing anywhere (an empty street) leave auto to the brightness rule, so
+    # a slow fade, a level or two between probes, still ends on thermal
+    comp = _composer(probe_every=2)
+    for level in range(160, 9, -1):
+        _step(comp, level, {"rgb": 0.0, "fused": 0.0, "thermal": 0.0})
+    assert comp.input == "thermal" and comp.stats.probes > 40 and comp.stats.switches == 0
+
+
+def test_a_slow_fade_drops_the_evidence_once_the_light_moved_from_where_it_began(caplog):
+    caplog.set_level(logging.INFO, logger="vigil.fusion.compose")
+    comp = _composer(probe_every=2)
+    fused = {"rgb": 0.2, "fused": 3.0, "thermal": 0.1}
+    levels = list(range(150, 150 - int(LIGHT_CHANGE) - 3, -1))
+    for level in levels:
+        _step(comp, level, fused)
+    changed = [r.getMessage() for r in caplog.records if "the light changed" in r.getMessage()]
+    assert changed and "150 ->" in changed[0]  # measured from where the evidence began, not the last probe
+
+
+def test_a_probe_taken_before_the_light_changed_is_not_weighed():
+    comp = _composer(probe_every=100)
+    _step(comp, 150, {"rgb": 1.0, "fused": 0.0, "thermal": 0.0})  # evidence: rgb
+    comp._since_probe = 100
+    _, probe = comp.compose(np.full((32, 48, 3), 150, np.uint8), np.full((32, 48), 128, np.uint8))
+    assert probe is not None
+    _step(comp, 20)  # night falls before the probe's result is back: evidence dropped, thermal by brightness
+    probe.report({"rgb": 9.0, "fused": 0.0, "thermal": 0.0})  # daylight's answer, arriving late
+    assert comp.input == "thermal" and comp.stats.switches == 0
+
+
+def test_a_registration_only_a_probe_wants_never_stops_the_camera():
+    def refuses(vis, ir):
+        raise SourceError("too few textured patches")
+
+    comp = ThermalComposer(ThermalConfig(source="t.mp4", mode="auto", probe_every=1), "cam", estimator=refuses)
+    bright, ir = np.full((32, 48, 3), 150, np.uint8), np.full((32, 48), 128, np.uint8)
+    for _ in range(20):  # daylight: RGB is shown, the probes' estimates fail quietly
+        image, probe = comp.compose(bright, ir)
+        assert image is bright and probe is None
+    assert comp.stats.shown_rgb == 20
+    with pytest.raises(SourceError, match="could not register"):  # at night the warp is needed: 5 tries
+        for _ in range(5):
+            comp.compose(np.full((32, 48, 3), 10, np.uint8), ir)
+
+
+def test_the_halves_measure_never_lets_a_probe_see_the_half_it_is_scored_on():
+    # left half: thermal finds everything; right half: rgb does. A probe of the other half picks
+    # the wrong input for each half, so auto with probes scores rgb-on-left + thermal-on-right
+    halves = {"rgb": (0.1, 4.0), "thermal": (3.0, 0.2), "fused": (0.0, 0.0)}
+    s = Sample("p", "synthetic", 1.0, 150.0, {m: [] for m in ("rgb", "thermal", "fused")}, dict(halves))
+    choose_auto([s], 55.0, 60.0)
+    assert s.halves["auto (probes)"] == (0.1, 0.2)
+    assert s.halves["auto"] == halves["rgb"]  # brightness alone: rgb on both halves

@@ -50,7 +50,10 @@ PROBE_WINDOW = 5  # probes weighed together: one frame holds a few objects, its 
 # Another input must find this many times what the current one finds over the window. Chosen on
 # the development half of the shared pairs (docs/fusion.md); it also stops flicker between inputs.
 PROBE_MARGIN = 1.5
-LIGHT_CHANGE = 25.0  # brightness levels since the last probe after which its evidence is stale
+LIGHT_CHANGE = 25.0  # brightness levels since the evidence began after which it is stale
+# The least an input must have found over the window (summed confidence, about two detections)
+# to be moved to: one weak false positive against an input that found nothing must not decide.
+MIN_FOUND = 0.5
 
 
 @dataclass
@@ -84,7 +87,8 @@ def probe_choice(current: str, found: dict[str, float]) -> str:
     over recent probes): one that found PROBE_MARGIN times what the current input found, or else
     the current one (nothing found anywhere says nothing)."""
     top = max(INPUTS, key=lambda m: (found.get(m, 0.0), m == current))
-    return top if found.get(top, 0.0) > PROBE_MARGIN * found.get(current, 0.0) else current
+    best = found.get(top, 0.0)
+    return top if best >= MIN_FOUND and best > PROBE_MARGIN * found.get(current, 0.0) else current
 
 
 class ThermalWarp:
@@ -142,10 +146,13 @@ class ThermalComposer:
         self._estimate_failures: list[str] = []
         self._band = "rgb"  # auto mode's current choice: rgb, fused or thermal
         self._level = 0.0  # the latest RGB frame's brightness
-        self._evidence: deque[dict[str, float]] = deque(maxlen=PROBE_WINDOW)  # probe scores, newest last
-        self._probe_level: float | None = None  # brightness when the evidence was gathered
+        # probe scores that found something, newest last; they began at brightness _window_level
+        self._evidence: deque[dict[str, float]] = deque(maxlen=PROBE_WINDOW)
+        self._window_level = 0.0
+        self._epoch = 0  # bumped when the evidence is dropped: a probe taken before is not weighed
         self._since_probe: int | None = None  # paired frames since the last probe (None: probe next)
-        self._lock = threading.Lock()  # probes are weighed on the analysis thread, frames composed on the reader's
+        # in replay (and file cameras) frames are composed on the reader thread, probes weighed on the analysis one
+        self._lock = threading.Lock()
 
     def _refine(self, visible: np.ndarray, thermal_gray: np.ndarray) -> None:
         """Every `refine_every` paired frames: refine the registration from where it is."""
@@ -163,12 +170,16 @@ class ThermalComposer:
         elif self.track.stats.last_reason:
             log.info("camera %s: thermal registration kept (%s)", self.camera_id, self.track.stats.last_reason)
 
-    def _warp_for(self, visible: np.ndarray, thermal_gray: np.ndarray) -> ThermalWarp | None:
+    def _warp_for(self, visible: np.ndarray, thermal_gray: np.ndarray, needed: bool = True) -> ThermalWarp | None:
+        """The registration (estimated on this pair if there is none yet; None when that failed).
+        Only estimates the chosen input `needed` count towards giving up: a probe's do not."""
         if self.warp is not None:
             if self.cfg.refine_every:
                 self._refine(visible, thermal_gray)
             return self.warp
         if self.estimator is None:
+            if not needed:
+                return None
             raise ConfigError(f"camera '{self.camera_id}': thermal.homography is not set; "
                               "add it (vigil register VIS IR prints one)")
         try:
@@ -176,6 +187,9 @@ class ThermalComposer:
             log.info("camera %s: thermal registered automatically", self.camera_id)
             return self.warp
         except SourceError as exc:
+            if not needed:
+                log.info("camera %s: auto's probe skipped, registration not there yet (%s)", self.camera_id, exc)
+                return None
             self._estimate_failures.append(str(exc))
             if len(self._estimate_failures) >= ESTIMATE_ATTEMPTS:
                 raise SourceError(
@@ -185,44 +199,47 @@ class ThermalComposer:
             return None
 
     def auto_choice(self, visible: np.ndarray) -> str:
-        """rgb / fused / thermal for one RGB frame. While probes have spoken and the light holds,
-        their choice; otherwise by brightness, where a band is left only HYSTERESIS levels past
-        its threshold, so a scene at the threshold does not flicker between inputs."""
+        """rgb / fused / thermal for one RGB frame. While probes have found something and the light
+        holds, their choice; otherwise by brightness, where a band is left only HYSTERESIS levels
+        past its threshold, so a scene at the threshold does not flicker between inputs."""
         level, cfg = brightness(visible), self.cfg
-        self._level = level
         with self._lock:
+            self._level = level
             if self._evidence:
-                assert self._probe_level is not None
-                if abs(level - self._probe_level) < LIGHT_CHANGE:
+                if abs(level - self._window_level) < LIGHT_CHANGE:
                     return self._band
                 log.info("camera %s: the light changed (brightness %.0f -> %.0f); auto probes again",
-                         self.camera_id, self._probe_level, level)
+                         self.camera_id, self._window_level, level)
                 self._evidence.clear()
+                self._epoch += 1
                 self._since_probe = None
-        dark, bright = cfg.dark_threshold, max(cfg.bright_threshold, cfg.dark_threshold)
-        if self._band == "rgb":
-            band = "rgb" if level >= bright - _HYSTERESIS else ("thermal" if level < dark else "fused")
-        elif self._band == "thermal":
-            band = "thermal" if level < dark + _HYSTERESIS else ("rgb" if level >= bright else "fused")
-        else:
-            band = auto_band(level, dark, bright)
-        self._band = band
-        return band
+            dark, bright = cfg.dark_threshold, max(cfg.bright_threshold, cfg.dark_threshold)
+            if self._band == "rgb":
+                band = "rgb" if level >= bright - _HYSTERESIS else ("thermal" if level < dark else "fused")
+            elif self._band == "thermal":
+                band = "thermal" if level < dark + _HYSTERESIS else ("rgb" if level >= bright else "fused")
+            else:
+                band = auto_band(level, dark, bright)
+            self._band = band
+            return band
 
     @property
     def input(self) -> str:
         """What the detector is given now: the mode, or in mode auto its current choice."""
         return self._band if self.cfg.mode == "auto" else self.cfg.mode
 
-    def weigh(self, scores: dict[str, float], level: float) -> None:
+    def weigh(self, scores: dict[str, float], level: float, epoch: int | None = None) -> None:
         """A probe's result (input -> summed confidence of the camera's kept detections), taken at
         RGB brightness `level`: auto moves to the input that found PROBE_MARGIN times what the
-        current one found over the last PROBE_WINDOW probes."""
+        current one found over the last PROBE_WINDOW probes that found anything. A probe taken
+        before the light changed (an older `epoch`) is not weighed."""
         with self._lock:
-            if self._probe_level is not None and abs(level - self._probe_level) >= LIGHT_CHANGE:
-                self._evidence.clear()  # gathered under other light
+            self.stats.probes += 1
+            if (epoch is not None and epoch != self._epoch) or not any(v > 0 for v in scores.values()):
+                return  # stale, or nothing found anywhere: it says nothing about the inputs
+            if not self._evidence:
+                self._window_level = level
             self._evidence.append(scores)
-            self._probe_level = level
             total = {m: sum(e.get(m, 0.0) for e in self._evidence) for m in INPUTS}
             current = self._band
             top = probe_choice(current, total)
@@ -238,11 +255,12 @@ class ThermalComposer:
         """Auto mode, a frame with a thermal partner: is it time the detector saw every input?"""
         if not self.cfg.probe_every:
             return False
-        if self._since_probe is None or self._since_probe >= self.cfg.probe_every:
-            self._since_probe = 0
-            return True
-        self._since_probe += 1
-        return False
+        with self._lock:
+            if self._since_probe is None or self._since_probe >= self.cfg.probe_every:
+                self._since_probe = 0
+                return True
+            self._since_probe += 1
+            return False
 
     def __call__(self, visible: np.ndarray, thermal: np.ndarray | None) -> np.ndarray | None:
         """The detector's image for one RGB image and its thermal partner (None: no partner);
@@ -262,10 +280,9 @@ class ThermalComposer:
             self.stats.shown_rgb += 1
             return visible, None
         ir = None if thermal is None else to_gray(thermal)
-        warp = None if ir is None else self._warp_for(visible, ir)
+        # a warp only the probe wants never stops the camera: a failed estimate waits for the next probe
+        warp = None if ir is None else self._warp_for(visible, ir, needed=choice != "rgb")
         if ir is None or warp is None:  # no partner in time, or registration not there yet
-            if probing:
-                self._since_probe = None  # probe on the next pair instead
             if mode == "auto":
                 self.stats.shown_rgb += 1
                 return visible, None
@@ -280,7 +297,6 @@ class ThermalComposer:
         image = inputs[choice]()
         if not probing:
             return image, None
-        self.stats.probes += 1
-        level = self._level
+        level, epoch = self._level, self._epoch
         return image, Probe(choice, {m: make() for m, make in inputs.items() if m != choice},
-                            lambda scores: self.weigh(scores, level))
+                            lambda scores: self.weigh(scores, level, epoch))

@@ -73,6 +73,8 @@ class AnalysisRound:
         if not asks:
             return
         jobs = [(res, mode, image) for res, probe, _ in asks for mode, image in probe.images.items()]
+        for res in results:
+            res.frame.probe = None  # its images are not kept with the frame (the live view holds the latest)
         try:
             with self.clock.time("probe", frames=len(jobs)):
                 found = self.detector.detect([image for _, _, image in jobs])

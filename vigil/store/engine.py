@@ -143,27 +143,33 @@ def exclusive_file(path: Path):
     file nobody else will lock again, sees that, and starts over on the file at `path` (new
     or absent). The open descriptor keeps the old inode from being reused meanwhile. Where the
     folder is read-only there is no lock (nobody can be migrating there either)."""
-    while True:
+    f, owned = None, False
+    for attempt in range(_LOCK_TRIES):
         try:
             f = open(path, "a")  # noqa: SIM115 - closed below, after the unlink
         except OSError:
-            yield
-            return
+            f = None
+            break
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
-            held = os.fstat(f.fileno())
-            now = os.stat(path)
-            if (held.st_dev, held.st_ino) == (now.st_dev, now.st_ino):
-                break
+            held, now = os.fstat(f.fileno()), os.stat(path)
+            owned = (held.st_dev, held.st_ino) == (now.st_dev, now.st_ino)
         except FileNotFoundError:
-            pass
+            owned = False
+        if owned or attempt == _LOCK_TRIES - 1:
+            break  # past the tries (a filesystem whose stat never agrees): hold this one, leave it in place
         f.close()  # removed while we waited: lock the one there now
     try:
         yield
     finally:
-        with contextlib.suppress(OSError):
-            path.unlink()  # still holding the lock: whoever waits on this file starts over
-        f.close()
+        if owned:
+            with contextlib.suppress(OSError):
+                path.unlink()  # still holding the lock: whoever waits on this file starts over
+        if f is not None:
+            f.close()
+
+
+_LOCK_TRIES = 50  # each retry follows another process's whole migration; 50 in a row means the check cannot work
 
 
 def migrate(engine: Engine) -> None:

@@ -191,3 +191,11 @@ def test_the_halves_measure_never_lets_a_probe_see_the_half_it_is_scored_on():
     choose_auto([s], 55.0, 60.0)
     assert s.halves["auto (probes)"] == (0.1, 0.2)
     assert s.halves["auto"] == halves["rgb"]  # brightness alone: rgb on both halves
+
+
+def test_the_dashboard_says_what_the_detector_sees():
+    from vigil.live.daemon import detector_input
+
+    assert detector_input({"mode": "fused", "input": "fused"}) == "fused"
+    assert detector_input({"mode": "auto", "input": "thermal", "probes": 1, "switches": 2}) == \
+        "thermal (auto: 1 probe, 2 switches)"

@@ -88,6 +88,7 @@ def test_live_rgb_and_thermal_rtsp_streams_are_fused_and_counted(tmp_path, rtsp,
     finally:
         stop.set()
         t.join(60)
+    assert cam.health(0.0)["detector_input"] == "fused"  # the dashboard's row
     health = cam.health(0.0)["thermal"]
     assert health["mode"] == health["input"] == "fused" and health["matched"] >= n // 2, health
     from vigil.cli.live import thermal_line  # what `vigil status` prints for it

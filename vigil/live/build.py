@@ -53,8 +53,11 @@ def build_daemon(config: LoadedConfig, store, round_: AnalysisRound, cameras: li
     kw: dict[str, Any] = {"ready": ready, "reader_stop": reader_stop, "flush_interval": live.flush_interval,
                           "site": site.site, "status_path": status_path, "status_interval": live.status_interval}
     if not live.leases.enabled:
-        live_cams = [LiveCamera(open_feed(c, config, ready, reader_stop),
-                                CameraPipeline(c, config.pipeline, snapshots=site.snapshots)) for c in chosen]
+        live_cams = []
+        for c in chosen:  # each camera's readers can stop on their own (a camera that fails for good)
+            stop = threading.Event()
+            live_cams.append(LiveCamera(open_feed(c, config, ready, stop),
+                                        CameraPipeline(c, config.pipeline, snapshots=site.snapshots), stop=stop))
         return LiveDaemon(live_cams, round_, store, **kw)
     check_leases(config, store)
     by_id = {c.id: c for c in chosen}

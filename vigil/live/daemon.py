@@ -27,6 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+from vigil.errors import VigilError
 from vigil.live.health import ProcessingStats, StatusFileWriter, camera_health, utc_now_iso
 from vigil.pipeline.camera import CameraPipeline
 from vigil.pipeline.round import AnalysisRound
@@ -39,6 +40,16 @@ if TYPE_CHECKING:
     from vigil.store.writer import EventWriter
 
 log = logging.getLogger("vigil.live")
+
+
+def detector_input(thermal: dict) -> str:
+    """What a thermal camera's detector sees, in a few words for the dashboard and `vigil status`:
+    'fused', or in mode auto 'fused (auto: 5 probes, 1 switch)'."""
+    if thermal.get("mode") != "auto":
+        return str(thermal.get("input"))
+    probes, switches = thermal.get("probes", 0), thermal.get("switches", 0)
+    return (f"{thermal.get('input')} (auto: {probes} probe{'s' * (probes != 1)}, "
+            f"{switches} switch{'es' * (switches != 1)})")
 
 
 @dataclass
@@ -68,6 +79,7 @@ class LiveCamera:
                             "state": th.state if th else None,
                             "matched": pairing.stats.matched, "unmatched_rgb": pairing.stats.unmatched_rgb,
                             **vars(pairing.composer.stats)}
+            h["detector_input"] = detector_input(h["thermal"])
         return h
 
 
@@ -240,7 +252,11 @@ class LiveDaemon:
         for cam in self.cameras:
             if cam.closed or not len(cam.feed):
                 continue
-            frame = cam.feed.take()
+            try:
+                frame = cam.feed.take()
+            except Exception as exc:  # composing this camera's frame (thermal pairing, registration, fusion)
+                self._feed_fault(cam, exc)
+                continue
             taken += 1
             if frame is not None:
                 batch.append((cam, frame))
@@ -266,6 +282,27 @@ class LiveDaemon:
             if cam.feed.live:  # a recording's frame times are its start_time plus offsets: no latency
                 cam.proc.latency_ms = 1000 * (now - frame.time).total_seconds()
         return taken
+
+    def _feed_fault(self, cam: LiveCamera, exc: Exception) -> None:
+        """A camera whose frame could not be composed. A Vigil error is there to stay (the thermal
+        stream cannot be registered: the fix is in the site config): this camera stops, its run is
+        marked failed with the reason, and the others go on. Anything else costs this frame only."""
+        cam.proc.errors += 1
+        if not isinstance(exc, VigilError):
+            log.exception("%s: could not compose its frame", cam.camera_id,
+                          extra={"camera": cam.camera_id, "event": "pipeline_error"})
+            return
+        log.error("%s: %s; this camera stops, the others go on", cam.camera_id, exc,
+                  extra={"camera": cam.camera_id, "event": "failed"})
+        cam.feed.stats.last_error = str(exc)
+        if cam.stop is not None:
+            cam.stop.set()
+        try:
+            self._close(cam, "error", str(exc))
+        except Exception as later:
+            self.store_errors += 1
+            log.error("%s: could not mark its run failed: %s", cam.camera_id, later,
+                      extra={"camera": cam.camera_id, "event": "store_error"})
 
     def _emit(self, cam: LiveCamera, events: list) -> None:
         """Hand events to the writer exactly once. The writer has them once put() is called; an

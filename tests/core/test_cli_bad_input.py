@@ -114,3 +114,17 @@ def test_replay_of_a_folder_as_camera_source(tmp_path):
                               f"camera 'c': source '{frames}' is a folder, not a video source")
         assert "video file" in line and "rtsp://" in line and "thermal.source" in line
     assert not db.exists()
+
+
+def test_help_paragraphs_wrap_at_the_terminal_not_at_the_source(monkeypatch, capsys):
+    from vigil.cli import main
+    from vigil.cli.app import reflow
+
+    monkeypatch.setenv("COLUMNS", "400")
+    assert main(["replay", "--help"]) == 0
+    out = capsys.readouterr().out
+    # one line in a wide terminal, although the docstring breaks it after "different"
+    assert "Files of different cameras are processed side by side with one batched detector." in out
+    # lists and indented examples keep their lines
+    doc = "Title.\n\n    Prose that\n    goes on.\n\n    - one\n    - two\n\n      vigil run x.yaml\n"
+    assert reflow(doc) == "Title.\n\nProse that goes on.\n\n- one\n- two\n\n  vigil run x.yaml"

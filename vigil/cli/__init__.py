@@ -7,7 +7,7 @@ import importlib
 import os
 import sys
 
-from vigil.cli.app import app, bench_app, eval_app
+from vigil.cli.app import app, bench_app, eval_app, reflow_help
 from vigil.errors import VigilError
 from vigil.secrets import mask_text
 
@@ -34,6 +34,7 @@ COMMAND_MODULES = [
 def _load_commands() -> None:
     for name in COMMAND_MODULES:
         importlib.import_module(name)
+    reflow_help(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -101,6 +101,17 @@ def test_replay_camera_equals_file_with_unknown_camera(tmp_path):
     assert line.endswith("cameras there: c") and "does not exist" not in line
 
 
+def test_replay_of_several_files_for_a_camera_with_a_fixed_start_time(tmp_path):
+    """Each file would start at the config's start_time: their events would pile onto the same minutes."""
+    for name in ("a.mp4", "b.mp4"):
+        (tmp_path / name).write_bytes(b"")
+    fixed = CAMERA.replace("source:", "start_time: '2026-11-01T08:00:00Z'\n    source:")
+    path = site(tmp_path, "pipeline: p\n" + fixed)
+    line = one_error_line(vigil("replay", str(path), f"c={tmp_path / 'a.mp4'}", f"c={tmp_path / 'b.mp4'}"),
+                          "camera 'c' has start_time 2026-11-01T08:00:00+00:00")
+    assert "2 files (a.mp4, b.mp4)" in line and "remove start_time" in line
+
+
 def test_replay_of_a_folder_as_camera_source(tmp_path):
     """Users try image folders as a camera's video: one line naming the camera and what is
     accepted (open() said only `Is a directory`), before the detector loads or a database is made;

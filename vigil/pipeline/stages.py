@@ -56,4 +56,12 @@ def plan_jobs(config: LoadedConfig, videos: list[str], camera: str | None) -> li
             raise ConfigError(f"which camera is '{v}'? {config.site_path} has several cameras; "
                               "write CAMERA=path or pass --camera ID")
         jobs.append(ReplayJob(cam, video_file(resolve_file(path, Path.cwd()), cam.id)))
+    for cam in site.cameras:  # a fixed start would stack every file's events on the same minutes
+        files = [j.path.name for j in jobs if j.camera.id == cam.id]
+        if len(files) > 1 and cam.start_time is not None:
+            raise ConfigError(f"camera '{cam.id}' has start_time {cam.start_time.isoformat()} in "
+                              f"{config.site_path}, which would start each of its {len(files)} files "
+                              f"({', '.join(files)}) at that time; remove start_time so each file keeps its "
+                              "own (its creation_time metadata, else its modification time), or replay "
+                              "them one at a time")
     return jobs

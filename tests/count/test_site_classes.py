@@ -199,8 +199,14 @@ def test_labels_of_openvino_and_tensorrt_exports(tmp_path):
     meta = json.dumps({"names": {"0": "forklift", "1": "pallet"}}).encode()
     (tmp_path / "m.engine").write_bytes(len(meta).to_bytes(4, "little") + meta + b"\0" * 64)
     assert model_labels(tmp_path / "m.engine") == {0: "forklift", 1: "pallet"}
-    (tmp_path / "m.torchscript").write_bytes(b"PK")
-    assert model_labels(tmp_path / "m.torchscript") is None  # not read: checked when the model loads
+    # TorchScript as ultralytics exports it: torch.jit.save with the metadata as an extra config.txt
+    import torch
+
+    scripted = torch.jit.script(torch.nn.Identity())
+    torch.jit.save(scripted, str(tmp_path / "m.torchscript"), _extra_files={"config.txt": meta.decode()})
+    assert model_labels(tmp_path / "m.torchscript") == {0: "forklift", 1: "pallet"}
+    torch.jit.save(scripted, str(tmp_path / "bare.torchscript"))  # no metadata: checked when the model loads
+    assert model_labels(tmp_path / "bare.torchscript") is None
     (tmp_path / "bad.onnx").write_bytes(b"not a model")
     with pytest.raises(VigilError, match="cannot read the class labels of detector weights .*bad.onnx"):
         model_labels(tmp_path / "bad.onnx")

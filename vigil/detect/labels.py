@@ -1,7 +1,8 @@
 """A detector's class labels: which class of the pipeline each model label becomes (`class_lookup`),
 and the labels read from a weights file without building the model or running it, for
 `vigil check` (ultralytics writes them into every export's metadata: .pt checkpoint, ONNX
-metadata, OpenVINO metadata.yaml, TFLite zip, TensorRT header; AutoBackend reads them the same way).
+metadata, OpenVINO metadata.yaml, TFLite zip, TorchScript's extra config.txt, TensorRT header;
+AutoBackend reads them the same way).
 Kept free of torch, so checking a config stays cheap.
 """
 
@@ -84,7 +85,7 @@ def _by_label(names: dict[int, str]):
 
 def model_labels(weights: Path) -> dict[int, str] | None:
     """Class index -> label of the weights; None for a format whose labels are not read here
-    (TorchScript, or an export without ultralytics metadata)."""
+    (an export without ultralytics metadata)."""
     weights = Path(weights)
     try:
         names = _names(weights)
@@ -121,6 +122,10 @@ def _names(w: Path):
             return None
         with zipfile.ZipFile(w) as z:
             return _mapping(z.read(z.namelist()[0]).decode("utf-8")).get("names")
+    if suffix == ".torchscript":  # a zip: torch.jit.save's extra files sit in <archive>/extra/
+        with zipfile.ZipFile(w) as z:
+            config = [n for n in z.namelist() if n.endswith("/extra/config.txt")]
+            return _mapping(z.read(config[0]).decode("utf-8")).get("names") if config else None
     if suffix == ".engine":
         with open(w, "rb") as f:  # ultralytics' TensorRT header: 4-byte length, then JSON metadata
             size = int.from_bytes(f.read(4), "little")

@@ -134,12 +134,15 @@ class Subscriber:
 
 
 class Receiver:
-    """An HTTP server recording POSTs; `fail_until` (monotonic time) makes it answer 500 till then."""
+    """An HTTP server recording POSTs; `fail_until` (monotonic time) makes it answer 500 till then;
+    `refuse_arrays` makes it answer 400 to a JSON array (a receiver that takes single events only)."""
 
     def __init__(self, port: int = 0) -> None:
         self.requests: list[tuple[dict, bytes]] = []
         self.fail_until = 0.0
         self.failed = 0
+        self.refuse_arrays = False
+        self.refused = 0
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -148,6 +151,11 @@ class Receiver:
                 if time.monotonic() < outer.fail_until:
                     outer.failed += 1
                     self.send_response(500)
+                    self.end_headers()
+                    return
+                if outer.refuse_arrays and data.startswith(b"["):
+                    outer.refused += 1
+                    self.send_response(400)
                     self.end_headers()
                     return
                 outer.requests.append(({k.lower(): v for k, v in self.headers.items()}, data))
@@ -162,7 +170,12 @@ class Receiver:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def events(self) -> list[dict]:
-        return [json.loads(b) for _, b in list(self.requests)]
+        """Every event received, in order (a JSON array counts for each of its events)."""
+        out: list[dict] = []
+        for _, b in list(self.requests):
+            got = json.loads(b)
+            out.extend(got if isinstance(got, list) else [got])
+        return out
 
     def close(self) -> None:
         self.server.shutdown()

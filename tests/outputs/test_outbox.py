@@ -89,6 +89,38 @@ def test_events_of_a_replaced_run_are_not_delivered(tmp_path, receiver):  # noqa
     assert rows(store) == 0  # delivered and skipped rows are gone
 
 
+def test_events_per_post_sends_signed_arrays_and_singles_when_an_array_is_refused(tmp_path, receiver):  # noqa: F811
+    import hashlib
+    import hmac
+    import json
+
+    cfg = load(tmp_path, [webhook_output(receiver.url, extra="    events_per_post: 3\n")])
+    store = Store(f"sqlite:///{tmp_path / 'v.db'}", outbox=True)
+    run = store.begin_run("cam1", "x", None)
+    store.write(run, [event(i) for i in range(7)])
+    delivery = Delivery(cfg, store.engine, poll=0.05).start()
+    assert delivery.drain(20)
+    delivery.close()
+    ids = sorted(e["id"] for e in store.events(limit=None))
+    assert [len(json.loads(b)) for _, b in receiver.requests] == [3, 3, 1]  # in order, at most 3 a POST
+    assert [e["id"] for e in receiver.events()] == ids
+    headers, data = receiver.requests[0]
+    assert headers["x-vigil-signature"] == "sha256=" + hmac.new(b"k", data, hashlib.sha256).hexdigest()
+    assert headers["idempotency-key"] == f"{run}-{ids[0]}..{run}-{ids[2]}"
+    assert headers["x-vigil-event-id"] == ",".join(map(str, ids[:3]))
+
+    # a receiver that takes single events only: each array it refuses is sent again event by event
+    receiver.requests.clear()
+    receiver.refuse_arrays = True
+    store.write(run, [event(i) for i in range(7, 12)])
+    delivery = Delivery(cfg, store.engine, poll=0.05).start()
+    assert delivery.drain(20)
+    delivery.close()
+    assert receiver.refused == 2 and [e["id"] for e in receiver.events()] == sorted(
+        e["id"] for e in store.events(limit=None))[7:]
+    assert rows(store) == 0
+
+
 def test_per_line_counters_and_zone_occupancy_on_the_metrics_endpoint():
     tally = EventTally()
     tally.add([event(0), event(1), event(2, direction="out"), event(3, kind="zone", name="lobby"),

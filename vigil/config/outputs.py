@@ -100,6 +100,9 @@ class WebhookOutput(_Output):
                                                                "use ${ENV} or ${file:...}")
     timeout: float = Field(default=10.0, gt=0, le=300, description="seconds per request")
     verify_tls: bool = Field(default=True, description="check the server's certificate")
+    events_per_post: int = Field(default=1, ge=1, le=1000,
+                                 description="1: each event is POSTed as a JSON object; more: as JSON arrays of "
+                                             "up to this many events, in order (fewer requests at a busy site)")
 
     @field_validator("url")
     @classmethod

@@ -139,3 +139,4 @@ def test_help_paragraphs_wrap_at_the_terminal_not_at_the_source(monkeypatch, cap
     # lists and indented examples keep their lines
     doc = "Title.\n\n    Prose that\n    goes on.\n\n    - one\n    - two\n\n      vigil run x.yaml\n"
     assert reflow(doc) == "Title.\n\nProse that goes on.\n\n- one\n- two\n\n  vigil run x.yaml"
+    assert reflow("T.\n\n\b\nkept\nas is") == "T.\n\n\b\nkept\nas is"  # click's no-rewrap marker

@@ -59,7 +59,9 @@ def test_a_thermal_stream_that_cannot_be_registered_stops_its_camera_alone(tmp_p
     cams = {c.camera_id: c for c in daemon.cameras}
     assert cams["plain"].proc.processed == 24
     assert cams["paired"].closed and cams["paired"].proc.errors == 1 and cams["paired"].proc.processed == 0
-    assert "thermal.homography" in cams["paired"].feed.stats.last_error
+    health = cams["paired"].health(0.0)  # what `vigil status` and the dashboard show
+    assert health["state"] == "failed" and "thermal.homography" in health["last_error"]
+    assert set(daemon.failures) == {"paired"}  # `vigil run` exits 2 naming it
     runs = {r["camera_id"]: r for r in store.runs()}
     assert runs["plain"]["status"] == "done"
     assert runs["paired"]["status"] == "error" and "could not register" in runs["paired"]["error"], runs

@@ -21,7 +21,7 @@ def test_bench_outputs_backlog(capsys):
     assert main(argv) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["events"] == 300
-    for kind in ("mqtt", "webhook"):
+    for kind in ("mqtt", "webhook", "webhook x50"):
         assert result["backlog_events_per_s"][kind]["median"] > 0
 
 

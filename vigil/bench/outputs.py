@@ -147,7 +147,7 @@ def replay_fps(site: Path, db: Path, detector, video: Path) -> tuple[float, floa
 
 
 def bench_outputs(video: Path, weights: Path, events: int = 10_000, rounds: int = 3,
-                  count: bool = True) -> dict:
+                  count: bool = True, events_per_post: int = 50) -> dict:
     from vigil.pipeline.stages import build_stages
 
     with tempfile.TemporaryDirectory(prefix="vigil-bench-outputs-") as tmp:
@@ -157,12 +157,18 @@ def bench_outputs(video: Path, weights: Path, events: int = 10_000, rounds: int 
         try:
             mqtt = {"name": "mqtt", "type": "mqtt", "host": "127.0.0.1", "port": port}
             hook = {"name": "hook", "type": "webhook", "url": url, "secret": "bench-key"}
-            sites = {kind: write_site(folder / kind, video, weights, outs)
-                     for kind, outs in (("mqtt", [mqtt]), ("webhook", [hook]), ("off", []), ("on", [mqtt, hook]))}
+            batched = f"webhook x{events_per_post}"  # the same receiver, events_per_post to a POST
+            sites = {kind: write_site(folder / kind.replace(" ", "_"), video, weights, outs)
+                     for kind, outs in (("mqtt", [mqtt]), ("webhook", [hook]),
+                                        (batched, [{**hook, "events_per_post": events_per_post}]),
+                                        ("off", []), ("on", [mqtt, hook]))}
             rates: dict[str, list[float]] = {"mqtt": [], "webhook": []}
+            if events_per_post > 1:
+                rates[batched] = []
             for r in range(rounds):
                 for kind in rates:
-                    rates[kind].append(backlog_rate(sites[kind], folder / f"backlog-{kind}-{r}.db", events))
+                    rates[kind].append(backlog_rate(sites[kind], folder / f"backlog-{kind.replace(' ', '_')}-{r}.db",
+                                                    events))
             out: dict = {"events": events, "rounds": rounds,
                          "backlog_events_per_s": {k: {"median": statistics.median(v), "rounds": v}
                                                   for k, v in rates.items()}}

@@ -19,7 +19,7 @@ app.add_typer(eval_app, name="eval")
 app.add_typer(bench_app, name="bench")
 
 
-_BLOCK = re.compile(r"^(\s|[-*] |\d+[.)] |\\b)")  # list items, indented examples, click's no-rewrap marker
+_BLOCK = re.compile("^(\\s|[-*] |\\d+[.)] |\b)")  # list items, indented examples, click's no-rewrap marker (\b)
 
 
 def reflow(doc: str) -> str:

@@ -18,6 +18,8 @@ def bench_outputs_cmd(
         events: int = typer.Option(10_000, "--events", help="backlog size delivered by each output"),
         rounds: int = typer.Option(3, "--rounds", help="rounds per side; medians are reported"),
         count: bool = typer.Option(True, "--count/--no-count", help="also replay the clip with outputs on and off"),
+        events_per_post: int = typer.Option(50, "--events-per-post", min=1, max=1000,
+                                            help="also time the webhook with this many events per POST (1: not)"),
         as_json: bool = typer.Option(False, "--json", help="print JSON instead of text"),
 ) -> None:
     """Events/s delivered to MQTT (local mosquitto) and a webhook (local receiver process) from
@@ -29,12 +31,12 @@ def bench_outputs_cmd(
             raise VigilError(f"{what} '{p}' does not exist; give a file")
     from vigil.bench.outputs import bench_outputs
 
-    result = bench_outputs(video, weights, events, rounds, count)
+    result = bench_outputs(video, weights, events, rounds, count, events_per_post)
     if as_json:
         print(json.dumps(result))
         return
     for kind, r in result["backlog_events_per_s"].items():
-        print(f"{kind:>8}: {r['median']:8.0f} events/s from a {events}-event backlog "
+        print(f"{kind:>11}: {r['median']:8.0f} events/s from a {events}-event backlog "
               f"(rounds: {', '.join(f'{x:.0f}' for x in r['rounds'])})")
     if "count_fps" in result:
         for side, r in result["count_fps"].items():

@@ -116,6 +116,8 @@ def run_live(
             print(f"dashboard on http://{host_pattern(host)}:{port_}/" + (" (token required)" if token else ""),
                   file=sys.stderr)
         daemon.run(stop)
+        if daemon.failures and not stop.is_set():  # it ended on its own: every camera stopped, some failed
+            raise VigilError("; ".join(f"camera '{c}' stopped: {why}" for c, why in daemon.failures.items()))
     finally:
         if delivery is not None:
             delivery.close(grace=5.0)  # what is left is delivered at the next start (or `vigil outputs run`)
@@ -191,7 +193,8 @@ def thermal_line(camera: str, th: dict) -> str:
     (12 probes, 1 switch); 340 paired, 3 RGB frames without a partner'."""
     line = f"{camera} thermal: mode {th.get('mode')}"
     if th.get("mode") == "auto":
-        line += f", showing {th.get('input')} ({th.get('probes', 0)} probes, {th.get('switches', 0)} switches)"
+        p, n = th.get("probes", 0), th.get("switches", 0)
+        line += f", showing {th.get('input')} ({p} probe{'s' * (p != 1)}, {n} switch{'es' * (n != 1)})"
     line += f"; {th.get('matched', 0)} paired, {th.get('unmatched_rgb', 0)} RGB frames without a partner"
     return line + (f"; thermal stream {th['state']}" if th.get("state") else "")
 

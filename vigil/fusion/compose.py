@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 
 from vigil.config.fusion import ThermalConfig
-from vigil.errors import ConfigError, SourceError
+from vigil.errors import ConfigError, SourceError, VigilError
 from vigil.fusion.fuse import fuse, resolve_method
 from vigil.fusion.images import to_gray
 from vigil.fusion.register_track import Refiner, RegistrationTrack, auto_refiner
@@ -151,6 +151,7 @@ class ThermalComposer:
         self._window_level = 0.0
         self._epoch = 0  # bumped when the evidence is dropped: a probe taken before is not weighed
         self._since_probe: int | None = None  # paired frames since the last probe (None: probe next)
+        self._probe_refusals = 0  # registrations only a probe wanted that were refused
         # in replay (and file cameras) frames are composed on the reader thread, probes weighed on the analysis one
         self._lock = threading.Lock()
 
@@ -186,10 +187,17 @@ class ThermalComposer:
             self.warp = ThermalWarp(self.estimator(visible, thermal_gray))
             log.info("camera %s: thermal registered automatically", self.camera_id)
             return self.warp
-        except SourceError as exc:
+        except VigilError as exc:  # refused (SourceError), or images too small to register
             if not needed:
-                log.info("camera %s: auto's probe skipped, registration not there yet (%s)", self.camera_id, exc)
+                # probes wait longer after each refusal (an estimate costs ~0.3 s): up to 64x probe_every
+                self._probe_refusals += 1
+                self._since_probe = -self.cfg.probe_every * (min(2 ** self._probe_refusals, 64) - 1)
+                (log.warning if self._probe_refusals == 1 else log.debug)(
+                    "camera %s: auto's probes wait for the thermal registration (%s); set thermal.homography "
+                    "to probe at once", self.camera_id, exc)
                 return None
+            if not isinstance(exc, SourceError):
+                raise
             self._estimate_failures.append(str(exc))
             if len(self._estimate_failures) >= ESTIMATE_ATTEMPTS:
                 raise SourceError(
@@ -235,8 +243,9 @@ class ThermalComposer:
         before the light changed (an older `epoch`) is not weighed."""
         with self._lock:
             self.stats.probes += 1
-            if (epoch is not None and epoch != self._epoch) or not any(v > 0 for v in scores.values()):
-                return  # stale, or nothing found anywhere: it says nothing about the inputs
+            stale = (epoch is not None and epoch != self._epoch) or abs(level - self._level) >= LIGHT_CHANGE
+            if stale or not any(v > 0 for v in scores.values()):
+                return  # taken under other light, or nothing found anywhere: it says nothing about the inputs
             if not self._evidence:
                 self._window_level = level
             self._evidence.append(scores)

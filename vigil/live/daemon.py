@@ -63,6 +63,7 @@ class LiveCamera:
     # The newest analysed frame, its detections and its tracks, one tuple so a reader (the web
     # view) never pairs one frame with another's boxes. Arrays: JPEG encoding happens only when asked.
     latest: tuple[Frame, Detections | None, Detections | None] | None = None
+    failure: str | None = None  # why this camera stopped for good (its frames could not be composed)
 
     @property
     def camera_id(self) -> str:
@@ -70,6 +71,8 @@ class LiveCamera:
 
     def health(self, now: float) -> dict:
         h = camera_health(self.camera_id, self.feed.source, self.feed.stats, self.feed.slot, self.proc, now)
+        if self.failure is not None:  # its readers may still be winding down: it is failed, not streaming
+            h["state"], h["last_error"] = "failed", self.failure
         if self.pipeline.warnings:
             h["warnings"] = list(self.pipeline.warnings)
         pairing = self.feed.pairing
@@ -105,7 +108,8 @@ class LiveDaemon:
         self.store_errors = 0
         self.store_wait = 60.0  # seconds a camera's close waits for an unreachable database
         self.writer: EventWriter | None = None  # opened by start()
-        self._releasing: list[threading.Thread] = []  # marking handed-over cameras' runs released
+        self._releasing: list[threading.Thread] = []  # marking handed-over (or failed) cameras' runs
+        self.failures: dict[str, str] = {}  # camera -> why it stopped for good (its frames could not be composed)
         self.outputs: Callable[[], dict] | None = None  # the outputs' delivery snapshot, for the status file
         self.status = StatusFileWriter(status_path, self.snapshot, status_interval) if status_path else None
 
@@ -286,23 +290,41 @@ class LiveDaemon:
     def _feed_fault(self, cam: LiveCamera, exc: Exception) -> None:
         """A camera whose frame could not be composed. A Vigil error is there to stay (the thermal
         stream cannot be registered: the fix is in the site config): this camera stops, its run is
-        marked failed with the reason, and the others go on. Anything else costs this frame only."""
+        marked failed with the reason from a thread (a database that is away must not stall the
+        other cameras), and the others go on. Anything else costs this frame only. With leases the
+        camera keeps its lease: handed to another worker it would fail there the same way."""
         cam.proc.errors += 1
         if not isinstance(exc, VigilError):
-            log.exception("%s: could not compose its frame", cam.camera_id,
-                          extra={"camera": cam.camera_id, "event": "pipeline_error"})
+            if cam.proc.errors <= 3 or cam.proc.errors % 100 == 0:  # a fault on every frame: not every traceback
+                log.exception("%s: could not compose its frame (%d so far)", cam.camera_id, cam.proc.errors,
+                              extra={"camera": cam.camera_id, "event": "pipeline_error"})
             return
-        log.error("%s: %s; this camera stops, the others go on", cam.camera_id, exc,
+        others = sum(not c.closed for c in self.cameras if c is not cam)
+        log.error("%s: %s; this camera stops (%d other camera(s) go on)", cam.camera_id, exc, others,
                   extra={"camera": cam.camera_id, "event": "failed"})
-        cam.feed.stats.last_error = str(exc)
+        cam.failure = str(exc)
+        self.failures[cam.camera_id] = cam.failure
         if cam.stop is not None:
             cam.stop.set()
+        cam.closed = True
         try:
-            self._close(cam, "error", str(exc))
-        except Exception as later:
-            self.store_errors += 1
-            log.error("%s: could not mark its run failed: %s", cam.camera_id, later,
-                      extra={"camera": cam.camera_id, "event": "store_error"})
+            self._emit(cam, cam.pipeline.finish())
+        except Exception:
+            log.exception("%s: error closing the pipeline", cam.camera_id, extra={"camera": cam.camera_id})
+
+        writer = self._open_writer()  # here, so shutdown sees it and closes it
+
+        def finish() -> None:
+            try:
+                writer.flush(timeout=self.store_wait)
+                self.store.finish_run(cam.run_id, "error", cam.proc.processed, cam.failure)
+            except Exception as later:  # the next start marks it interrupted instead
+                log.error("%s: could not mark its run failed: %s", cam.camera_id, later,
+                          extra={"camera": cam.camera_id, "event": "store_error"})
+
+        t = threading.Thread(target=finish, name=f"fail-{cam.camera_id}", daemon=True)
+        t.start()
+        self._releasing = [r for r in self._releasing if r.is_alive()] + [t]
 
     def _emit(self, cam: LiveCamera, events: list) -> None:
         """Hand events to the writer exactly once. The writer has them once put() is called; an
@@ -327,6 +349,8 @@ class LiveDaemon:
         for cam in self.cameras:
             if not cam.closed and cam.feed.finished:
                 failed = cam.feed.stats.state == "failed"
+                if failed:
+                    self.failures[cam.camera_id] = cam.feed.stats.last_error or "its source failed"
                 try:
                     self._close(cam, "error" if failed else "done", cam.feed.stats.last_error)
                 except Exception as exc:
@@ -366,10 +390,10 @@ class LiveDaemon:
                     except Exception as exc:  # the others' runs are still closed
                         log.error("%s: could not close its run: %s", cam.camera_id, exc,
                                   extra={"camera": cam.camera_id, "event": "store_error"})
+            until = time.monotonic() + self.store_wait
+            for t in self._releasing:  # cameras handed over or failed: their runs marked first
+                t.join(max(0.0, until - time.monotonic()))
             if self.leases is not None:  # runs closed and events stored: the others may take over now
-                until = time.monotonic() + self.store_wait
-                for t in self._releasing:  # cameras being handed over: their runs marked first
-                    t.join(max(0.0, until - time.monotonic()))
                 self.leases.stop()
             try:
                 self.writer.close()  # what the database did not take by now goes to the spill file

@@ -56,7 +56,8 @@ class _Start:
 class _End:
     job: ReplayJob
     error: str | None
-    notes: list[str] = field(default_factory=list)  # e.g. what a thermal camera gave the detector
+    # a thermal camera's summary, asked for once the job's last frames are analysed (its probes weighed)
+    summary: Callable[[], str | None] | None = None
 
 
 def _lane(jobs: list[ReplayJob], stride: int, base_dir: Path | None = None, threads: int = 0,
@@ -80,8 +81,7 @@ def _lane(jobs: list[ReplayJob], stride: int, base_dir: Path | None = None, thre
         except VigilError as exc:
             yield _End(job, str(exc))
             continue
-        summary = source.summary() if isinstance(source, PairedSource) else None
-        yield _End(job, None, [summary] if summary else [])
+        yield _End(job, None, source.summary if isinstance(source, PairedSource) else None)
 
 
 # How long a replay waits for an unreachable database (a restart, a full disk) before it stops
@@ -206,7 +206,8 @@ class Replay:
                 results.append(JobResult(end.job, error=end.error, status="error"))
             return  # else: already ended by a failure in the round
         res, pipe = current.pop(cam)
-        res.notes = end.notes
+        note = end.summary() if end.summary is not None else None
+        res.notes = [note] if note else []
         self._close_run(res, pipe, writer, "error" if end.error else "done", end.error)
 
     def _close_run(self, res: JobResult, pipe: CameraPipeline, writer, status: str, error: str | None) -> None:

@@ -62,6 +62,5 @@ def plan_jobs(config: LoadedConfig, videos: list[str], camera: str | None) -> li
             raise ConfigError(f"camera '{cam.id}' has start_time {cam.start_time.isoformat()} in "
                               f"{config.site_path}, which would start each of its {len(files)} files "
                               f"({', '.join(files)}) at that time; remove start_time so each file keeps its "
-                              "own (its creation_time metadata, else its modification time), or replay "
-                              "them one at a time")
+                              "own (its creation_time metadata, else its modification time)")
     return jobs

@@ -115,7 +115,8 @@ class PairedSource:
             probes = f"{_n(c.probes, 'probe')}, {_n(c.switches, 'switch')}; ended on {self.composer.input}"
             return line + (f"; the detector saw rgb {c.shown_rgb}, fused {c.shown_fused}, thermal {c.shown_thermal} "
                            f"frames ({probes})")
-        return line + (f"; {c.dropped} RGB frames without one were not analysed" if c.dropped else "")
+        return line + (f"; {c.dropped} RGB frames were not analysed (no partner, or registration not there yet)"
+                       if c.dropped else "")
 
 
 def _n(count: int, noun: str) -> str:

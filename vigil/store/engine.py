@@ -143,8 +143,9 @@ def exclusive_file(path: Path):
     file nobody else will lock again, sees that, and starts over on the file at `path` (new
     or absent). The open descriptor keeps the old inode from being reused meanwhile. Where the
     folder is read-only there is no lock (nobody can be migrating there either)."""
-    f, owned = None, False
-    for attempt in range(_LOCK_TRIES):
+    f = None
+    deadline = time.monotonic() + _LOCK_WAIT_S
+    while True:
         try:
             f = open(path, "a")  # noqa: SIM115 - closed below, after the unlink
         except OSError:
@@ -153,23 +154,27 @@ def exclusive_file(path: Path):
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
             held, now = os.fstat(f.fileno()), os.stat(path)
-            owned = (held.st_dev, held.st_ino) == (now.st_dev, now.st_ino)
+            if (held.st_dev, held.st_ino) == (now.st_dev, now.st_ino):
+                break
         except FileNotFoundError:
-            owned = False
-        if owned or attempt == _LOCK_TRIES - 1:
-            break  # past the tries (a filesystem whose stat never agrees): hold this one, leave it in place
+            pass
         f.close()  # removed while we waited: lock the one there now
+        f = None
+        if time.monotonic() > deadline:  # every retry follows another opener's whole migration
+            raise StoreError(f"could not lock {path}: the file keeps being replaced (is the folder on a "
+                             "filesystem without flock, such as some network mounts?); put the database on "
+                             "a local disk")
+        time.sleep(0.005)
     try:
         yield
     finally:
-        if owned:
+        if f is not None:
             with contextlib.suppress(OSError):
                 path.unlink()  # still holding the lock: whoever waits on this file starts over
-        if f is not None:
             f.close()
 
 
-_LOCK_TRIES = 50  # each retry follows another process's whole migration; 50 in a row means the check cannot work
+_LOCK_WAIT_S = 600.0  # openers taking turns migrate one after another; a retry loop past this is broken
 
 
 def migrate(engine: Engine) -> None:

@@ -60,7 +60,9 @@ def site_yaml(tmp_path, rgb_url: str, thermal_url: str, shape, mode: str) -> str
         # and a zone over the whole view: every confirmed track is counted entering it, so the test
         # does not hang on whether a line crossing falls between the frames the daemon took
         f"    zones: [{{name: view, polygon: [[0, 0], [{w - 1}, 0], [{w - 1}, {h - 1}], [0, {h - 1}]]}}]\n"
-        f"    thermal: {{source: '{thermal_url}', mode: {mode}, homography: {H}, max_time_delta: 0.3}}\n")
+        # one frame period: the two servers start their streams apart by any phase, and a tolerance
+        # under half a period plus arrival jitter left many RGB frames unpaired (a CI run timed out)
+        f"    thermal: {{source: '{thermal_url}', mode: {mode}, homography: {H}, max_time_delta: {1 / FPS}}}\n")
     return str(site)
 
 

@@ -90,12 +90,13 @@ def test_live_rgb_and_thermal_rtsp_streams_are_fused_and_counted(tmp_path, rtsp,
     finally:
         stop.set()
         t.join(60)
-    assert cam.health(0.0)["detector_input"] == "fused"  # the dashboard's row
-    health = cam.health(0.0)["thermal"]
+    whole = cam.health(0.0)
+    assert whole["detector_input"] == "fused"  # the dashboard's row
+    health = whole["thermal"]
     assert health["mode"] == health["input"] == "fused" and health["matched"] >= n // 2, health
     from vigil.cli.live import thermal_line  # what `vigil status` prints for it
 
-    assert thermal_line("street", health).startswith(f"street thermal: mode fused; {health['matched']} paired")
+    assert thermal_line(whole).startswith(f"street thermal: mode fused; {health['matched']} paired")
     assert health["shown_fused"] == cam.proc.processed and health["shown_rgb"] == 0, health
     # the detector was shown fused frames, not the plain RGB ones
     assert spy.images and all(img.shape == first.shape for img in spy.images)

@@ -188,13 +188,13 @@ def status_table(snap: dict) -> Table:
     return table
 
 
-def thermal_line(camera: str, th: dict) -> str:
-    """A thermal camera's pairing for `vigil status`: 'gate thermal: mode auto, showing thermal
-    (12 probes, 1 switch); 340 paired, 3 RGB frames without a partner'."""
-    line = f"{camera} thermal: mode {th.get('mode')}"
+def thermal_line(cam: dict) -> str:
+    """A thermal camera's pairing for `vigil status`, from its health: 'gate thermal: mode auto,
+    showing thermal (auto: 12 probes, 1 switch); 340 paired, 3 RGB frames without a partner'."""
+    th = cam["thermal"]
+    line = f"{cam['camera']} thermal: mode {th.get('mode')}"
     if th.get("mode") == "auto":
-        p, n = th.get("probes", 0), th.get("switches", 0)
-        line += f", showing {th.get('input')} ({p} probe{'s' * (p != 1)}, {n} switch{'es' * (n != 1)})"
+        line += f", showing {cam.get('detector_input')}"
     line += f"; {th.get('matched', 0)} paired, {th.get('unmatched_rgb', 0)} RGB frames without a partner"
     return line + (f"; thermal stream {th['state']}" if th.get("state") else "")
 
@@ -246,7 +246,7 @@ def status(
             if cam.get("last_error") and cam.get("state") != "streaming":
                 console.print(f"[yellow]{cam['camera']}[/]: {cam['last_error']}", highlight=False)
             if cam.get("thermal"):
-                console.print(thermal_line(cam["camera"], cam["thermal"]), highlight=False)
+                console.print(thermal_line(cam), highlight=False)
             if cam.get("decode_fallbacks"):
                 console.print(f"[yellow]{cam['camera']}[/]: hardware decode fell back to software "
                               f"{cam['decode_fallbacks']}x: {cam.get('decode_fallback_reason')}", highlight=False)

@@ -67,6 +67,11 @@ class CompositionStats:
     switches: int = 0  # auto mode: input changes the probes decided
 
 
+def probes_text(probes: int, switches: int) -> str:
+    """'5 probes, 1 switch': mode auto's probing in words (replay's summary, status, dashboard)."""
+    return f"{probes} probe{'s' * (probes != 1)}, {switches} switch{'es' * (switches != 1)}"
+
+
 def brightness(img: np.ndarray) -> float:
     """Mean luma (0-255), on a quarter-size copy: it only has to tell night from day."""
     small = img[::4, ::4]
@@ -261,15 +266,15 @@ class ThermalComposer:
                      len(self._evidence))
 
     def _probe_due(self) -> bool:
-        """Auto mode, a frame with a thermal partner: is it time the detector saw every input?"""
+        """Auto mode, a frame with a thermal partner: is it time the detector saw every input?
+        (`_since_probe` lives on the composing thread alone: no lock.)"""
         if not self.cfg.probe_every:
             return False
-        with self._lock:
-            if self._since_probe is None or self._since_probe >= self.cfg.probe_every:
-                self._since_probe = 0
-                return True
-            self._since_probe += 1
-            return False
+        if self._since_probe is None or self._since_probe >= self.cfg.probe_every:
+            self._since_probe = 0
+            return True
+        self._since_probe += 1
+        return False
 
     def __call__(self, visible: np.ndarray, thermal: np.ndarray | None) -> np.ndarray | None:
         """The detector's image for one RGB image and its thermal partner (None: no partner);

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from vigil.errors import VigilError
+from vigil.fusion.compose import probes_text
 from vigil.live.health import ProcessingStats, StatusFileWriter, camera_health, utc_now_iso
 from vigil.pipeline.camera import CameraPipeline
 from vigil.pipeline.round import AnalysisRound
@@ -47,9 +48,7 @@ def detector_input(thermal: dict) -> str:
     'fused', or in mode auto 'fused (auto: 5 probes, 1 switch)'."""
     if thermal.get("mode") != "auto":
         return str(thermal.get("input"))
-    probes, switches = thermal.get("probes", 0), thermal.get("switches", 0)
-    return (f"{thermal.get('input')} (auto: {probes} probe{'s' * (probes != 1)}, "
-            f"{switches} switch{'es' * (switches != 1)})")
+    return f"{thermal.get('input')} (auto: {probes_text(thermal.get('probes', 0), thermal.get('switches', 0))})"
 
 
 @dataclass
@@ -225,26 +224,9 @@ class LiveDaemon:
         handover = keeper.handover(cam.camera_id)
         if cam.closed:
             keeper.stopped(cam.camera_id, handover)
-        else:
-            cam.closed = True
-            try:
-                self._emit(cam, cam.pipeline.finish())
-            except Exception:
-                log.exception("%s: error closing the pipeline", cam.camera_id, extra={"camera": cam.camera_id})
-
-            def finish() -> None:
-                try:
-                    self._open_writer().flush(timeout=self.store_wait)
-                    self.store.finish_run(cam.run_id, "released", cam.proc.processed, None, at_us=stopped_us)
-                except Exception as exc:  # the next owner marks the run interrupted instead
-                    log.error("%s: could not mark its run released: %s", cam.camera_id, exc,
-                              extra={"camera": cam.camera_id, "event": "store_error"})
-                finally:  # a lease kept after a failed write would idle here until the worker stops
-                    keeper.stopped(cam.camera_id, handover)
-
-            t = threading.Thread(target=finish, name=f"release-{cam.camera_id}", daemon=True)
-            t.start()
-            self._releasing = [r for r in self._releasing if r.is_alive()] + [t]
+        else:  # the lease goes back after the write, even a failed one (kept, it would idle here)
+            self._close_behind(cam, "released", None, at_us=stopped_us,
+                               then=lambda: keeper.stopped(cam.camera_id, handover))
         log.info("%s: stopped (lease handed over or lost)", cam.camera_id,
                  extra={"camera": cam.camera_id, "event": "camera_stopped"})
 
@@ -306,23 +288,32 @@ class LiveDaemon:
         self.failures[cam.camera_id] = cam.failure
         if cam.stop is not None:
             cam.stop.set()
+        self._close_behind(cam, "error", cam.failure)
+
+    def _close_behind(self, cam: LiveCamera, status: str, error: str | None, at_us: int | None = None,
+                      then: Callable[[], None] | None = None) -> None:
+        """Close `cam` without blocking the loop: its pipeline's last events now, its run marked
+        `status` from a thread once its events are stored (a database that is away must not stall
+        the other cameras; shutdown waits for these threads); `then` runs after, whatever happened.
+        If the write fails, the next owner or start marks the run interrupted instead."""
         cam.closed = True
         try:
             self._emit(cam, cam.pipeline.finish())
         except Exception:
             log.exception("%s: error closing the pipeline", cam.camera_id, extra={"camera": cam.camera_id})
 
-        writer = self._open_writer()  # here, so shutdown sees it and closes it
-
         def finish() -> None:
             try:
-                writer.flush(timeout=self.store_wait)
-                self.store.finish_run(cam.run_id, "error", cam.proc.processed, cam.failure)
-            except Exception as later:  # the next start marks it interrupted instead
-                log.error("%s: could not mark its run failed: %s", cam.camera_id, later,
+                self._open_writer().flush(timeout=self.store_wait)
+                self.store.finish_run(cam.run_id, status, cam.proc.processed, error, at_us=at_us)
+            except Exception as exc:
+                log.error("%s: could not mark its run %s: %s", cam.camera_id, status, exc,
                           extra={"camera": cam.camera_id, "event": "store_error"})
+            finally:
+                if then is not None:
+                    then()
 
-        t = threading.Thread(target=finish, name=f"fail-{cam.camera_id}", daemon=True)
+        t = threading.Thread(target=finish, name=f"close-{cam.camera_id}", daemon=True)
         t.start()
         self._releasing = [r for r in self._releasing if r.is_alive()] + [t]
 

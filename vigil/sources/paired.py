@@ -23,7 +23,7 @@ import numpy as np
 
 from vigil.config.fusion import ThermalConfig
 from vigil.errors import ConfigError, SourceError
-from vigil.fusion.compose import Estimator, ThermalComposer, registration_estimator
+from vigil.fusion.compose import Estimator, ThermalComposer, probes_text, registration_estimator
 from vigil.fusion.pairs import IMAGE_SUFFIXES, natural_key, read_pair_image
 from vigil.types import Frame, Probe
 
@@ -112,15 +112,10 @@ class PairedSource:
         c, p = self.composer.stats, self.stats
         line = f"thermal mode {self.cfg.mode}: {p.matched} of {p.rgb_frames} RGB frames had a thermal partner"
         if self.cfg.mode == "auto":
-            probes = f"{_n(c.probes, 'probe')}, {_n(c.switches, 'switch')}; ended on {self.composer.input}"
             return line + (f"; the detector saw rgb {c.shown_rgb}, fused {c.shown_fused}, thermal {c.shown_thermal} "
-                           f"frames ({probes})")
+                           f"frames ({probes_text(c.probes, c.switches)}; ended on {self.composer.input})")
         return line + (f"; {c.dropped} RGB frames were not analysed (no partner, or registration not there yet)"
                        if c.dropped else "")
-
-
-def _n(count: int, noun: str) -> str:
-    return f"{count} {noun}" + ("" if count == 1 else "es" if noun.endswith("h") else "s")
 
 
 def with_image(frame: Frame, image: np.ndarray | None, probe: Probe | None = None) -> Frame | None:

@@ -42,7 +42,9 @@ def test_frames_arrive_with_wall_clock_time_and_live_mode_drops_stale_frames(rts
         before = datetime.now(timezone.utc)
         frame = slot.take()
         assert frame.image.shape == (360, 640, 3) and frame.camera_id == "cam"
-        assert abs((before - frame.time).total_seconds()) < 2.0  # wall clock, not stream time
+        # wall clock, not stream time; never in the future: the server's first frames come in a
+        # burst, and anchored on the first one every later frame was ~1 s ahead of the clock
+        assert 0 <= (before - frame.time).total_seconds() < 2.0
         # Nobody takes frames now: the slot keeps only the newest, every other one is dropped.
         n0, d0 = r.stats.frames, slot.dropped
         time.sleep(1.5)
@@ -63,9 +65,12 @@ def test_replay_mode_keeps_every_frame(rtsp, clip5):
     assert len(slot) == r.stats.frames and slot.dropped == 0
     frames = [slot.take() for _ in range(len(slot))]
     assert [f.index for f in frames] == list(range(len(frames)))
-    # one clock per frame: time moves exactly as pts does (the tracker reads pts, the counter time)
-    steps = {round((b.time - a.time).total_seconds() - (b.pts - a.pts), 6) for a, b in zip(frames, frames[1:])}
-    assert steps == {0.0}, steps
+    # one clock per frame (the tracker reads pts, the counter time): time steps as pts does, less
+    # only while early frames grow the stream's lead, so it never steps back or runs ahead
+    steps = [((b.time - a.time).total_seconds(), b.pts - a.pts) for a, b in zip(frames, frames[1:])]
+    assert all(0 <= dt <= dp + 1e-6 for dt, dp in steps), steps
+    assert frames[-1].time <= datetime.now(timezone.utc)
+    assert sum(dp - dt for dt, dp in steps) < 1.5, steps  # the lead is the burst, not a drift
 
 
 def test_frame_stride_hands_on_every_nth_decoded_frame(rtsp, clip5):

@@ -97,10 +97,17 @@ class StreamReader(threading.Thread):
         self._fell_back = False  # the named device failed; reported once until it works again
         self._index = 0
         # One clock for a frame: pts counts on from the monotonic clock at start, and `time` is the
-        # wall time at that start plus pts, so tracker (pts) and counter (time) never drift apart.
+        # wall time at that start plus pts, less the stream's lead (below), so tracker (pts) and
+        # counter (time) never drift apart.
         self._clock0 = time.monotonic()
         self._wall0 = datetime.now(timezone.utc)
         self._last_pts = -1.0
+        # A connection's first frame anchors pts at its arrival, but it can arrive late (a server's
+        # preroll, the decoder's reorder delay) and the frames after it in a burst: pts then runs
+        # ahead of our clock for good (1 s at 2 fps from GStreamer's RTSP server), which put event
+        # times in the future and latency below zero. A frame cannot be seen before it arrives, so
+        # `time` keeps the largest lead seen off pts; it only grows, so `time` never steps back.
+        self._lead = 0.0
 
     # -- one connection
     def _open(self) -> av.container.InputContainer:
@@ -196,13 +203,15 @@ class StreamReader(threading.Thread):
                              extra={"camera": self.camera_id, "event": "streaming"})
                     log_first = False
                 self._last_pts, prev_t = self._next_pts(vf.time, prev_t, interval, now)
+                self._lead = max(self._lead, self._last_pts - (now - self._clock0))
                 index = self._index
                 self._index += 1
                 self.stats.note_frame(now)
                 if index % self.stride:  # decoded (the next frames need it), not analysed
                     continue
                 frame = Frame(image=to_bgr(vf, decoder, stream), index=index, pts=self._last_pts,
-                              time=self._wall0 + timedelta(seconds=self._last_pts), camera_id=self.camera_id)
+                              time=self._wall0 + timedelta(seconds=self._last_pts - self._lead),
+                              camera_id=self.camera_id)
                 self.slot.put(frame, self.stop_event)
 
     def _next_pts(self, t: float | None, prev_t: float | None, interval: float, now: float):

@@ -17,6 +17,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from tests.support.rtsp_harness import wait_for
 from vigil.config.live import LiveConfig
 from vigil.config.site import CameraConfig, SiteConfig
 from vigil.errors import ConfigError
@@ -28,6 +29,7 @@ from vigil.pipeline.round import AnalysisRound
 from vigil.sources.factory import Feed, FileFeeder
 from vigil.sources.nvr import nvr_url, stream_target
 from vigil.sources.rtsp import Backoff, FrameQueue, LatestFrameSlot, ReaderStats, mask_url, scrub, with_credentials
+from vigil.store.engine import StoreError
 from vigil.types import CountEvent, Detections, Frame
 
 # ---------------------------------------------------------------- URLs and credentials
@@ -238,7 +240,7 @@ class MemoryStore:
         self.runs[len(self.runs) + 1] = {"camera": camera_id, "source": source, "kind": kind, "status": "running"}
         return len(self.runs)
 
-    def finish_run(self, run_id, status, frames, error=None):
+    def finish_run(self, run_id, status, frames, error=None, at_us=None):
         self.runs[run_id].update(status=status, frames=frames, error=error)
 
     def writer(self, flush_interval):
@@ -329,9 +331,91 @@ def test_a_failing_pipeline_does_not_stop_the_other_camera(tmp_path, caplog):
     with caplog.at_level(logging.ERROR, logger="vigil"):
         run_for(daemon, 1.0)
     a, b = daemon.cameras
-    assert a.proc.errors > 0 and a.proc.processed > 0 and b.proc.errors == 0
+    assert a.proc.errors > 3 and a.proc.processed > 0 and b.proc.errors == 0
     assert b.proc.processed >= 10
-    assert "pipeline error" in caplog.text
+    assert caplog.text.count("pipeline error") == 3  # a fault on every other frame: not every traceback
+    assert a.failure is None and not daemon.failures  # an unexpected error costs its frame only
+
+
+def test_a_camera_whose_config_does_not_fit_its_stream_stops_alone_in_one_line(tmp_path, caplog):
+    """A Vigil error from the round (lines drawn on a 16:9 reference_size, a 4:3 stream) is there
+    to stay: that camera stops with its run marked error, once, without a traceback; it was
+    retried on every frame, a traceback each, and the camera read as streaming."""
+    daemon, store = make_daemon(tmp_path, fps=20)
+    a, b = daemon.cameras
+
+    def wrong_aspect(frame, dets):
+        raise ConfigError("camera 'a': the video is 640x480 (aspect 1.333) but reference_size is 1920x1080")
+
+    a.pipeline.prepare = wrong_aspect
+    with caplog.at_level(logging.INFO, logger="vigil"):
+        run_for(daemon, 1.0)
+    assert a.closed and a.proc.errors == 1 and "reference_size" in daemon.failures["a"]
+    assert b.proc.processed >= 10 and not b.proc.errors
+    runs = {r["camera"]: r for r in store.runs.values()}
+    assert runs["a"]["status"] == "error" and "reference_size" in runs["a"]["error"]
+    assert runs["b"]["status"] == "stopped"
+    assert "Traceback" not in caplog.text and caplog.text.count("this camera stops") == 1
+
+
+class AwayStore(MemoryStore):
+    """A database that is away: every flush waits out its timeout and fails."""
+
+    def writer(self, flush_interval):
+        w = super().writer(flush_interval)
+
+        def flush(timeout=None):
+            time.sleep(timeout or 0)
+            raise StoreError("database unreachable")
+
+        w.flush, w.close = flush, lambda timeout=None: None
+        return w
+
+
+def test_with_the_database_away_a_finished_file_camera_stalls_no_one_and_a_stop_waits_once(tmp_path):
+    """Closing a camera waits for the database off the loop: a recording that ends stalled every
+    live camera for store_wait, and a stop waited store_wait per camera, one after another."""
+    ready, reader_stop = threading.Event(), threading.Event()
+    q = FrameQueue(ready)
+    rec = Feed("rec", "rec.mp4", [FileFeeder("rec", lambda: (frame(i, "rec") for i in range(5)), q, reader_stop)], q)
+    cams = [LiveCamera(rec, EveryFramePipeline("rec"))]
+    for cid in ("c1", "c2", "c3"):
+        slot = LatestFrameSlot(ready)
+        cams.append(LiveCamera(Feed(cid, "rtsp://x", [FakeReader(cid, slot, reader_stop, 10_000, 25.0)], slot),
+                               EveryFramePipeline(cid)))
+    daemon = LiveDaemon(cams, AnalysisRound(CountingDetector(0.0)), AwayStore(), ready=ready, reader_stop=reader_stop)
+    daemon.store_wait, daemon.stop_wait = 3.0, 1.0
+    stop = threading.Event()
+    t = threading.Thread(target=daemon.run, args=(stop,))
+    t.start()
+    assert wait_for(lambda: cams[0].closed, 5)
+    seen = cams[1].proc.processed
+    time.sleep(1.0)  # within the recording's store_wait: live cameras go on
+    assert cams[1].proc.processed >= seen + 10
+    t0 = time.monotonic()
+    stop.set()
+    t.join(15)
+    assert not t.is_alive() and time.monotonic() - t0 < 1.0 + 2.5  # one stop_wait (+ readers), not 3 x 3 s
+
+
+def test_a_recording_whose_reader_breaks_fails_and_the_daemon_still_ends(tmp_path):
+    """Any error in a file camera's reader (not only a SourceError) marks it failed: the thread
+    died in silence before, the camera read as streaming and a file-only daemon never ended."""
+    def broken():
+        yield from (frame(i, "rec") for i in range(3))
+        raise RuntimeError("cv2.error: bad warp")
+
+    ready, reader_stop = threading.Event(), threading.Event()
+    q = FrameQueue(ready)
+    cam = LiveCamera(Feed("rec", "rec.mp4", [FileFeeder("rec", broken, q, reader_stop)], q), EveryFramePipeline("rec"))
+    store = MemoryStore()
+    daemon = LiveDaemon([cam], AnalysisRound(CountingDetector(0.0)), store, ready=ready, reader_stop=reader_stop)
+    t = threading.Thread(target=daemon.run, args=(threading.Event(),))
+    t.start()
+    t.join(10)
+    assert not t.is_alive(), "a file-only daemon ends when its recording fails"
+    assert cam.proc.processed == 3 and "bad warp" in daemon.failures["rec"]
+    assert store.runs[1]["status"] == "error"
 
 
 def test_replay_slots_keep_every_frame_and_file_cameras_finish(tmp_path):
@@ -389,6 +473,10 @@ def test_status_file_and_vigil_status(tmp_path, capsys):
     assert "not running" in capsys.readouterr().out
     assert main(["status", "--file", str(tmp_path / "missing.json")]) == 2
     assert "no status file" in capsys.readouterr().err
+    for i, other in enumerate(("[1, 2]", '{"state": "running", "updated": "yesterday", "cameras": []}')):
+        (tmp_path / f"other{i}.json").write_text(other)  # JSON, but not a status file: no traceback
+        assert main(["status", "--file", str(tmp_path / f"other{i}.json")]) == 2
+        assert "is JSON but not a Vigil status file" in capsys.readouterr().err
     assert main(["status", "--help"]) == 0  # the help states both codes the user just saw
     helptext = " ".join(capsys.readouterr().out.split())
     assert "1 when its status file says it stopped" in helptext and "2 when there is no status file" in helptext
@@ -441,6 +529,7 @@ def test_metrics_port_in_use_is_a_clear_error(tmp_path):
     ("{id: a, source: .}", [], "is a folder, not a video source"),
     ("{id: a, source: 'rtsp://cam/x'}", ["--camera", "b"], "camera 'b' is not in"),
     ("{id: a, source: 'rtsp://cam/x'}", ["--log-format", "xml"], "--log-format"),
+    ("{id: a, source: 'rtsp://cam/x'}", ["--log-level", "FOO"], "--log-level 'FOO': use one of DEBUG"),
 ])
 def test_vigil_run_input_errors_are_one_line(tmp_path, capsys, monkeypatch, camera_yaml, extra_args, message):
     from vigil.cli import main

@@ -31,7 +31,7 @@ def run_live(
     db: Optional[str] = typer.Option(None, "--db",
                                      help="SQLAlchemy database URL (default: $VIGIL_DB, else the config's database)"),
     camera: Optional[list[str]] = typer.Option(None, "--camera", help="watch only this camera (repeatable)"),
-    metrics_port: Optional[int] = typer.Option(None, "--metrics-port",
+    metrics_port: Optional[int] = typer.Option(None, "--metrics-port", min=0, max=65535,
                                                help="serve Prometheus metrics here (overrides live.metrics_port)"),
     status_file: Optional[Path] = typer.Option(None, "--status-file", help="where to write the health file"),
     log_format: Optional[str] = typer.Option(None, "--log-format", help="text or json (overrides live.log_format)"),
@@ -89,6 +89,9 @@ def run_live(
         live = cfg.site.live
         check_cameras(cfg, camera or None)  # bad URL, NVR or missing password: one line, before loading models
         setup_logging(log_format or live.log_format, log_level)
+        port = metrics_port if metrics_port is not None else live.metrics_port
+        if port is not None:  # taken: said before the models load
+            check_bindable(live.metrics_address, port, "metrics port")
         store = Store(resolve_db_url(db, cfg.site.database), outbox=bool(cfg.site.outputs),
                       retention=cfg.site.retention)
         check_leases(cfg, store)
@@ -100,7 +103,6 @@ def run_live(
         delivery = start_delivery(cfg, store, daemon)
         if delivery is not None:
             daemon.outputs = delivery.snapshot  # `vigil status` shows each output's delivery
-        port = metrics_port if metrics_port is not None else live.metrics_port
         if port is not None:
             server = serve_metrics(daemon.snapshot, port, live.metrics_address, tally=tally,
                                    outputs=delivery.snapshot if delivery else None)
@@ -169,10 +171,20 @@ def read_status(path: Path) -> dict:
                           "(pass --file if it writes elsewhere)")
     for _ in range(3):  # written atomically, but be gentle with a racing rename on odd filesystems
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            snap = json.loads(path.read_text(encoding="utf-8"))
+            break
         except json.JSONDecodeError:
             time.sleep(0.1)
-    raise StatusError(f"status file {path} is not valid JSON; is it a Vigil status file?")
+    else:
+        raise StatusError(f"status file {path} is not valid JSON; is it a Vigil status file?")
+    try:
+        if isinstance(snap, dict) and isinstance(snap.get("cameras", []), list) and "state" in snap:
+            _age(snap.get("updated"))
+            return snap
+    except (TypeError, ValueError):
+        pass
+    raise StatusError(f"{path} is JSON but not a Vigil status file (it needs state, updated and cameras); "
+                      "pass the file `vigil run --status-file` writes")
 
 
 def status_table(snap: dict) -> Table:

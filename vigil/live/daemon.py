@@ -106,6 +106,8 @@ class LiveDaemon:
         self.last_batch_ms = 0.0
         self.store_errors = 0
         self.store_wait = 60.0  # seconds a camera's close waits for an unreachable database
+        # seconds a stop waits for it, all cameras together: systemd and compose kill after 30 s
+        self.stop_wait = 15.0
         self.writer: EventWriter | None = None  # opened by start()
         self._releasing: list[threading.Thread] = []  # marking handed-over (or failed) cameras' runs
         self.failures: dict[str, str] = {}  # camera -> why it stopped for good (its frames could not be composed)
@@ -241,7 +243,7 @@ class LiveDaemon:
             try:
                 frame = cam.feed.take()
             except Exception as exc:  # composing this camera's frame (thermal pairing, registration, fusion)
-                self._feed_fault(cam, exc)
+                self._camera_fault(cam, exc)
                 continue
             taken += 1
             if frame is not None:
@@ -257,6 +259,9 @@ class LiveDaemon:
         for (cam, frame), res in zip(batch, results):
             if owned is not None and cam.camera_id not in owned:
                 continue
+            if isinstance(res.fault, VigilError):  # e.g. the stream's aspect is not reference_size's
+                self._camera_fault(cam, res.fault)
+                continue
             if res.error is not None:  # logged by the round; this camera's next frame is tried as usual
                 cam.proc.errors += 1
                 continue
@@ -269,12 +274,13 @@ class LiveDaemon:
                 cam.proc.latency_ms = 1000 * (now - frame.time).total_seconds()
         return taken
 
-    def _feed_fault(self, cam: LiveCamera, exc: Exception) -> None:
-        """A camera whose frame could not be composed. A Vigil error is there to stay (the thermal
-        stream cannot be registered: the fix is in the site config): this camera stops, its run is
-        marked failed with the reason from a thread (a database that is away must not stall the
-        other cameras), and the others go on. Anything else costs this frame only. With leases the
-        camera keeps its lease: handed to another worker it would fail there the same way."""
+    def _camera_fault(self, cam: LiveCamera, exc: Exception) -> None:
+        """A camera whose frame could not be composed or analysed. A Vigil error is there to stay
+        (the thermal stream cannot be registered, the stream's aspect is not the one its lines were
+        drawn on: the fix is in the site config): this camera stops, its run is marked failed with
+        the reason from a thread (a database that is away must not stall the other cameras), and
+        the others go on. Anything else costs this frame only. With leases the camera keeps its
+        lease: handed to another worker it would fail there the same way."""
         cam.proc.errors += 1
         if not isinstance(exc, VigilError):
             if cam.proc.errors <= 3 or cam.proc.errors % 100 == 0:  # a fault on every frame: not every traceback
@@ -335,30 +341,14 @@ class LiveDaemon:
             self.on_events(events)
 
     def _close_finished(self) -> None:
-        """File cameras that reached their end (and whose frames are all processed). A database
-        that is away does not stop the loop: the run is marked when it can be."""
+        """File cameras that reached their end (and whose frames are all processed), closed
+        behind the loop: a database that is away must not stall the other cameras."""
         for cam in self.cameras:
             if not cam.closed and cam.feed.finished:
                 failed = cam.feed.stats.state == "failed"
                 if failed:
                     self.failures[cam.camera_id] = cam.feed.stats.last_error or "its source failed"
-                try:
-                    self._close(cam, "error" if failed else "done", cam.feed.stats.last_error)
-                except Exception as exc:
-                    self.store_errors += 1
-                    log.error("%s: could not mark its run finished: %s", cam.camera_id, exc,
-                              extra={"camera": cam.camera_id, "event": "store_error"})
-
-    def _close(self, cam: LiveCamera, status: str, error: str | None) -> None:
-        try:
-            self._emit(cam, cam.pipeline.finish())
-        except Exception:
-            log.exception("%s: error closing the pipeline", cam.camera_id, extra={"camera": cam.camera_id})
-        cam.closed = True
-        # The run's events are durable before the run is marked finished. With the database away
-        # the wait is bounded: the writer then spills what it holds when it is closed.
-        self._open_writer().flush(timeout=self.store_wait)
-        self.store.finish_run(cam.run_id, status, cam.proc.processed, error)
+                self._close_behind(cam, "error" if failed else "done", cam.feed.stats.last_error)
 
     def shutdown(self, status: str, error: str | None = None) -> None:
         self.state = "stopping"
@@ -374,20 +364,18 @@ class LiveDaemon:
                 for _ in range(64):  # drain what the readers already handed over
                     if not self.step():
                         break
+            # Every camera's runs marked side by side, within one wait: one after another, a
+            # database that is away made a stop wait store_wait per camera, and got killed.
             for cam in self.cameras:
                 if not cam.closed and cam.run_id is not None:
-                    try:
-                        self._close(cam, status, error)
-                    except Exception as exc:  # the others' runs are still closed
-                        log.error("%s: could not close its run: %s", cam.camera_id, exc,
-                                  extra={"camera": cam.camera_id, "event": "store_error"})
-            until = time.monotonic() + self.store_wait
-            for t in self._releasing:  # cameras handed over or failed: their runs marked first
+                    self._close_behind(cam, status, error)
+            until = time.monotonic() + self.stop_wait
+            for t in self._releasing:  # a run not marked by then is marked interrupted by the next start
                 t.join(max(0.0, until - time.monotonic()))
             if self.leases is not None:  # runs closed and events stored: the others may take over now
                 self.leases.stop()
-            try:
-                self.writer.close()  # what the database did not take by now goes to the spill file
+            try:  # what the database did not take by now goes to the spill file
+                self.writer.close(timeout=max(1.0, until - time.monotonic()))
             except Exception as exc:
                 log.error("%s", exc, extra={"event": "store_error"})
         self.state = "stopped" if status != "failed" else "failed"

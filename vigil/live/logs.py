@@ -8,6 +8,8 @@ import logging
 import sys
 from datetime import datetime, timezone
 
+from vigil.errors import VigilError
+
 # Attributes every LogRecord has; anything else was passed with `extra=` and is structured data.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
 
@@ -40,8 +42,13 @@ class TextFormatter(logging.Formatter):
         return text + ("  " + " ".join(f"{k}={v}" for k, v in extra.items()) if extra else "")
 
 
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
 def setup_logging(fmt: str = "text", level: str | int = "INFO", stream=None) -> None:
     """Configure the 'vigil' logger tree (not the root, so libraries keep their own settings)."""
+    if not isinstance(level, int) and level.upper() not in LEVELS:
+        raise VigilError(f"--log-level {level!r}: use one of {', '.join(LEVELS)}")
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     logger = logging.getLogger("vigil")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from vigil.errors import VigilError
 from vigil.pipeline.camera import CameraPipeline
 from vigil.timing import NullClock, StageClock
 from vigil.types import CountEvent, Detections, Frame
@@ -30,6 +31,7 @@ class CameraResult:
     detections: Detections | None = None
     events: list[CountEvent] = field(default_factory=list)
     error: str | None = None  # set when this camera's frame failed; its events are then empty
+    fault: Exception | None = None  # what failed: a VigilError is there to stay (the driver stops that camera)
 
 
 class AnalysisRound:
@@ -42,6 +44,7 @@ class AnalysisRound:
         self.clock = clock or NullClock()
         self.rounds = 0
         self.frames = 0
+        self._faults: dict[str, int] = {}  # camera -> frames failed so far (logged: the first 3, every 100th)
 
     def __call__(self, batch: list[tuple[CameraPipeline, Frame]]) -> list[CameraResult]:
         if not batch:
@@ -91,18 +94,22 @@ class AnalysisRound:
             except Exception:
                 log.warning("%s: auto mode's probe could not be weighed", res.pipeline.camera.id, exc_info=True)
 
-    @staticmethod
-    def _guard(res: CameraResult, failed, step, *args):
+    def _guard(self, res: CameraResult, failed, step, *args):
         """One camera's step, or `failed` once that camera has faulted: the fault is recorded on
-        its result and stops only that camera."""
+        its result and stops only that camera. A VigilError says its own one line, which the
+        driver reports (replay ends that file's job, live stops that camera); anything else is
+        logged with its traceback, the first 3 times and every 100th after."""
         if res.error is not None:
             return failed
         try:
             return step(*args)
         except Exception as exc:  # one camera's fault must not stop the others
-            res.error = f"{type(exc).__name__}: {exc}"
-            log.exception("%s: pipeline error on frame %d", res.pipeline.camera.id, res.frame.index,
-                          extra={"camera": res.pipeline.camera.id, "event": "pipeline_error"})
+            res.error, res.fault = f"{type(exc).__name__}: {exc}", exc
+            cid = res.pipeline.camera.id
+            n = self._faults[cid] = self._faults.get(cid, 0) + 1
+            if not isinstance(exc, VigilError) and (n <= 3 or n % 100 == 0):
+                log.exception("%s: pipeline error on frame %d (%d so far)", cid, res.frame.index, n,
+                              extra={"camera": cid, "event": "pipeline_error"})
             return failed
 
     def _embed(self, results: list[CameraResult], images, dets: list[Detections]) -> list[Detections]:

@@ -20,7 +20,7 @@ from typing import Callable, Iterable, Sequence
 from vigil.config.live import LiveConfig
 from vigil.config.load import LoadedConfig
 from vigil.config.site import CameraConfig
-from vigil.errors import ConfigError, SourceError
+from vigil.errors import ConfigError, SourceError, VigilError
 from vigil.fusion.compose import Estimator, registration_estimator
 from vigil.sources.file import FileSource, refuse_folder
 from vigil.sources.nvr import stream_target
@@ -87,9 +87,13 @@ class FileFeeder(threading.Thread):
                 self.stats.note_frame(time.monotonic())
                 self.slot.put(frame, self.stop_event)
             self.stats.state = "stopped" if self.stop_event.is_set() else "finished"
-        except (SourceError, ConfigError) as exc:
+        except VigilError as exc:
             self.stats.state, self.stats.last_error = "failed", str(exc)
             log.error("%s: %s", self.camera_id, exc, extra={"camera": self.camera_id, "event": "failed"})
+        except Exception as exc:  # the thread would die in silence and the camera never finish
+            self.stats.state, self.stats.last_error = "failed", f"{type(exc).__name__}: {exc}"
+            log.exception("%s: reading the recording failed", self.camera_id,
+                          extra={"camera": self.camera_id, "event": "failed"})
 
 
 class Feed:

@@ -18,7 +18,7 @@ def parse_address(text: str) -> tuple[str, int]:
     return (host.strip("[]") or "127.0.0.1"), int(port)
 
 
-def check_bindable(host: str, port: int) -> None:
+def check_bindable(host: str, port: int, option: str = "--http") -> None:
     """Fail before models load when the port is taken or the address is not ours."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as s:
@@ -26,7 +26,7 @@ def check_bindable(host: str, port: int) -> None:
         try:
             s.bind((host, port))
         except OSError as exc:
-            raise VigilError(f"--http {host}:{port}: cannot listen there ({exc.strerror}); "
+            raise VigilError(f"{option} {host}:{port}: cannot listen there ({exc.strerror}); "
                              "pick a free port or an address of this machine") from None
 
 

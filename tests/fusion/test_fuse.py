@@ -30,7 +30,7 @@ def test_every_method_keeps_the_visible_geometry_and_channels(pair, method):
     assert fuse(vis, cv2.cvtColor(ir, cv2.COLOR_GRAY2BGR), method).shape == vis.shape
 
 
-@pytest.mark.parametrize("method", ["average", "laplacian", "gff", "gffs"])
+@pytest.mark.parametrize("method", ["average", "laplacian", "gff", "gffs", "hybrid_msd"])
 def test_fusing_an_image_with_itself_gives_it_back(pair, method):
     gray = cv2.cvtColor(pair[0], cv2.COLOR_BGR2GRAY)
     out = fuse(gray, gray, method)

@@ -50,7 +50,7 @@ def fuse_cmd(
     visible: Optional[Path] = typer.Argument(None, help="visible image (BGR/colour or gray)"),
     thermal: Optional[Path] = typer.Argument(None, help="thermal image, registered to the visible one (same size)"),
     method: str = typer.Option("default", "--method", "-m",
-                               help="fusion method: default, average, laplacian, gff, gffs, msd"),
+                               help="fusion method: default, average, laplacian, gff, gffs, msd, hmsd, hybrid_msd"),
     output: Optional[Path] = typer.Option(None, "-o", "--output",
                                           help="fused image to write (default: VISIBLE_fused.png beside you)"),
     pairs: Optional[Path] = typer.Option(None, "--pairs",

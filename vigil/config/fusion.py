@@ -8,7 +8,7 @@ from vigil.config.base import StartTime, Strict
 
 # The names vigil.fusion.fuse.METHODS implements, plus "default" (a test keeps the two in step):
 # config checks names without importing the fusion code.
-FUSION_METHODS = ("default", "average", "laplacian", "gff", "gffs", "msd")
+FUSION_METHODS = ("default", "average", "laplacian", "gff", "gffs", "msd", "hmsd", "hybrid_msd")
 
 
 class ThermalConfig(Strict):

@@ -54,12 +54,10 @@ class OutputWorker(threading.Thread):
         super().__init__(name=f"vigil-output-{cfg.name}", daemon=True)
         self.engine, self.sink, self.cfg, self.site, self.poll = engine, sink, cfg, site, poll
         self._cameras = cameras
-        self._seen: set[str] = set()
         self.stats = OutputStats(cfg.name, cfg.type)
         self.stop = threading.Event()
         self.wake = threading.Event()
         self.caught_up_at = 0.0  # start of the last pass that found nothing to deliver
-        self._cursor: dict[str, int] | None = None
 
     def run(self) -> None:
         delay = 0.0
@@ -68,8 +66,6 @@ class OutputWorker(threading.Thread):
             while not self.stop.is_set():
                 started = time.monotonic()
                 try:
-                    if self._cursor is None:
-                        self._cursor = outbox.cursors(self.engine, self.cfg.name)
                     self.sink.tick()
                     moved, error = self._pass()
                 except Exception as exc:  # noqa: BLE001 - the database is away: retried like a failed delivery
@@ -113,14 +109,13 @@ class OutputWorker(threading.Thread):
 
     def _pass(self) -> tuple[int, str | None]:
         """One read-deliver-advance step per camera; (rows moved past, error of the first failure)."""
-        assert self._cursor is not None
         moved = 0
-        cams = self.cameras
-        if not set(cams) <= self._seen:  # a camera taken over from another worker: start at its stored cursor
-            self._cursor = outbox.cursors(self.engine, self.cfg.name)
-            self._seen |= set(cams)
-        for cam in cams:
-            at = self._cursor.get(cam, 0)
+        # The stored cursors each pass (one small query), not a copy kept here: with leases another
+        # worker delivers a camera while this one does not hold it, and a camera won back (even
+        # between two passes, say during a backoff) must go on from where that worker left off.
+        cursor = outbox.cursors(self.engine, self.cfg.name)
+        for cam in self.cameras:
+            at = cursor.get(cam, 0)
             rows = outbox.pending(self.engine, cam, at, self.cfg.batch)
             if not rows:
                 continue
@@ -137,7 +132,6 @@ class OutputWorker(threading.Thread):
                 last = max((r.id for r in rows if r.id < first_bad), default=at)
             if last > at:
                 outbox.advance(self.engine, self.cfg.name, cam, last, to_us_now())
-                self._cursor[cam] = last
                 moved += 1
             if error is not None:
                 return moved, error

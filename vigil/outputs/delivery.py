@@ -138,10 +138,11 @@ class OutputWorker(threading.Thread):
         return moved, None
 
 
-def make_sink(out, config: LoadedConfig, engine: sa.Engine, availability: Callable[[], dict[str, bool]] | None):
+def make_sink(out, config: LoadedConfig, engine: sa.Engine, cameras: Callable[[], list[str]],
+              availability: Callable[[], dict[str, bool]] | None):
     if isinstance(out, MqttOutput):
         return MqttSink(out, config.site, config.pipeline.detector.kept_classes, engine, config.site_dir,
-                        availability)
+                        cameras, availability)
     return WebhookSink(out)
 
 
@@ -150,7 +151,8 @@ class Delivery:
 
     cameras: whose events to deliver: a list, or a callable giving the current list (with leases,
     the cameras this worker holds); default every camera of the site. availability:
-    camera -> up, for MQTT's camera availability topics (default: every camera up). poll:
+    camera -> streaming, for MQTT's camera availability topics, from a process that watches the
+    streams (`vigil run`); without it the cameras delivered show online while it runs. poll:
     seconds between looks at the outbox when idle; a writer in this process wakes the
     outputs at once after each commit (`store.on_commit = delivery.wake`), so the poll only
     matters for events written by other processes."""
@@ -163,7 +165,7 @@ class Delivery:
         self.bounds = site.outbox
         fixed = [c.id for c in site.cameras] if cameras is None else cameras
         cams: Callable[[], list[str]] = fixed if callable(fixed) else (lambda: list(fixed))
-        self.workers = [OutputWorker(engine, make_sink(o, config, engine, availability), o, site.site, cams, poll)
+        self.workers = [OutputWorker(engine, make_sink(o, config, engine, cams, availability), o, site.site, cams, poll)
                         for o in site.outputs]
         self.engine, self.prune_interval = engine, prune_interval
         self.dropped = 0

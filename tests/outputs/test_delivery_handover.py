@@ -1,5 +1,5 @@
 """With leases, each worker delivers only the cameras it holds; a camera handed to another worker
-is delivered on from the cursor its old owner stored: nothing lost, nothing sent twice."""
+(or won back) is delivered on from the cursor its last owner stored: nothing lost, nothing sent twice."""
 
 from __future__ import annotations
 
@@ -35,11 +35,16 @@ def test_a_camera_moves_between_workers_and_is_delivered_once(tmp_path, receiver
         for cam in ("cam1", "cam2"):
             store.write(runs[cam], [event(i, cam) for i in range(20, 30)])
         assert a.drain(30) and b.drain(30)
+
+        held_b.remove("cam2")  # and back to A: it starts where B left off, not where it did
+        held_a.append("cam2")
+        store.write(runs["cam2"], [event(i, "cam2") for i in range(30, 35)])
+        assert a.drain(30) and b.drain(30)
     finally:
         a.close()
         b.close()
     got = [(e["camera"], e["id"]) for e in receiver.events()]
     stored = [(e["camera"], e["id"]) for e in store.events(limit=None)]
-    assert sorted(got) == sorted(stored) and len(got) == 60  # every event once, none twice
+    assert sorted(got) == sorted(stored) and len(got) == 65  # every event once, none twice
     assert [o["delivered"] for o in b.snapshot()["outputs"]] == [10]  # B sent only cam2's new ten
     store.close()

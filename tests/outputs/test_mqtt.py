@@ -182,3 +182,91 @@ def test_tls_to_a_broker_with_our_ca(tmp_path):
         delivery.close()
     finally:
         broker.stop()
+
+
+def test_availability_is_per_process(tmp_path, mosquitto):  # noqa: F811
+    """Lease workers A (cam1) and B (cam2), and a replay (C) beside them, with one configured
+    client_id: each speaks only for the cameras it delivers, and a peer that stops, dies (its last
+    will) or hands a camera over never leaves the site unavailable in Home Assistant (availability
+    mode all over the bridge and camera topics) while another still runs."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    cfg = load(tmp_path, [mqtt_output(mosquitto.port, extra="    client_id: vigil-gate\n")])
+    store = stored(tmp_path, EVENTS)
+    sub = Subscriber(mosquitto.port)
+    bridge, cam1, cam2 = "vigil/test/availability", "vigil/test/cam1/availability", "vigil/test/cam2/availability"
+    streaming = {"cam1": True, "cam2": True}
+    held_a, held_b = ["cam1"], ["cam2"]
+
+    def worker(held):
+        return Delivery(cfg, store.engine, cameras=lambda: list(held),
+                        availability=lambda: {c: streaming[c] for c in held}, poll=0.05).start()
+
+    def heard(topic, payload, since):
+        return wait_for(lambda: payload in [p for t, p, _ in sub.messages[since:] if t == topic])
+
+    def shown(**want):
+        return wait_for(lambda: all(sub.last(t) == want[k].encode() for k, t in
+                                    (("bridge", bridge), ("cam1", cam1), ("cam2", cam2)) if k in want), 10)
+
+    a, b = worker(held_a), worker(held_b)
+    try:
+        assert a.drain(20) and b.drain(20)
+        assert shown(bridge="online", cam1="online", cam2="online")
+        # one configured client_id, two processes: each connected once, not dropped in turn
+        sa_, sb = a.workers[0].sink, b.workers[0].sink
+        assert sa_.client._client_id != sb.client._client_id
+        assert sa_.client._client_id.startswith(b"vigil-gate-")
+        time.sleep(1.0)
+        assert sa_.connects == 1 and sb.connects == 1 and sa_.connected and sb.connected
+
+        # another process dies: its last will says the bridge is offline; A and B put it right
+        before = len(sub.messages)
+        peer = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="dying-peer")
+        peer.will_set(bridge, "offline", qos=1, retain=True)
+        peer.connect("127.0.0.1", mosquitto.port)
+        peer.loop(0.5)
+        peer.socket().close()
+        assert heard(bridge, b"offline", before)
+        assert shown(bridge="online")
+
+        # cam1 is handed over to B; then A stops: the bridge and both cameras stay online
+        held_a.remove("cam1")
+        held_b.append("cam1")
+        assert a.drain(10) and b.drain(10)
+        assert shown(cam1="online")
+        before = len(sub.messages)
+        sub.client.publish(cam1, "offline", qos=1, retain=True)  # A's goodbye to cam1, arriving late
+        assert heard(cam1, b"offline", before)
+        assert shown(cam1="online")
+        before = len(sub.messages)
+        a.close()
+        assert heard(bridge, b"offline", before)
+        assert shown(bridge="online", cam1="online", cam2="online")
+        time.sleep(0.5)  # and stay so
+        assert shown(bridge="online", cam1="online", cam2="online")
+
+        # cam2's stream drops; a replay of cam2 (no stream of its own) starts beside B and says
+        # online, B puts it right; the replay ends: the bridge stays online, cam2 offline
+        streaming["cam2"] = False
+        assert shown(cam2="offline")
+        before = len(sub.messages)
+        c = Delivery(cfg, store.engine, cameras=["cam2"], poll=0.05).start()
+        assert heard(cam2, b"online", before)
+        assert shown(cam2="offline")
+        settled = len(sub.messages)
+        time.sleep(0.5)
+        assert [m for m in sub.messages[settled:] if m[0] in (bridge, cam2)] == []  # no flapping
+        before = len(sub.messages)
+        c.close()
+        assert heard(bridge, b"offline", before) and heard(cam2, b"offline", before)
+        assert shown(bridge="online", cam1="online", cam2="offline")
+        streaming["cam2"] = True
+        assert shown(cam2="online")
+    finally:
+        a.close()
+        b.close()
+    # the last process stops: everything offline
+    assert shown(bridge="offline", cam1="offline", cam2="offline")
+    sub.close()

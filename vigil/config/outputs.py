@@ -78,8 +78,8 @@ class MqttOutput(_Output):
     username: str | None = Field(default=None, description="broker user")
     password: SecretStr | None = Field(default=None, description="broker password; use ${ENV} or ${file:...}")
     tls: TlsConfig | None = Field(default=None, description="connect with TLS (section present = on)")
-    client_id: str | None = Field(default=None, description="MQTT client id; default vigil-<site>-<name>-<random>, "
-                                                                 "one per process")
+    client_id: str | None = Field(default=None, description="MQTT client id prefix; each process adds -<random> "
+                                                                 "(default vigil-<site>-<name>)")
     topic_prefix: str = Field(default="vigil", min_length=1, description="first level of every topic")
     qos: Literal[0, 1, 2] = Field(default=1, description="QoS of event messages (1: at least once)")
     keepalive: int = Field(default=30, ge=5, le=3600, description="seconds between keepalive pings")

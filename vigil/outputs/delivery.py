@@ -54,12 +54,10 @@ class OutputWorker(threading.Thread):
         super().__init__(name=f"vigil-output-{cfg.name}", daemon=True)
         self.engine, self.sink, self.cfg, self.site, self.poll = engine, sink, cfg, site, poll
         self._cameras = cameras
-        self._seen: set[str] = set()
         self.stats = OutputStats(cfg.name, cfg.type)
         self.stop = threading.Event()
         self.wake = threading.Event()
         self.caught_up_at = 0.0  # start of the last pass that found nothing to deliver
-        self._cursor: dict[str, int] | None = None
 
     def run(self) -> None:
         delay = 0.0
@@ -68,8 +66,6 @@ class OutputWorker(threading.Thread):
             while not self.stop.is_set():
                 started = time.monotonic()
                 try:
-                    if self._cursor is None:
-                        self._cursor = outbox.cursors(self.engine, self.cfg.name)
                     self.sink.tick()
                     moved, error = self._pass()
                 except Exception as exc:  # noqa: BLE001 - the database is away: retried like a failed delivery
@@ -113,14 +109,13 @@ class OutputWorker(threading.Thread):
 
     def _pass(self) -> tuple[int, str | None]:
         """One read-deliver-advance step per camera; (rows moved past, error of the first failure)."""
-        assert self._cursor is not None
         moved = 0
-        cams = self.cameras
-        if not set(cams) <= self._seen:  # a camera taken over from another worker: start at its stored cursor
-            self._cursor = outbox.cursors(self.engine, self.cfg.name)
-            self._seen |= set(cams)
-        for cam in cams:
-            at = self._cursor.get(cam, 0)
+        # The stored cursors each pass (one small query), not a copy kept here: with leases another
+        # worker delivers a camera while this one does not hold it, and a camera won back (even
+        # between two passes, say during a backoff) must go on from where that worker left off.
+        cursor = outbox.cursors(self.engine, self.cfg.name)
+        for cam in self.cameras:
+            at = cursor.get(cam, 0)
             rows = outbox.pending(self.engine, cam, at, self.cfg.batch)
             if not rows:
                 continue
@@ -137,17 +132,17 @@ class OutputWorker(threading.Thread):
                 last = max((r.id for r in rows if r.id < first_bad), default=at)
             if last > at:
                 outbox.advance(self.engine, self.cfg.name, cam, last, to_us_now())
-                self._cursor[cam] = last
                 moved += 1
             if error is not None:
                 return moved, error
         return moved, None
 
 
-def make_sink(out, config: LoadedConfig, engine: sa.Engine, availability: Callable[[], dict[str, bool]] | None):
+def make_sink(out, config: LoadedConfig, engine: sa.Engine, cameras: Callable[[], list[str]],
+              availability: Callable[[], dict[str, bool]] | None):
     if isinstance(out, MqttOutput):
         return MqttSink(out, config.site, config.pipeline.detector.kept_classes, engine, config.site_dir,
-                        availability)
+                        cameras, availability)
     return WebhookSink(out)
 
 
@@ -156,7 +151,8 @@ class Delivery:
 
     cameras: whose events to deliver: a list, or a callable giving the current list (with leases,
     the cameras this worker holds); default every camera of the site. availability:
-    camera -> up, for MQTT's camera availability topics (default: every camera up). poll:
+    camera -> streaming, for MQTT's camera availability topics, from a process that watches the
+    streams (`vigil run`); without it the cameras delivered show online while it runs. poll:
     seconds between looks at the outbox when idle; a writer in this process wakes the
     outputs at once after each commit (`store.on_commit = delivery.wake`), so the poll only
     matters for events written by other processes."""
@@ -169,7 +165,7 @@ class Delivery:
         self.bounds = site.outbox
         fixed = [c.id for c in site.cameras] if cameras is None else cameras
         cams: Callable[[], list[str]] = fixed if callable(fixed) else (lambda: list(fixed))
-        self.workers = [OutputWorker(engine, make_sink(o, config, engine, availability), o, site.site, cams, poll)
+        self.workers = [OutputWorker(engine, make_sink(o, config, engine, cams, availability), o, site.site, cams, poll)
                         for o in site.outputs]
         self.engine, self.prune_interval = engine, prune_interval
         self.dropped = 0

@@ -3,6 +3,13 @@
 moves once the broker acknowledged), retained running counts and zone occupancy, the bridge's
 availability (its last will says 'offline') and each camera's, and Home Assistant discovery.
 
+Several processes may deliver one site (lease workers, `vigil replay` or `vigil outputs run`
+beside `vigil run`), and Home Assistant shows a sensor only while the bridge and its camera both
+say 'online'. So a process speaks only for the cameras it delivers, and every process listens to
+the availability topics: the bridge set 'offline' by a peer that stopped (or by its last will)
+while this one runs, or a camera this one watches set to the wrong state by its old owner after a
+lease hand-over, is put right at the next tick.
+
 paho's network thread connects and reconnects on its own (backoff up to retry.maximum); while
 it is away, deliver() reports the failure and the outbox keeps the events. After every
 (re)connect the retained states and discovery configs are published again, so a broker that
@@ -35,28 +42,37 @@ ACK_TIMEOUT_S = 10.0  # how long a batch waits for the broker's acknowledgements
 
 class MqttSink:
     def __init__(self, cfg: MqttOutput, site: SiteConfig, classes: list[str], engine: sa.Engine,
-                 base_dir=None, availability: Callable[[], dict[str, bool]] | None = None) -> None:
+                 base_dir=None, cameras: Callable[[], list[str]] | None = None,
+                 availability: Callable[[], dict[str, bool]] | None = None) -> None:
         self.cfg, self.site, self.engine = cfg, site.site, engine
         self.name = cfg.name
         self.topics = Topics(cfg.topic_prefix, site.site)
         self.sensors = ha.sensors(site, classes, cfg.filter)
         self.cameras = [c.id for c in site.cameras if not cfg.filter.cameras or c.id in cfg.filter.cameras]
-        self.availability = availability or (lambda: {c: True for c in self.cameras})
+        self._delivered = cameras or (lambda: self.cameras)
+        # A process that watches the streams knows a camera's state better than any peer, and
+        # puts it right when a peer says otherwise; one that only delivers (replay, `vigil outputs
+        # run`) shows its cameras online while it runs and corrects no one, or the two would flap.
+        self.watches = availability is not None
+        self.availability = availability or (lambda: {c: True for c in self.held()})
+        self._camera_of = {self.topics.camera_availability(c): c for c in self.cameras}
+        self._ours = set(self.cameras)
         self.connected = False
         self.connects = 0  # successful connections: more than one means the broker was lost and found again
         self.last_error: str | None = None
         self._fresh = False  # (re)connected: states and discovery to publish again
-        self._shown: dict[str, bool] = {}  # camera availability as last published
+        # camera availability on the broker as far as this process knows: what it published, and
+        # (when it watches the streams) what it heard since, in the broker's order
+        self._shown: dict[str, bool] = {}
+        self._speaks_for: set[str] = set()  # cameras whose availability this process published
+        self._bridge_down = False  # a peer (or its last will) said the bridge is offline
         self._lock = threading.Lock()
         self._up = threading.Event()  # first connection made
         self.client = self._client(base_dir)
 
     def _client(self, base_dir) -> mqtt.Client:
         cfg = self.cfg
-        # A client id of its own per process: `vigil run` for some cameras and `vigil outputs run` or
-        # another daemon for others would otherwise keep disconnecting each other (same id).
-        c = mqtt.Client(CallbackAPIVersion.VERSION2, clean_session=True,
-                        client_id=cfg.client_id or f"vigil-{self.site}-{cfg.name}-{uuid.uuid4().hex[:8]}")
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, clean_session=True, client_id=client_id(cfg, self.site))
         if cfg.username is not None:
             c.username_pw_set(cfg.username, cfg.password.get_secret_value() if cfg.password else None)
         if cfg.tls is not None:
@@ -69,6 +85,7 @@ class MqttSink:
         c.max_inflight_messages_set(100)
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
+        c.on_message = self._on_message
         return c
 
     # -- paho's network thread -------------------------------------------------------------
@@ -81,6 +98,11 @@ class MqttSink:
             self.last_error = error
             return
         with self._lock:
+            self._shown, self._bridge_down = {}, False  # the retained values come again with the subscription
+        # clean session: subscribe on every connect; the broker sends the retained values first
+        client.subscribe([(self.topics.availability, 1)]
+                         + ([(t, 1) for t in self._camera_of] if self.watches else []))
+        with self._lock:
             self.connected, self._fresh = True, True
             self.connects += 1
         self._up.set()
@@ -92,6 +114,15 @@ class MqttSink:
             was, self.connected = self.connected, False
         if was:
             self.last_error = f"lost the connection to {self.cfg.host}:{self.cfg.port} ({reason})"
+
+    def _on_message(self, client, userdata, msg) -> None:
+        """Availability as the broker has it now (each topic's messages come in its order)."""
+        up = msg.payload == b"online"
+        with self._lock:
+            if msg.topic == self.topics.availability:
+                self._bridge_down = not up
+            elif (cam := self._camera_of.get(msg.topic)) is not None:
+                self._shown[cam] = up
 
     # -- the output's delivery thread ----------------------------------------------------------
     def start(self) -> None:
@@ -128,30 +159,53 @@ class MqttSink:
                 return i
         return len(infos)
 
+    def held(self) -> list[str]:
+        """The cameras this process delivers now (with leases: the ones it holds)."""
+        return [c for c in self._delivered() if c in self._ours]
+
     def tick(self) -> None:
         """Between deliveries: after a (re)connect publish discovery, availability and states;
-        publish camera availability changes."""
+        publish camera availability changes; put right what a peer said wrongly."""
         if not self.connected:
             return
         with self._lock:
             fresh, self._fresh = self._fresh, False
-        if fresh:
+            bridge_down, self._bridge_down = self._bridge_down, False
+        if fresh or bridge_down:
             msgs: list[tuple[str, str | bytes, int, bool]] = [(self.topics.availability, "online", 1, True)]
-            if self.cfg.discovery.enabled:
+            if fresh and self.cfg.discovery.enabled:
                 for s in self.sensors:
                     topic, config = ha.discovery(self.topics, self.cfg.discovery.prefix, self.site, s)
                     msgs.append((topic, json.dumps(config), 1, True))
-            self._shown = {}
             if self._publish_all(msgs) < len(msgs):
                 with self._lock:
-                    self._fresh = True  # all again next time
+                    self._fresh, self._bridge_down = fresh or self._fresh, True  # all again next time
                 return
-            self.publish_states(self.cameras)
+            if fresh:
+                self.publish_states(self.held())
+        self._show_cameras()
+
+    def _show_cameras(self) -> None:
+        """Each camera this process delivers as it sees it; one it no longer delivers offline (its
+        new owner, if any, puts it right)."""
+        held = set(self.held())
         avail = self.availability()
-        changed = [(self.topics.camera_availability(c), "online" if up else "offline", 1, True)
-                   for c, up in avail.items() if c in self.cameras and self._shown.get(c) != up]
-        if changed and self._publish_all(changed) == len(changed):
-            self._shown.update({c: up for c, up in avail.items() if c in self.cameras})
+        want = {c: bool(avail.get(c, False)) for c in held}
+        want.update({c: False for c in self._speaks_for - held})
+        with self._lock:
+            changed = {c: up for c, up in want.items() if self._shown.get(c) != up}
+            self._shown.update(changed)  # before publishing: what is heard after it is newer
+        if not changed:
+            self._speaks_for = held
+            return
+        msgs = [(self.topics.camera_availability(c), "online" if up else "offline", 1, True)
+                for c, up in changed.items()]
+        n = self._publish_all(msgs)
+        failed = list(changed)[n:]
+        with self._lock:
+            for c in failed:  # again next tick
+                self._shown.pop(c, None)
+        self._speaks_for = held | set(failed)
 
     def publish_states(self, cameras: list[str]) -> None:
         """Retained counts and occupancy of these cameras, read from the database."""
@@ -181,12 +235,22 @@ class MqttSink:
         return n, None if n == len(msgs) else self.last_error
 
     def close(self) -> None:
-        """Cameras and bridge 'offline' (a clean stop sends no last will), then disconnect."""
+        """This process's cameras and the bridge 'offline' (a clean stop sends no last will), then
+        disconnect. Peers still running put the bridge and their own cameras back at their next tick."""
         deadline = time.monotonic() + 2.0  # a reconnect under way: let it finish to say goodbye
         while not self.connected and self._up.is_set() and time.monotonic() < deadline:
             time.sleep(0.05)
         if self.connected:
-            msgs = [(self.topics.camera_availability(c), "offline", 1, True) for c in self.cameras]
+            mine = sorted(self._speaks_for | set(self.held()))
+            msgs = [(self.topics.camera_availability(c), "offline", 1, True) for c in mine]
             self._publish_all([*msgs, (self.topics.availability, "offline", 1, True)])
         self.client.disconnect()
         self.client.loop_stop()
+
+
+def client_id(cfg: MqttOutput, site: str) -> str:
+    """A client id of its own per process. Lease workers, and `vigil replay` or `vigil outputs run`
+    beside `vigil run`, load one config; with one id the broker would drop each of them in turn
+    whenever another connects, forever. So a configured client_id is a prefix (what a broker's
+    ACL by client-id prefix expects), completed like the default one."""
+    return f"{cfg.client_id or f'vigil-{site}-{cfg.name}'}-{uuid.uuid4().hex[:8]}"

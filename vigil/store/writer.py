@@ -229,12 +229,13 @@ def _refused_path(path: Path, seq: int) -> Path:
     return path.with_name(f"{path.stem}.{seq}.refused.jsonl.failed")
 
 
-def _keep_refused(path: Path, wid: str, seq: int, batch: list[tuple[int, CountEvent]]) -> None:
+def _keep_refused(path: Path, wid: str, seq: int, batch: list[tuple[int, CountEvent]],
+                  outbox: bool | None) -> None:
     """Refused events saved beside the spill file, under their batch's token, before the rest of
     the batch is stored: the file itself goes when its last batch is done, and a batch a retry
-    skips as stored must not take its refused events with it."""
+    skips as stored must not take its refused events with it. They keep the file's outbox flag."""
     spill.save(path.parent, _refused_path(path, seq).name.removesuffix(".jsonl.failed"), [(wid, seq, batch)],
-               suffix=".jsonl.failed")
+               suffix=".jsonl.failed", outbox=outbox)
 
 
 def _kept_refused(path: Path, seq: int) -> list[tuple[int, CountEvent]]:
@@ -248,14 +249,16 @@ def _kept_refused(path: Path, seq: int) -> list[tuple[int, CountEvent]]:
 def store_spill_file(engine: sa.Engine, ids: SeriesIds, path: Path, outbox: bool = False, *, n_events: int = 0,
                      attempt: Callable[[Callable[[], Refusals], str], Refusals] | None = None) -> SpillStored:
     """Store every batch of one spill file, in order, each under its own (writer id, seq), then
-    delete the file. Events the database refuses are logged and saved at once to
+    delete the file. Outbox rows are queued as each line says (the writer that spilled it had
+    outputs or not), not as the importer's own `outbox`: that is only for lines without the flag.
+    Events the database refuses are logged and saved at once to
     `<file>.<seq>.refused.jsonl.failed` (the rest stored); a file that cannot be read is kept as
     `*.jsonl.failed` (its n_events count as refused: retrying would block every later file).
     attempt(fn, what) runs each batch's store (default: once); a transient error or StoreError it
     raises leaves the file to store again, when the batches already stored are skipped."""
     out = SpillStored()
     try:
-        batches = spill.load(path)
+        batches = spill.load_flagged(path)
     except FileNotFoundError:
         out.gone = True
         return out
@@ -268,9 +271,13 @@ def store_spill_file(engine: sa.Engine, ids: SeriesIds, path: Path, outbox: bool
         except FileNotFoundError:  # another process opening the store took it meanwhile
             pass
         return out
-    for wid, seq, batch in batches:
-        def store(b: list[tuple[int, CountEvent]] = batch, tok: tuple[str, int] = (wid, seq)) -> Refusals:
-            return store_spilled(engine, ids, tok, b, outbox, keep=lambda refused: _keep_refused(path, *tok, refused))
+    for (wid, seq, batch), flag in batches:
+        # A file from before the flag: the importer's own setting, as then (it may lack outbox rows).
+        queue = outbox if flag is None else flag
+
+        def store(b: list[tuple[int, CountEvent]] = batch, tok: tuple[str, int] = (wid, seq), q: bool = queue,
+                  f: bool | None = flag) -> Refusals:
+            return store_spilled(engine, ids, tok, b, q, keep=lambda refused: _keep_refused(path, *tok, refused, f))
         try:
             done, bad = (attempt or _once)(store, f"storing spilled events from {path}")
         except Exception as exc:
@@ -280,7 +287,7 @@ def store_spill_file(engine: sa.Engine, ids: SeriesIds, path: Path, outbox: bool
             out.refused += len(batch)
             log.error("%d spilled events in %s refused by the database: %s", len(batch), path, describe(exc),
                       extra={"event": "store_rejected"})
-            _keep_refused(path, wid, seq, batch)
+            _keep_refused(path, wid, seq, batch, flag)
             continue
         for _, e in bad:
             log.error("spilled event in %s refused by the database: %r", path, e, extra={"event": "store_rejected"})
@@ -441,7 +448,7 @@ class EventWriter:
             raise StoreError(f"{n} events were not stored in '{self._url}' ({why}) and are lost: "
                              "an in-memory database has no spill file") from None
         try:
-            path = spill.save(self._spill_dir, self.id, [(self.id, seq, b) for seq, b in left])
+            path = spill.save(self._spill_dir, self.id, [(self.id, seq, b) for seq, b in left], outbox=self._outbox)
         except OSError as exc:
             raise StoreError(f"{n} events were not stored in '{self._url}' ({why}), and saving them "
                              f"to {self._spill_dir} failed too: {exc}") from None
@@ -546,7 +553,7 @@ class EventWriter:
         name = f"{self.id}-{numbered[0][0]:09d}"  # sorts before the close-time file `<id>.jsonl`, as it must
         assert self._spill_dir is not None
         try:
-            path = spill.save(self._spill_dir, name, [(self.id, seq, b) for seq, b in numbered])
+            path = spill.save(self._spill_dir, name, [(self.id, seq, b) for seq, b in numbered], outbox=self._outbox)
         except OSError as exc:  # the disk is gone too: keep them in memory, try again later
             self._last_spill = now
             log.error("could not save %d waiting events to %s: %s", n, self._spill_dir, exc,

@@ -4,7 +4,10 @@ goes on while counting does, a bounded slice of time at a go; `vigil db prune` r
 
 Pruning never subtracts from the aggregates (the events did happen): a count by hour over a
 pruned range reads the hourly level and is unchanged; what is lost is only the detail below
-the level that is kept (single events, then minutes). Each batch is one short transaction that
+the level that is kept (single events, then minutes). What the deleted events of a replay had
+added is recorded per run in `pruned_counts_*` (aggregates.record_pruned, same transaction), so
+replaying that file again still replaces the earlier run instead of doubling its counts; those
+records go with their level's counts. Each batch is one short transaction that
 deletes at most `batch` rows, oldest first; on PostgreSQL rows another worker is deleting are
 skipped (SKIP LOCKED), so several workers' writers share the work instead of queueing on it.
 TimescaleDB is not used (a hypertable would need the extension, absent here); the batches work
@@ -21,7 +24,8 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from vigil.config.retention import RetentionConfig
-from vigil.store.schema import LEVELS, aggregates, events
+from vigil.store.aggregates import record_pruned
+from vigil.store.schema import LEVELS, aggregates, events, pruned_counts
 
 log = logging.getLogger(__name__)
 
@@ -53,21 +57,31 @@ class Retention:
         out: list[tuple[sa.Table, str, int]] = []
         if self.cfg.events_days is not None:
             out.append((events, "t_us", int((now - self.cfg.events_days * DAY_S) * 1e6)))
+        levels = []
         for level in LEVELS:
             days = self.cfg.hourly_days if level == LEVELS[-1] else self.cfg.fine_days
             if days is not None:
-                out.append((aggregates[level], "bucket_ts", int(now - days * DAY_S) - level + 1))
-        return out
+                levels.append((level, int(now - days * DAY_S) - level + 1))
+        out += [(aggregates[level], "bucket_ts", cut) for level, cut in levels]
+        # After the counts: a record of pruned events goes once its bucket has, at the same cutoff.
+        return out + [(pruned_counts[level], "bucket_ts", cut) for level, cut in levels]
 
     def delete_batch(self, table: sa.Table, column: str, cutoff: int) -> int:
         """Delete up to cfg.batch of the oldest rows of `table` with `column` < cutoff."""
-        key = table.c.id if table is events else sa.tuple_(table.c.bucket_ts, table.c.series_id)
-        cols = [table.c.id] if table is events else [table.c.bucket_ts, table.c.series_id]
+        cols = list(table.primary_key.columns)
+        key = cols[0] if len(cols) == 1 else sa.tuple_(*cols)
         pick = sa.select(*cols).where(table.c[column] < cutoff).order_by(table.c[column]).limit(self.cfg.batch)
         with self.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 pick = pick.with_for_update(skip_locked=True)
-            return conn.execute(sa.delete(table).where(key.in_(pick))).rowcount
+            if table is not events:
+                return conn.execute(sa.delete(table).where(key.in_(pick))).rowcount
+            # The first statement writes (SQLite's write lock before any read); what it deleted is
+            # recorded in the same transaction.
+            gone = conn.execute(sa.delete(events).where(key.in_(pick))
+                                .returning(events.c.run_id, events.c.series_id, events.c.t_us)).all()
+            record_pruned(conn, [tuple(r) for r in gone])
+            return len(gone)
 
     def prune(self, progress: Callable[[str, int], None] | None = None,
               budget_s: float | None = None) -> Pruned:

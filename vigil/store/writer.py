@@ -128,6 +128,8 @@ def _write(conn: sa.Connection, ids: SeriesIds, batch: list[tuple[int, CountEven
     if not batch:
         return Written(), {}
     run_ids = sorted({r for r, _ in batch})
+    if outbox and conn.dialect.name == "postgresql":
+        _serialise_outbox(conn, sorted({e.camera_id for _, e in batch}))
     if conn.dialect.name == "postgresql":  # lock in id order: concurrent writers never deadlock
         conn.execute(sa.select(runs.c.id).where(runs.c.id.in_(run_ids)).order_by(runs.c.id).with_for_update())
     live = set(conn.execute(sa.update(runs).where(runs.c.id.in_(run_ids), runs.c.status != "replaced")
@@ -167,6 +169,19 @@ def _write(conn: sa.Connection, ids: SeriesIds, batch: list[tuple[int, CountEven
     add_minute_counts(conn, minutes)
     out.stored = len(rows)
     return out, sid
+
+
+def _serialise_outbox(conn: sa.Connection, cams: list[str]) -> None:
+    """PostgreSQL: writers queueing outbox rows for one camera take turns, so that its rows commit
+    in id order (ids come from a sequence at INSERT time). The outputs read on from the last id
+    they delivered; a row committed after a higher id had been read was never delivered.
+    FOR NO KEY UPDATE on the cameras' rows, in id order, before the runs (begin_run locks the
+    camera, then its runs, too): it leaves the foreign-key checks of runs and series inserts
+    (FOR KEY SHARE) alone. SQLite needs nothing: one writer at a time holds the database."""
+    lock = sa.select(cameras.c.id).where(cameras.c.id.in_(cams)).order_by(cameras.c.id).with_for_update(key_share=True)
+    if len(conn.execute(lock).all()) < len(cams):  # a camera's first events: its row, then the lock
+        insert_ignore(conn, cameras, [{"id": c, "created_us": to_us_now()} for c in cams])
+        conn.execute(lock)
 
 
 Refusals = tuple[Written, list[tuple[int, CountEvent]]]  # what a spilled batch stored, and the events refused

@@ -17,7 +17,7 @@ import threading
 import time
 from datetime import UTC, datetime
 
-from tests.pg_fixture import PgServer, _unavailable_reason
+from tests.store.faultkit import started_pg
 from vigil.store import Store
 from vigil.store import writer as writer_mod
 from vigil.types import CountEvent
@@ -54,11 +54,7 @@ def arm(store: Store, runs: list[int], cams: list[str], seconds: float) -> tuple
 
 
 def main(rounds: int = 3, seconds: float = 5.0) -> None:
-    reason, bindir, run_as = _unavailable_reason()
-    if reason:
-        sys.exit(reason)
-    server = PgServer(bindir, run_as)
-    server.start()
+    server = started_pg()
     real = writer_mod._serialise_outbox
     try:
         store = Store(server.url(), outbox=True)

@@ -160,6 +160,15 @@ def test_replaying_a_file_retention_pruned_replaces_its_run_and_counts_never_dou
         assert aggregate_snapshot(store) == once
         replay("clip", clip(40, 0))  # and after a rebuild
         assert aggregate_snapshot(store) == once
+        # minute and 15-minute counts pruned too: their records go with them, the hourly ones stay
+        cfg = RetentionConfig(events_days=7, aggregates_days=7, hourly_days=365, batch=100)
+        Retention(store.engine, cfg).prune()
+        with store.engine.connect() as conn:
+            left = {lv: conn.execute(sa.select(sa.func.count()).select_from(pruned_counts[lv])).scalar_one()
+                    for lv in LEVELS}
+        assert left[60] == left[900] == 0 < left[3600]
+        replay("clip", clip(40, 0))
+        assert aggregate_snapshot(store) == {60: set(), 900: set(), 3600: once[3600]}
         assert sum(r["count"] for r in store.counts(camera="a", by="hour")) == 70
 
 

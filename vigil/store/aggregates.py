@@ -68,10 +68,13 @@ def _add_level(conn: sa.Connection, table: sa.Table, counts: Counter, key: dict 
                                             table.c["count"] <= 0), gone)
 
 
-def record_pruned(conn: sa.Connection, gone: list[tuple[int, int, int]]) -> None:
+def record_pruned(conn: sa.Connection, gone: list[tuple[int, int, int]], doomed: dict[int, int]) -> None:
     """Retention is deleting these events (run_id, series_id, t_us), in the caller's transaction:
     keep what those of replays (runs with a content hash, the only runs begin_run replaces) added to
-    each level, so that replacing their run later subtracts it (remove_runs)."""
+    each level, so that replacing their run later subtracts it (remove_runs). doomed: {level:
+    cutoff} of the levels retention prunes; a bucket before its cutoff goes in this same pass, so
+    it needs no record (with the default ages only the hourly records are kept: a few rows per
+    run, series and hour, instead of about one per event at the minute level)."""
     if not gone:
         return
     replays = set(conn.execute(sa.select(runs.c.id).where(
@@ -82,8 +85,11 @@ def record_pruned(conn: sa.Connection, gone: list[tuple[int, int, int]]) -> None
         if run_id in replays:
             per_run.setdefault(run_id, Counter())[(sid, t_us // MINUTE_US * 60)] += 1
     for level in LEVELS:
+        since = doomed.get(level)
         for run_id in sorted(per_run):
-            _add_level(conn, pruned_counts[level], _rolled(per_run[run_id], level), {"run_id": run_id})
+            kept = Counter({(s, b): n for (s, b), n in _rolled(per_run[run_id], level).items()
+                            if since is None or b >= since})
+            _add_level(conn, pruned_counts[level], kept, {"run_id": run_id})
 
 
 def remove_runs(conn: sa.Connection, run_ids: Iterable[int]) -> int:

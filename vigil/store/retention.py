@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 from vigil.config.retention import RetentionConfig
 from vigil.store.aggregates import record_pruned
-from vigil.store.schema import LEVELS, aggregates, events, pruned_counts
+from vigil.store.schema import LEVELS, aggregates, events, pruned_counts, runs
 
 log = logging.getLogger(__name__)
 
@@ -50,37 +50,45 @@ class Retention:
         self._next_pass = 0.0  # monotonic; a pass is due when reached
         self._busy = False     # a pass has started and has rows left
 
-    def targets(self) -> list[tuple[sa.Table, str, int]]:
-        """(table, time column, cutoff) for every table with an age, cutoffs in the column's
-        unit; an aggregate bucket goes only once all of it is older than its age."""
-        now = self.clock()
-        out: list[tuple[sa.Table, str, int]] = []
-        if self.cfg.events_days is not None:
-            out.append((events, "t_us", int((now - self.cfg.events_days * DAY_S) * 1e6)))
-        levels = []
+    def level_cutoffs(self) -> dict[int, int]:
+        """{level: cutoff} for the aggregate levels with an age: a bucket before it goes."""
+        now, out = self.clock(), {}
         for level in LEVELS:
             days = self.cfg.hourly_days if level == LEVELS[-1] else self.cfg.fine_days
             if days is not None:
-                levels.append((level, int(now - days * DAY_S) - level + 1))
-        out += [(aggregates[level], "bucket_ts", cut) for level, cut in levels]
-        # After the counts: a record of pruned events goes once its bucket has, at the same cutoff.
-        return out + [(pruned_counts[level], "bucket_ts", cut) for level, cut in levels]
+                out[level] = int(now - days * DAY_S) - level + 1  # only buckets wholly older than the age
+        return out
+
+    def targets(self) -> list[tuple[sa.Table, str, int]]:
+        """(table, time column, cutoff) for every table with an age, cutoffs in the column's
+        unit; an aggregate bucket goes only once all of it is older than its age, and the
+        record of pruned events in it (pruned_counts) after it, at the same cutoff."""
+        out: list[tuple[sa.Table, str, int]] = []
+        if self.cfg.events_days is not None:
+            out.append((events, "t_us", int((self.clock() - self.cfg.events_days * DAY_S) * 1e6)))
+        levels = self.level_cutoffs()
+        out += [(aggregates[level], "bucket_ts", cut) for level, cut in levels.items()]
+        return out + [(pruned_counts[level], "bucket_ts", cut) for level, cut in levels.items()]
 
     def delete_batch(self, table: sa.Table, column: str, cutoff: int) -> int:
         """Delete up to cfg.batch of the oldest rows of `table` with `column` < cutoff."""
         cols = list(table.primary_key.columns)
         key = cols[0] if len(cols) == 1 else sa.tuple_(*cols)
         pick = sa.select(*cols).where(table.c[column] < cutoff).order_by(table.c[column]).limit(self.cfg.batch)
+        replays = sa.select(runs.c.id).where(runs.c.content_hash.is_not(None), runs.c.content_hash != "")
+        if table is events:  # read before the transaction: on SQLite its first statement must write
+            with self.engine.connect() as conn:
+                any_replay = conn.execute(replays.limit(1)).first() is not None
         with self.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 pick = pick.with_for_update(skip_locked=True)
             if table is not events:
                 return conn.execute(sa.delete(table).where(key.in_(pick))).rowcount
-            # The first statement writes (SQLite's write lock before any read); what it deleted is
-            # recorded in the same transaction.
+            if not any_replay:  # nothing to record; a replay begun since is left to the next batch
+                return conn.execute(sa.delete(events).where(key.in_(pick), events.c.run_id.not_in(replays))).rowcount
             gone = conn.execute(sa.delete(events).where(key.in_(pick))
                                 .returning(events.c.run_id, events.c.series_id, events.c.t_us)).all()
-            record_pruned(conn, [tuple(r) for r in gone])
+            record_pruned(conn, [tuple(r) for r in gone], self.level_cutoffs())
             return len(gone)
 
     def prune(self, progress: Callable[[str, int], None] | None = None,

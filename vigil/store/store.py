@@ -249,7 +249,10 @@ class Store:
         return stored
 
     def rebuild_aggregates(self) -> None:
-        """Recompute all pre-aggregated counts from the events (after a bulk load or to repair)."""
+        """Recompute all pre-aggregated counts from the events (after a bulk load or to repair),
+        and from what retention recorded of replays' pruned events. Counts of pruned events of
+        live runs (no content hash) are not recorded: over a range retention pruned, a rebuild
+        loses them."""
         with self.engine.begin() as conn:
             agg.rebuild(conn)
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.pg_fixture import PgServer, serve
+from tests.pg_fixture import PgServer, _unavailable_reason, serve
 from tests.support.tmpfs import Tmpfs
 
 
@@ -39,6 +40,17 @@ class RestartablePg(PgServer):
         t = threading.Thread(target=go, daemon=True)
         t.start()
         return t
+
+
+def started_pg(cls: type[PgServer] = PgServer) -> PgServer:
+    """A throwaway server, started, for a measure script (stop it when done); exits with the
+    reason when PostgreSQL's binaries are missing."""
+    reason, bindir, run_as = _unavailable_reason()
+    if reason:
+        sys.exit(reason)
+    server = cls(bindir, run_as)
+    server.start()
+    return server
 
 
 @pytest.fixture(scope="module")

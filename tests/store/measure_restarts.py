@@ -16,18 +16,13 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from tests.pg_fixture import _unavailable_reason
-from tests.store.faultkit import RestartablePg
+from tests.store.faultkit import RestartablePg, started_pg
 from tests.store.test_store_faults import numbered
 from vigil.store import Store
 
 
 def main(restarts: int = 10, down_s: float = 4.0) -> None:
-    reason, bindir, run_as = _unavailable_reason()
-    if reason:
-        sys.exit(reason)
-    server = RestartablePg(bindir, run_as)
-    server.start()
+    server = started_pg(RestartablePg)
     try:
         store = Store(server.url(), spill_dir=Path(tempfile.mkdtemp()) / "spill", retry_window=60)
         live = store.begin_run("cam-live", "rtsp://cam", None, kind="live")

@@ -10,12 +10,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from tests.store.test_store_writes import aggregate_snapshot
 from vigil.bench.count_queries import START, generate
 from vigil.cli import main
 from vigil.config.retention import RetentionConfig
 from vigil.store import Store
 from vigil.store.retention import DAY_S, Retention
-from vigil.store.schema import aggregates, events
+from vigil.store.schema import LEVELS, aggregates, events, pruned_counts
 from vigil.types import CountEvent
 
 DAYS = 400
@@ -116,6 +117,59 @@ def test_retention_clock_and_cutoffs():
     assert cut["events"] == int((now - 10 * DAY_S) * 1e6)
     assert cut["counts_3600s"] == int(now - 50 * DAY_S) - 3600 + 1  # only whole hours older than the age
     assert cut["counts_60s"] == int(now - 10 * DAY_S) - 60 + 1
+    assert cut["pruned_counts_3600s"] == cut["counts_3600s"] and cut["pruned_counts_60s"] == cut["counts_60s"]
+    assert [t.name for t, _, _ in r.targets()][-3:] == ["pruned_counts_60s", "pruned_counts_900s",
+                                                          "pruned_counts_3600s"]  # after the counts they record
+
+
+def test_replaying_a_file_retention_pruned_replaces_its_run_and_counts_never_double(any_db):
+    """Events 30 days old, pruned at 7 days while every count level is kept: replaying the same
+    file again used to subtract only the events still there (none) and double its counts. Another
+    replay shares the same series and buckets and must keep its counts; a rebuild keeps both."""
+    now = datetime.now(UTC)
+    t0 = (now - timedelta(days=30)).replace(minute=0, second=0, microsecond=0)
+
+    def clip(n: int, shift: int) -> list[CountEvent]:
+        return [CountEvent("a", "line", "L", i, "car", "in" if i % 3 else "out",
+                           t0 + timedelta(minutes=7 * i + shift, seconds=i)) for i in range(n)]
+
+    cfg = RetentionConfig(events_days=7, aggregates_days=60, hourly_days=365, batch=100)
+    with Store(any_db, retention=cfg) as store:
+        def replay(name: str, evs: list[CountEvent]) -> int:
+            run = store.begin_run("a", f"{name}.mp4", f"hash-{name}")
+            store.write(run, evs)
+            store.finish_run(run, "done", frames=1)
+            Retention(store.engine, cfg).prune()  # the writer's next pass
+            return run
+
+        replay("other", clip(30, 3))
+        first = replay("clip", clip(40, 0))
+        once = aggregate_snapshot(store)
+        with store.engine.connect() as conn:
+            assert conn.execute(sa.select(sa.func.count()).select_from(events)).scalar_one() == 0
+            assert conn.execute(sa.select(sa.func.sum(pruned_counts[60].c["count"]))
+                                .where(pruned_counts[60].c.run_id == first)).scalar_one() == 40
+        assert sum(r["count"] for r in store.counts(camera="a", by="hour")) == 70
+        second = replay("clip", clip(40, 0))
+        assert aggregate_snapshot(store) == once  # every level: replaced, not doubled
+        assert {r["id"]: r["status"] for r in store.runs()}[first] == "replaced"
+        with store.engine.connect() as conn:
+            assert {lv: set(conn.execute(sa.select(pruned_counts[lv].c.run_id).distinct()).scalars())
+                    for lv in LEVELS} == {lv: {first - 1, second} for lv in LEVELS}
+        store.rebuild_aggregates()
+        assert aggregate_snapshot(store) == once
+        replay("clip", clip(40, 0))  # and after a rebuild
+        assert aggregate_snapshot(store) == once
+        # minute and 15-minute counts pruned too: their records go with them, the hourly ones stay
+        cfg = RetentionConfig(events_days=7, aggregates_days=7, hourly_days=365, batch=100)
+        Retention(store.engine, cfg).prune()
+        with store.engine.connect() as conn:
+            left = {lv: conn.execute(sa.select(sa.func.count()).select_from(pruned_counts[lv])).scalar_one()
+                    for lv in LEVELS}
+        assert left[60] == left[900] == 0 < left[3600]
+        replay("clip", clip(40, 0))
+        assert aggregate_snapshot(store) == {60: set(), 900: set(), 3600: once[3600]}
+        assert sum(r["count"] for r in store.counts(camera="a", by="hour")) == 70
 
 
 @pytest.mark.postgres

@@ -467,10 +467,10 @@ def test_a_disk_too_full_to_keep_refused_events_stores_nothing_of_their_batch(tm
     spill.save(folder, "w-1", [("w-1", 1, [(run, e) for e in numbered(4)] + [(run, bad)])])
     real_save = spill_mod.save
 
-    def full_disk(folder_, stem, batches, suffix=".jsonl"):
+    def full_disk(folder_, stem, batches, suffix=".jsonl", outbox=None):
         if suffix != ".jsonl":
             raise OSError(28, "No space left on device")
-        return real_save(folder_, stem, batches, suffix)
+        return real_save(folder_, stem, batches, suffix, outbox)
 
     monkeypatch.setattr(spill_mod, "save", full_disk)
     with Store(url, spill_dir=folder, retry_window=0.5) as s:  # a full disk is waited out that long
@@ -526,3 +526,47 @@ def test_a_spilled_batch_refused_whole_is_kept_and_does_not_stall_the_writer(tmp
     assert sorted(e.track_id for _, _, b in spill.load(kept[0]) for _, e in b) == list(range(10))
     w.close()
     store.close()
+
+
+def test_spilled_events_get_outbox_rows_as_their_writer_would_whoever_imports_them(tmp_path, monkeypatch, capsys):
+    """A daemon with outputs stops with the database away; `vigil counts` (a Store without outbox)
+    opens it first and imports the file: the events still get outbox rows (they got none, so the
+    outputs never delivered them). A file of a writer without outputs gets none, even when a
+    Store with outbox imports it; a file from before the flag follows the importer, as before."""
+    from vigil.cli import main
+    from vigil.store.schema import outbox
+
+    def queued(store: Store) -> list[int]:
+        with store.engine.connect() as conn:
+            return sorted(conn.execute(sa.select(outbox.c.event_id)).scalars())
+
+    outage = Outage(monkeypatch)
+    url = f"sqlite:///{tmp_path / 'v.db'}"
+    folder = tmp_path / "v.db.spill"  # the default, so `vigil counts` finds it
+    daemon = Store(url, outbox=True)
+    run = daemon.begin_run("gate-1", "rtsp://x", None, kind="live")
+    w = daemon.writer(flush_interval=0.05, max_backoff=0.05)
+    outage.down.set()
+    w.put(run, numbered(4))
+    with pytest.raises(StoreError, match="4 events were not stored"):
+        w.close(timeout=0.3)
+    daemon.close()
+    outage.down.clear()
+    assert main(["counts", "--db", url]) == 0
+    capsys.readouterr()
+    with Store(url) as s:
+        assert not list(folder.glob("*.jsonl")) and len(s.events(limit=None)) == 4
+        assert queued(s) == sorted(e["id"] for e in s.events(limit=None))
+
+        quiet = Store(url)  # a site without outputs: its spill file asks for no outbox rows
+        w = quiet.writer(flush_interval=0.05, max_backoff=0.05)
+        outage.down.set()
+        w.put(run, numbered(3, 10))
+        with pytest.raises(StoreError):
+            w.close(timeout=0.3)
+        quiet.close()
+        spill.save(folder, "zz-old", [("zz-old", 1, [(run, e) for e in numbered(2, 20)])])  # no flag: before it
+        outage.down.clear()
+    with Store(url, outbox=True) as s:
+        assert len(s.events(limit=None)) == 9 and not list(folder.iterdir())
+        assert len(queued(s)) == 4 + 2  # none for the quiet writer's 3; the old file follows this importer

@@ -4,7 +4,10 @@ goes on while counting does, a bounded slice of time at a go; `vigil db prune` r
 
 Pruning never subtracts from the aggregates (the events did happen): a count by hour over a
 pruned range reads the hourly level and is unchanged; what is lost is only the detail below
-the level that is kept (single events, then minutes). Each batch is one short transaction that
+the level that is kept (single events, then minutes). What the deleted events of a replay had
+added is recorded per run in `pruned_counts_*` (aggregates.record_pruned, same transaction), so
+replaying that file again still replaces the earlier run instead of doubling its counts; those
+records go with their level's counts. Each batch is one short transaction that
 deletes at most `batch` rows, oldest first; on PostgreSQL rows another worker is deleting are
 skipped (SKIP LOCKED), so several workers' writers share the work instead of queueing on it.
 TimescaleDB is not used (a hypertable would need the extension, absent here); the batches work
@@ -21,7 +24,8 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from vigil.config.retention import RetentionConfig
-from vigil.store.schema import LEVELS, aggregates, events
+from vigil.store.aggregates import record_pruned
+from vigil.store.schema import LEVELS, aggregates, events, pruned_counts, runs
 
 log = logging.getLogger(__name__)
 
@@ -46,28 +50,46 @@ class Retention:
         self._next_pass = 0.0  # monotonic; a pass is due when reached
         self._busy = False     # a pass has started and has rows left
 
-    def targets(self) -> list[tuple[sa.Table, str, int]]:
-        """(table, time column, cutoff) for every table with an age, cutoffs in the column's
-        unit; an aggregate bucket goes only once all of it is older than its age."""
-        now = self.clock()
-        out: list[tuple[sa.Table, str, int]] = []
-        if self.cfg.events_days is not None:
-            out.append((events, "t_us", int((now - self.cfg.events_days * DAY_S) * 1e6)))
+    def level_cutoffs(self) -> dict[int, int]:
+        """{level: cutoff} for the aggregate levels with an age: a bucket before it goes."""
+        now, out = self.clock(), {}
         for level in LEVELS:
             days = self.cfg.hourly_days if level == LEVELS[-1] else self.cfg.fine_days
             if days is not None:
-                out.append((aggregates[level], "bucket_ts", int(now - days * DAY_S) - level + 1))
+                out[level] = int(now - days * DAY_S) - level + 1  # only buckets wholly older than the age
         return out
+
+    def targets(self) -> list[tuple[sa.Table, str, int]]:
+        """(table, time column, cutoff) for every table with an age, cutoffs in the column's
+        unit; an aggregate bucket goes only once all of it is older than its age, and the
+        record of pruned events in it (pruned_counts) after it, at the same cutoff."""
+        out: list[tuple[sa.Table, str, int]] = []
+        if self.cfg.events_days is not None:
+            out.append((events, "t_us", int((self.clock() - self.cfg.events_days * DAY_S) * 1e6)))
+        levels = self.level_cutoffs()
+        out += [(aggregates[level], "bucket_ts", cut) for level, cut in levels.items()]
+        return out + [(pruned_counts[level], "bucket_ts", cut) for level, cut in levels.items()]
 
     def delete_batch(self, table: sa.Table, column: str, cutoff: int) -> int:
         """Delete up to cfg.batch of the oldest rows of `table` with `column` < cutoff."""
-        key = table.c.id if table is events else sa.tuple_(table.c.bucket_ts, table.c.series_id)
-        cols = [table.c.id] if table is events else [table.c.bucket_ts, table.c.series_id]
+        cols = list(table.primary_key.columns)
+        key = cols[0] if len(cols) == 1 else sa.tuple_(*cols)
         pick = sa.select(*cols).where(table.c[column] < cutoff).order_by(table.c[column]).limit(self.cfg.batch)
+        replays = sa.select(runs.c.id).where(runs.c.content_hash.is_not(None), runs.c.content_hash != "")
+        if table is events:  # read before the transaction: on SQLite its first statement must write
+            with self.engine.connect() as conn:
+                any_replay = conn.execute(replays.limit(1)).first() is not None
         with self.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 pick = pick.with_for_update(skip_locked=True)
-            return conn.execute(sa.delete(table).where(key.in_(pick))).rowcount
+            if table is not events:
+                return conn.execute(sa.delete(table).where(key.in_(pick))).rowcount
+            if not any_replay:  # nothing to record; a replay begun since is left to the next batch
+                return conn.execute(sa.delete(events).where(key.in_(pick), events.c.run_id.not_in(replays))).rowcount
+            gone = conn.execute(sa.delete(events).where(key.in_(pick))
+                                .returning(events.c.run_id, events.c.series_id, events.c.t_us)).all()
+            record_pruned(conn, [tuple(r) for r in gone], self.level_cutoffs())
+            return len(gone)
 
     def prune(self, progress: Callable[[str, int], None] | None = None,
               budget_s: float | None = None) -> Pruned:

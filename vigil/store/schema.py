@@ -18,7 +18,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 # Alembic head: Store skips loading Alembic when the database is already here.
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0007"
 
 # Aggregate levels in seconds, finest first.
 LEVELS = (60, 900, 3600)
@@ -125,6 +125,27 @@ def _aggregate_table(seconds: int) -> sa.Table:
 
 
 aggregates: dict[int, sa.Table] = {s: _aggregate_table(s) for s in LEVELS}
+
+
+def _pruned_table(seconds: int) -> sa.Table:
+    # No foreign keys: retention inserts here while it holds the pruned events' row locks, and a
+    # key-share lock on the run (begin_run holds it FOR UPDATE, then deletes those events) would
+    # deadlock the two.
+    return sa.Table(
+        f"pruned_counts_{seconds}s", metadata,
+        sa.Column("run_id", sa.Integer, primary_key=True),
+        sa.Column("series_id", sa.Integer, primary_key=True),
+        sa.Column("bucket_ts", sa.BigInteger, primary_key=True),
+        sa.Column("count", sa.BigInteger, nullable=False),
+        sa.Index(f"ix_pruned_counts_{seconds}s_bucket", "bucket_ts"),
+        sqlite_with_rowid=False,
+    )
+
+
+# What retention's deleted events of a replay (a run with a content hash) had added to each level,
+# per run: replacing that run (the same file replayed again, begin_run) subtracts it along with
+# the events still there, so its counts never double. Pruned with the level's own counts.
+pruned_counts: dict[int, sa.Table] = {s: _pruned_table(s) for s in LEVELS}
 
 
 # Events waiting for the outputs (MQTT, webhooks): written in the transaction that stores the

@@ -1,6 +1,8 @@
 """Events a writer could not store before it was closed (database unreachable) are saved to a
-JSONL spill file, one batch a line with its writer id and sequence number; `Store` imports
-and deletes these files when it next opens the database. The sequence numbers make the
+JSONL spill file, one batch a line with its writer id and sequence number, and whether that
+writer queues its events for the outputs (`"outbox"`); `Store` imports and deletes these files
+when it next opens the database, queueing outbox rows as the file says (any process may do the
+import, also one that has no outputs itself, such as `vigil counts`). The sequence numbers make the
 import idempotent: a batch that did reach the database (or an import that ran twice) is
 skipped, never counted twice."""
 
@@ -22,6 +24,8 @@ from vigil.types import CountEvent
 log = logging.getLogger(__name__)
 
 Batch = tuple[str, int, list[tuple[int, CountEvent]]]  # writer id, sequence number, (run id, event)
+# A batch with the outbox flag of its line: None in a file written before the flag existed.
+Flagged = tuple[Batch, bool | None]
 
 
 def default_dir(url: URL) -> Path | None:
@@ -53,17 +57,20 @@ def _event(row: list) -> tuple[int, CountEvent]:
                                    speed, snapshot=jpeg)
 
 
-def save(folder: Path, stem: str, batches: list[Batch], suffix: str = ".jsonl") -> Path:
+def save(folder: Path, stem: str, batches: list[Batch], suffix: str = ".jsonl", outbox: bool | None = None) -> Path:
     """Write the batches to a new file in `folder` (written whole, then renamed into place, so
     an importer never reads half a file). Returns its path. Events the database refused are
-    saved with the suffix `.jsonl.failed`, which no import picks up."""
+    saved with the suffix `.jsonl.failed`, which no import picks up. outbox: whether the writer
+    queues outbox rows, written on every line so the importer queues them too, whoever it is
+    (None: not written, a file as before the flag)."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{stem}{suffix}"
     tmp = folder / f"{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp"  # two importers may save one name
     try:
         with open(tmp, "w", encoding="utf-8") as f:
-            f.writelines(json.dumps({"writer": wid, "seq": seq, "events": [_row(r, e) for r, e in batch]}) + "\n"
-                         for wid, seq, batch in batches)
+            flag = {} if outbox is None else {"outbox": bool(outbox)}
+            f.writelines(json.dumps({"writer": wid, "seq": seq, **flag, "events": [_row(r, e) for r, e in batch]})
+                         + "\n" for wid, seq, batch in batches)
             f.flush()
             os.fsync(f.fileno())
         tmp.replace(path)
@@ -73,13 +80,20 @@ def save(folder: Path, stem: str, batches: list[Batch], suffix: str = ".jsonl") 
     return path
 
 
-def load(path: Path) -> list[Batch]:
-    out = []
+def load_flagged(path: Path) -> list[Flagged]:
+    """The batches of a spill file, each with its line's outbox flag (None: an older file)."""
+    out: list[Flagged] = []
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
             d = json.loads(line)
-            out.append((d["writer"], int(d["seq"]), [_event(r) for r in d["events"]]))
+            flag = d.get("outbox")
+            out.append(((d["writer"], int(d["seq"]), [_event(r) for r in d["events"]]),
+                        None if flag is None else bool(flag)))
     return out
+
+
+def load(path: Path) -> list[Batch]:
+    return [b for b, _ in load_flagged(path)]
 
 
 def pending_files(folder: Path | None) -> list[Path]:

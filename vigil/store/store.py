@@ -236,7 +236,9 @@ class Store:
         stored at most once however often this runs, even by two processes at once. Events the
         database refuses are logged and kept as `*.refused.jsonl.failed`, a file that cannot be
         read as `*.jsonl.failed` (see store_spill_file); an outage, or a disk too full to keep
-        refused events, leaves the files for the next open."""
+        refused events, leaves the files for the next open. Outbox rows are queued as the file
+        says its writer did, whatever this Store's `outbox` (a `vigil counts` importing a daemon's
+        file must not leave its events undelivered); `outbox` only serves files without the flag."""
         stored = 0
         for path in spill.pending_files(self.spill_dir):
             try:
@@ -247,7 +249,10 @@ class Store:
         return stored
 
     def rebuild_aggregates(self) -> None:
-        """Recompute all pre-aggregated counts from the events (after a bulk load or to repair)."""
+        """Recompute all pre-aggregated counts from the events (after a bulk load or to repair),
+        and from what retention recorded of replays' pruned events. Counts of pruned events of
+        live runs (no content hash) are not recorded: over a range retention pruned, a rebuild
+        loses them."""
         with self.engine.begin() as conn:
             agg.rebuild(conn)
 

@@ -128,6 +128,8 @@ def _write(conn: sa.Connection, ids: SeriesIds, batch: list[tuple[int, CountEven
     if not batch:
         return Written(), {}
     run_ids = sorted({r for r, _ in batch})
+    if outbox and conn.dialect.name == "postgresql":
+        _serialise_outbox(conn, sorted({e.camera_id for _, e in batch}))
     if conn.dialect.name == "postgresql":  # lock in id order: concurrent writers never deadlock
         conn.execute(sa.select(runs.c.id).where(runs.c.id.in_(run_ids)).order_by(runs.c.id).with_for_update())
     live = set(conn.execute(sa.update(runs).where(runs.c.id.in_(run_ids), runs.c.status != "replaced")
@@ -167,6 +169,19 @@ def _write(conn: sa.Connection, ids: SeriesIds, batch: list[tuple[int, CountEven
     add_minute_counts(conn, minutes)
     out.stored = len(rows)
     return out, sid
+
+
+def _serialise_outbox(conn: sa.Connection, cams: list[str]) -> None:
+    """PostgreSQL: writers queueing outbox rows for one camera take turns, so that its rows commit
+    in id order (ids come from a sequence at INSERT time). The outputs read on from the last id
+    they delivered; a row committed after a higher id had been read was never delivered.
+    FOR NO KEY UPDATE on the cameras' rows, in id order, before the runs (begin_run locks the
+    camera, then its runs, too): it leaves the foreign-key checks of runs and series inserts
+    (FOR KEY SHARE) alone. SQLite needs nothing: one writer at a time holds the database."""
+    lock = sa.select(cameras.c.id).where(cameras.c.id.in_(cams)).order_by(cameras.c.id).with_for_update(key_share=True)
+    if len(conn.execute(lock).all()) < len(cams):  # a camera's first events: its row, then the lock
+        insert_ignore(conn, cameras, [{"id": c, "created_us": to_us_now()} for c in cams])
+        conn.execute(lock)
 
 
 Refusals = tuple[Written, list[tuple[int, CountEvent]]]  # what a spilled batch stored, and the events refused
@@ -229,12 +244,13 @@ def _refused_path(path: Path, seq: int) -> Path:
     return path.with_name(f"{path.stem}.{seq}.refused.jsonl.failed")
 
 
-def _keep_refused(path: Path, wid: str, seq: int, batch: list[tuple[int, CountEvent]]) -> None:
+def _keep_refused(path: Path, wid: str, seq: int, batch: list[tuple[int, CountEvent]],
+                  outbox: bool | None) -> None:
     """Refused events saved beside the spill file, under their batch's token, before the rest of
     the batch is stored: the file itself goes when its last batch is done, and a batch a retry
-    skips as stored must not take its refused events with it."""
+    skips as stored must not take its refused events with it. They keep the file's outbox flag."""
     spill.save(path.parent, _refused_path(path, seq).name.removesuffix(".jsonl.failed"), [(wid, seq, batch)],
-               suffix=".jsonl.failed")
+               suffix=".jsonl.failed", outbox=outbox)
 
 
 def _kept_refused(path: Path, seq: int) -> list[tuple[int, CountEvent]]:
@@ -248,14 +264,16 @@ def _kept_refused(path: Path, seq: int) -> list[tuple[int, CountEvent]]:
 def store_spill_file(engine: sa.Engine, ids: SeriesIds, path: Path, outbox: bool = False, *, n_events: int = 0,
                      attempt: Callable[[Callable[[], Refusals], str], Refusals] | None = None) -> SpillStored:
     """Store every batch of one spill file, in order, each under its own (writer id, seq), then
-    delete the file. Events the database refuses are logged and saved at once to
+    delete the file. Outbox rows are queued as each line says (the writer that spilled it had
+    outputs or not), not as the importer's own `outbox`: that is only for lines without the flag.
+    Events the database refuses are logged and saved at once to
     `<file>.<seq>.refused.jsonl.failed` (the rest stored); a file that cannot be read is kept as
     `*.jsonl.failed` (its n_events count as refused: retrying would block every later file).
     attempt(fn, what) runs each batch's store (default: once); a transient error or StoreError it
     raises leaves the file to store again, when the batches already stored are skipped."""
     out = SpillStored()
     try:
-        batches = spill.load(path)
+        batches = spill.load_flagged(path)
     except FileNotFoundError:
         out.gone = True
         return out
@@ -268,9 +286,13 @@ def store_spill_file(engine: sa.Engine, ids: SeriesIds, path: Path, outbox: bool
         except FileNotFoundError:  # another process opening the store took it meanwhile
             pass
         return out
-    for wid, seq, batch in batches:
-        def store(b: list[tuple[int, CountEvent]] = batch, tok: tuple[str, int] = (wid, seq)) -> Refusals:
-            return store_spilled(engine, ids, tok, b, outbox, keep=lambda refused: _keep_refused(path, *tok, refused))
+    for (wid, seq, batch), flag in batches:
+        # A file from before the flag: the importer's own setting, as then (it may lack outbox rows).
+        queue = outbox if flag is None else flag
+
+        def store(b: list[tuple[int, CountEvent]] = batch, tok: tuple[str, int] = (wid, seq), q: bool = queue,
+                  f: bool | None = flag) -> Refusals:
+            return store_spilled(engine, ids, tok, b, q, keep=lambda refused: _keep_refused(path, *tok, refused, f))
         try:
             done, bad = (attempt or _once)(store, f"storing spilled events from {path}")
         except Exception as exc:
@@ -280,7 +302,7 @@ def store_spill_file(engine: sa.Engine, ids: SeriesIds, path: Path, outbox: bool
             out.refused += len(batch)
             log.error("%d spilled events in %s refused by the database: %s", len(batch), path, describe(exc),
                       extra={"event": "store_rejected"})
-            _keep_refused(path, wid, seq, batch)
+            _keep_refused(path, wid, seq, batch, flag)
             continue
         for _, e in bad:
             log.error("spilled event in %s refused by the database: %r", path, e, extra={"event": "store_rejected"})
@@ -441,7 +463,7 @@ class EventWriter:
             raise StoreError(f"{n} events were not stored in '{self._url}' ({why}) and are lost: "
                              "an in-memory database has no spill file") from None
         try:
-            path = spill.save(self._spill_dir, self.id, [(self.id, seq, b) for seq, b in left])
+            path = spill.save(self._spill_dir, self.id, [(self.id, seq, b) for seq, b in left], outbox=self._outbox)
         except OSError as exc:
             raise StoreError(f"{n} events were not stored in '{self._url}' ({why}), and saving them "
                              f"to {self._spill_dir} failed too: {exc}") from None
@@ -546,7 +568,7 @@ class EventWriter:
         name = f"{self.id}-{numbered[0][0]:09d}"  # sorts before the close-time file `<id>.jsonl`, as it must
         assert self._spill_dir is not None
         try:
-            path = spill.save(self._spill_dir, name, [(self.id, seq, b) for seq, b in numbered])
+            path = spill.save(self._spill_dir, name, [(self.id, seq, b) for seq, b in numbered], outbox=self._outbox)
         except OSError as exc:  # the disk is gone too: keep them in memory, try again later
             self._last_spill = now
             log.error("could not save %d waiting events to %s: %s", n, self._spill_dir, exc,

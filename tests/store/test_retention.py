@@ -16,7 +16,7 @@ from vigil.cli import main
 from vigil.config.retention import RetentionConfig
 from vigil.store import Store
 from vigil.store.retention import DAY_S, Retention
-from vigil.store.schema import LEVELS, aggregates, events, pruned_counts
+from vigil.store.schema import LEVELS, aggregates, events, pruned_counts, snapshots
 from vigil.types import CountEvent
 
 DAYS = 400
@@ -170,6 +170,24 @@ def test_replaying_a_file_retention_pruned_replaces_its_run_and_counts_never_dou
         replay("clip", clip(40, 0))
         assert aggregate_snapshot(store) == {60: set(), 900: set(), 3600: once[3600]}
         assert sum(r["count"] for r in store.counts(camera="a", by="hour")) == 70
+
+
+def test_events_with_snapshots_are_pruned_with_them(any_db):
+    """A snapshot holds its event by foreign key: with snapshots on, every pruning batch failed
+    and no event was ever pruned again. Live runs (nothing recorded) and replays alike."""
+    old = datetime.now(UTC) - timedelta(days=30)
+    cfg = RetentionConfig(events_days=7, batch=100)
+    with Store(any_db, retention=cfg) as store:
+        for hash_ in (None, "hash-clip"):
+            run = store.begin_run("a", "clip.mp4", hash_, kind="replay" if hash_ else "live")
+            store.write(run, [CountEvent("a", "line", "L", i, "car", "in", old + timedelta(minutes=i),
+                                         snapshot=b"\xff\xd8jpeg%d" % i) for i in range(5)])
+            assert Retention(store.engine, cfg).prune().rows["events"] == 5
+            with store.engine.connect() as conn:
+                left = [conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
+                        for t in (events, snapshots)]
+            assert left == [0, 0]
+        assert sum(r["count"] for r in store.counts(camera="a", by="hour")) == 10  # counts stay
 
 
 @pytest.mark.postgres

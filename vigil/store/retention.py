@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 from vigil.config.retention import RetentionConfig
 from vigil.store.aggregates import record_pruned
-from vigil.store.schema import LEVELS, aggregates, events, pruned_counts, runs
+from vigil.store.schema import LEVELS, aggregates, events, pruned_counts, runs, snapshots
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +85,20 @@ class Retention:
             if table is not events:
                 return conn.execute(sa.delete(table).where(key.in_(pick))).rowcount
             if not any_replay:  # nothing to record; a replay begun since is left to the next batch
-                return conn.execute(sa.delete(events).where(key.in_(pick), events.c.run_id.not_in(replays))).rowcount
-            gone = conn.execute(sa.delete(events).where(key.in_(pick))
+                pick = pick.where(events.c.run_id.not_in(replays))
+            # Their snapshots go first: a snapshot holds its event by foreign key (with snapshots
+            # on, every batch failed and no event was pruned again).
+            if conn.dialect.name == "sqlite":  # a write first; the write lock then keeps the pick the same
+                conn.execute(sa.delete(snapshots).where(snapshots.c.event_id.in_(pick)))
+                ids = list(conn.execute(pick).scalars())
+            else:  # picked FOR UPDATE: the rows stay ours until commit
+                ids = list(conn.execute(pick).scalars())
+                conn.execute(sa.delete(snapshots).where(snapshots.c.event_id.in_(ids)))
+            if not ids:
+                return 0
+            if not any_replay:
+                return conn.execute(sa.delete(events).where(events.c.id.in_(ids))).rowcount
+            gone = conn.execute(sa.delete(events).where(events.c.id.in_(ids))
                                 .returning(events.c.run_id, events.c.series_id, events.c.t_us)).all()
             record_pruned(conn, [tuple(r) for r in gone], self.level_cutoffs())
             return len(gone)

@@ -3,6 +3,7 @@ Stores, two writers, real threads) and processes racing to migrate a fresh datab
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import threading
 import time
@@ -207,7 +208,9 @@ def test_outbox_writers_replays_and_retention_at_once_neither_deadlock_nor_misco
     cfg = RetentionConfig(events_days=7, batch=100)
     store = Store(pg_url, outbox=True, retry_window=0, retention=cfg)
     old = T0.replace(year=2020)  # older than any retention age
-    clip = random_events(120, old, timedelta(hours=3), seed=8, cameras=("gate-1",))
+    # with snapshots: retention and the replacement both delete them before their events
+    clip = [dataclasses.replace(e, snapshot=b"\xff\xd8%d" % i)
+            for i, e in enumerate(random_events(120, old, timedelta(hours=3), seed=8, cameras=("gate-1",)))]
     lives = [store.begin_run("gate-1", "rtsp://x", None, kind="live") for _ in range(2)]
     errors: list[BaseException] = []
     written = Counter[int]()

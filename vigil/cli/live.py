@@ -140,7 +140,7 @@ def start_delivery(cfg, store, daemon):
     # the daemon's cameras now: with leases they come and go, and only their owner delivers them
     delivery = Delivery(cfg, store.engine, cameras=lambda: [c.camera_id for c in list(daemon.cameras)],
                         availability=lambda: {c.camera_id: c.feed.stats.state == "streaming"
-                                              for c in daemon.cameras}).start()
+                                              for c in list(daemon.cameras)}).start()
     store.on_commit = delivery.wake  # the daemon's writer is made in run(): it takes this
     return delivery
 

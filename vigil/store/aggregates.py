@@ -99,9 +99,10 @@ def remove_runs(conn: sa.Connection, run_ids: Iterable[int]) -> int:
     run_ids = sorted(run_ids)
     if not run_ids:
         return 0
-    conn.execute(sa.delete(snapshots).where(snapshots.c.event_id.in_(
-        sa.select(events.c.id).where(events.c.run_id.in_(run_ids)))))
     mine = events.c.run_id.in_(run_ids)
+    if conn.dialect.name == "postgresql":  # events before their snapshots, as retention locks them: no deadlock
+        conn.execute(sa.select(events.c.id).where(mine).with_for_update())
+    conn.execute(sa.delete(snapshots).where(snapshots.c.event_id.in_(sa.select(events.c.id).where(mine))))
     if conn.dialect.name == "postgresql":
         # Counted from what this DELETE removed: retention may be deleting some of these events at
         # this moment; this waits for it, then skips them, and the pruned_counts it committed are

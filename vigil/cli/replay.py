@@ -15,7 +15,6 @@ from rich.table import Table
 from vigil.cli.app import app
 from vigil.cli.outputs import load_checked
 from vigil.errors import VigilError
-from vigil.pipeline.stages import build_stages, plan_jobs
 
 
 def summary_table(results) -> Table:
@@ -65,6 +64,10 @@ def replay(
     (MQTT, webhooks) as they are stored."""
     if hwaccel is not None and hwaccel not in ("auto", "cuda", "qsv", "vaapi", "none"):
         raise VigilError(f"--hwaccel {hwaccel!r}: use auto, cuda, qsv, vaapi or none")
+    # Here, not at the top: every `vigil` command imports this module, and the pipeline (scipy,
+    # the tracker, the counter) costs a query command like `vigil counts` a second or more.
+    from vigil.pipeline.stages import build_stages, plan_jobs
+
     cfg = load_checked(config)  # outputs too: an unknown broker host is one line before any frame
     jobs = plan_jobs(cfg, videos or [], camera)
     if annotate is not None:

@@ -64,11 +64,11 @@ def replay(
     (MQTT, webhooks) as they are stored."""
     if hwaccel is not None and hwaccel not in ("auto", "cuda", "qsv", "vaapi", "none"):
         raise VigilError(f"--hwaccel {hwaccel!r}: use auto, cuda, qsv, vaapi or none")
+    cfg = load_checked(config)  # outputs too: an unknown broker host is one line before any frame
     # Here, not at the top: every `vigil` command imports this module, and the pipeline (scipy,
-    # the tracker, the counter) costs a query command like `vigil counts` a second or more.
+    # the tracker, the counter) cost each one, `vigil counts` or a config error too, a second.
     from vigil.pipeline.stages import build_stages, plan_jobs
 
-    cfg = load_checked(config)  # outputs too: an unknown broker host is one line before any frame
     jobs = plan_jobs(cfg, videos or [], camera)
     if annotate is not None:
         try:

@@ -62,16 +62,19 @@ def runs(db: str) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    """A 3 s clip, its site config, and the counts of one clean replay (SQLite)."""
+    """A 3 s clip, its site config, the counts of one clean replay (SQLite) and how long that
+    replay took, start to exit, on this machine now."""
     tmp = tmp_path_factory.mktemp("faults")
     clip = cut_video(need(VIDEO / "saoyan_test.mp4"), tmp / "cut.mp4", 120)
     cfg = site(tmp, clip, AWAY)
     db = f"sqlite:///{tmp / 'clean.db'}"
+    t0 = time.monotonic()
     code, err = finish(vigil("replay", str(cfg), "--db", db, "--no-progress"))
+    seconds = time.monotonic() - t0
     assert code == 0, err
     clean = counts(db)
     assert sum(clean.values()) >= 1, clean
-    return cfg, clean
+    return cfg, clean, seconds
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -82,7 +85,7 @@ def db_url(request, tmp_path):
 
 
 def test_the_same_file_replayed_twice_at_once_counts_once(setup, db_url):
-    cfg, clean = setup
+    cfg, clean, _ = setup
     procs = [vigil("replay", str(cfg), "--db", db_url, "--no-progress") for _ in range(2)]
     results = [finish(p) for p in procs]
     assert all(code in (0, 2) for code, _ in results), results
@@ -92,13 +95,16 @@ def test_the_same_file_replayed_twice_at_once_counts_once(setup, db_url):
 
 
 def test_a_replay_killed_at_a_random_moment_and_run_again_counts_once(setup, db_url):
-    cfg, clean = setup
+    cfg, clean, seconds = setup
     rng = random.Random(f"kill-{db_url[:8]}")
     for _ in range(2):
         proc = vigil("replay", str(cfg), "--db", db_url, "--no-progress")
-        time.sleep(rng.uniform(4.0, 14.0))  # model loading, the first frames, or mid-run
+        # Imports, model loading, the first frames or mid-run: a moment within the clean replay's
+        # time (a fixed 4-14 s came after the replay had ended on an idle 2-core machine, ~9 s).
+        time.sleep(rng.uniform(0.1, 0.6) * seconds)
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
+        assert proc.returncode == -signal.SIGKILL, "the replay ended before it was killed"
     code, err = finish(vigil("replay", str(cfg), "--db", db_url, "--no-progress"))
     assert code == 0, err
     assert counts(db_url) == clean
@@ -107,13 +113,18 @@ def test_a_replay_killed_at_a_random_moment_and_run_again_counts_once(setup, db_
 
 
 def test_a_replay_rides_out_a_postgres_restart(setup, restartable_pg):
-    cfg, clean = setup
+    cfg, clean, _ = setup
     db = restartable_pg.url()
     proc = vigil("replay", str(cfg), "--db", db, "--progress")
-    # wait until frames are flowing (the progress bar on stderr shows them), then restart
-    time.sleep(12)
-    restartable_pg.restart_later(4.0).join()  # down for 4 s
+    # Once the detector is loaded (its line on stderr: frames flow next), restart PostgreSQL
+    # in the middle of the frames. A fixed 12 s came after the ~9 s replay had ended.
+    head: list[str] = []
+    while not (head and head[-1].startswith("detector:")):
+        head.append(proc.stderr.readline())
+        assert head[-1], "".join(head)  # it ended before loading the detector
+    restartable_pg.restart_later(4.0, after_s=1.0).join()  # down for 4 s
     code, err = finish(proc)
+    err = "".join(head) + err
     assert code == 0, err[-2000:]
     assert "Traceback" not in err
     assert counts(db) == clean

@@ -15,7 +15,6 @@ from rich.table import Table
 from vigil.cli.app import app
 from vigil.cli.outputs import load_checked
 from vigil.errors import VigilError
-from vigil.pipeline.stages import build_stages, plan_jobs
 
 
 def summary_table(results) -> Table:
@@ -66,6 +65,10 @@ def replay(
     if hwaccel is not None and hwaccel not in ("auto", "cuda", "qsv", "vaapi", "none"):
         raise VigilError(f"--hwaccel {hwaccel!r}: use auto, cuda, qsv, vaapi or none")
     cfg = load_checked(config)  # outputs too: an unknown broker host is one line before any frame
+    # Here, not at the top: every `vigil` command imports this module, and the pipeline (scipy,
+    # the tracker, the counter) cost each one, `vigil counts` or a config error too, a second.
+    from vigil.pipeline.stages import build_stages, plan_jobs
+
     jobs = plan_jobs(cfg, videos or [], camera)
     if annotate is not None:
         try:

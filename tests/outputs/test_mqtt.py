@@ -270,3 +270,65 @@ def test_availability_is_per_process(tmp_path, mosquitto):  # noqa: F811
     # the last process stops: everything offline
     assert shown(bridge="offline", cam1="offline", cam2="offline")
     sub.close()
+
+
+def test_a_dead_process_s_cameras_go_offline(tmp_path, mosquitto, monkeypatch):  # noqa: F811
+    """A (watches cam2 and cam3) dies without a goodbye while B (watches cam1) and a replay R
+    (cam3) run: A's last will and B put the bridge right, and a few beats later A's silent claim
+    has cam2 set offline; cam3, which R still claims, and B's cam1 stay online."""
+    import vigil.outputs.mqtt as mqtt_mod
+    from tests.outputs.sitekit import CAMERAS
+
+    monkeypatch.setattr(mqtt_mod, "BEAT_S", 0.25)  # dead after 3 beats: 0.75 s
+    cfg = load(tmp_path, [mqtt_output(mosquitto.port)], cameras=CAMERAS + "  - id: cam3\n    source: {source}\n")
+    store = stored(tmp_path, EVENTS)
+    sub = Subscriber(mosquitto.port)
+    topic = {c: f"vigil/test/{c}/availability" for c in ("cam1", "cam2", "cam3")}
+    topic["bridge"] = "vigil/test/availability"
+
+    def watcher(held):
+        return Delivery(cfg, store.engine, cameras=held, availability=lambda: {c: True for c in held},
+                        poll=0.05).start()
+
+    def shown(**want):
+        return wait_for(lambda: all(sub.last(topic[k]) == v.encode() for k, v in want.items()), 10)
+
+    a, b = watcher(["cam2", "cam3"]), watcher(["cam1"])
+    r = Delivery(cfg, store.engine, cameras=["cam3"], poll=0.05).start()
+    try:
+        assert shown(bridge="online", cam1="online", cam2="online", cam3="online")
+        dead = a.workers[0]
+        claim = f"vigil/test/processes/{dead.sink.process}"
+        assert wait_for(lambda: json.loads(sub.last(claim) or b"{}").get("cameras") == ["cam2", "cam3"])
+        # A is killed: its threads stop where they are, its socket closes without DISCONNECT
+        dead.sink.close = lambda: None
+        dead.stop.set()
+        dead.join(5)
+        dead.sink._stop.set()
+        dead.sink.client.loop_stop()
+        dead.sink.client.socket().close()
+        before = len(sub.messages)
+        assert shown(cam2="offline")
+        assert sub.last(claim) == b""  # buried once, by B or R
+        assert shown(bridge="online", cam1="online", cam3="online")
+        went = [(t, p) for t, p, _ in sub.messages[before:] if t in (topic["cam1"], topic["cam3"])]
+        assert (topic["cam3"], b"offline") not in went and (topic["cam1"], b"offline") not in went
+        time.sleep(0.8)  # the live ones keep their claims: nothing more goes offline
+        assert shown(bridge="online", cam1="online", cam2="offline", cam3="online")
+        # a peer wrongly took R for dead: R hears its claim cleared, claims and shows cam3 again
+        replay = f"vigil/test/processes/{r.workers[0].sink.process}"
+        before = len(sub.messages)
+        sub.client.publish(topic["cam3"], "offline", qos=1, retain=True)
+        sub.client.publish(replay, b"", qos=1, retain=True)
+
+        def after_clear():
+            since = [(t, p) for t, p, _ in sub.messages[before:] if t in (replay, topic["cam3"])]
+            return since[since.index((replay, b"")):] if (replay, b"") in since else []
+        assert wait_for(lambda: {(topic["cam3"], b"online")} <= set(after_clear())
+                        and any(t == replay and p for t, p in after_clear()))
+    finally:
+        r.close()
+        b.close()
+    assert shown(bridge="offline", cam1="offline", cam3="offline")
+    assert not [t for t, p, _ in sub.messages if t.startswith("vigil/test/processes/") and sub.last(t)]  # all cleared
+    sub.close()

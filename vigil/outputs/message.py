@@ -49,6 +49,15 @@ class Topics:
         """The bridge (this process): 'online', or 'offline' via the broker's last will."""
         return f"{self.base}/availability"
 
+    @property
+    def claims(self) -> str:
+        """Every process's claim (a subscription filter)."""
+        return f"{self.base}/processes/+"
+
+    def claim(self, process: str) -> str:
+        """A process's retained claim on the cameras it speaks for, renewed every beat."""
+        return f"{self.base}/processes/{level(process)}"
+
     def camera_availability(self, camera: str) -> str:
         return f"{self.base}/{level(camera)}/availability"
 

@@ -10,6 +10,13 @@ the availability topics: the bridge set 'offline' by a peer that stopped (or by 
 while this one runs, or a camera this one watches set to the wrong state by its old owner after a
 lease hand-over, is put right at the next tick.
 
+A process that dies while a peer runs sends no goodbye for its cameras, and its last will can only
+be the bridge's (one will per connection). So each process keeps a retained claim on
+`<prefix>/<site>/processes/<id>` (the cameras it speaks for), renewed every beat; its peers note
+when they last heard each claim (their own clock: hosts' clocks may differ), and a claim silent
+for DEAD_BEATS beats is a dead process's: they set its cameras that no live claim covers
+'offline' and clear the claim.
+
 paho's network thread connects and reconnects on its own (backoff up to retry.maximum); while
 it is away, deliver() reports the failure and the outbox keeps the events. After every
 (re)connect the retained states and discovery configs are published again, so a broker that
@@ -22,7 +29,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import paho.mqtt.client as mqtt
 import sqlalchemy as sa
@@ -38,6 +45,8 @@ from vigil.outputs.message import Topics, body
 log = logging.getLogger("vigil.outputs")
 
 ACK_TIMEOUT_S = 10.0  # how long a batch waits for the broker's acknowledgements
+BEAT_S = 5.0  # a process renews its claim this often (its own thread: a delivery backoff does not stop it)
+DEAD_BEATS = 3  # a claim not heard for this many beats belongs to a dead process
 
 
 class MqttSink:
@@ -66,13 +75,22 @@ class MqttSink:
         self._shown: dict[str, bool] = {}
         self._speaks_for: set[str] = set()  # cameras whose availability this process published
         self._bridge_down = False  # a peer (or its last will) said the bridge is offline
+        # peer process -> (the cameras of its claim, when this process last heard it, monotonic)
+        self._claims: dict[str, tuple[frozenset[str], float]] = {}
+        self._claimed: list[str] | None = None  # our claim as published; None: to publish
+        self._reclaim = False  # a peer took us for dead and cleared our claim: claim and show again
         self._lock = threading.Lock()
+        self._claim_lock = threading.Lock()
         self._up = threading.Event()  # first connection made
-        self.client = self._client(base_dir)
+        self._stop = threading.Event()
+        cid = client_id(cfg, self.site)
+        self.process = cid.rsplit("-", 1)[1]
+        self.client = self._client(cid, base_dir)
+        self._beats = threading.Thread(target=self._beat, name=f"vigil-mqtt-beat-{cfg.name}", daemon=True)
 
-    def _client(self, base_dir) -> mqtt.Client:
+    def _client(self, cid: str, base_dir) -> mqtt.Client:
         cfg = self.cfg
-        c = mqtt.Client(CallbackAPIVersion.VERSION2, clean_session=True, client_id=client_id(cfg, self.site))
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, clean_session=True, client_id=cid)
         if cfg.username is not None:
             c.username_pw_set(cfg.username, cfg.password.get_secret_value() if cfg.password else None)
         if cfg.tls is not None:
@@ -98,9 +116,10 @@ class MqttSink:
             self.last_error = error
             return
         with self._lock:
-            self._shown, self._bridge_down = {}, False  # the retained values come again with the subscription
+            # the retained values come again with the subscription
+            self._shown, self._bridge_down, self._claims = {}, False, {}
         # clean session: subscribe on every connect; the broker sends the retained values first
-        client.subscribe([(self.topics.availability, 1)]
+        client.subscribe([(self.topics.availability, 1), (self.topics.claims, 1)]
                          + ([(t, 1) for t in self._camera_of] if self.watches else []))
         with self._lock:
             self.connected, self._fresh = True, True
@@ -123,6 +142,19 @@ class MqttSink:
                 self._bridge_down = not up
             elif (cam := self._camera_of.get(msg.topic)) is not None:
                 self._shown[cam] = up
+            elif msg.topic.startswith(self._claim_prefix):
+                peer = msg.topic[len(self._claim_prefix):]
+                cams = claim_cameras(msg.payload)
+                if peer == self.process:
+                    self._reclaim = self._reclaim or (cams is None and not self._stop.is_set())
+                elif cams is None:  # cleared: a clean close, or buried by a peer
+                    self._claims.pop(peer, None)
+                else:
+                    self._claims[peer] = (cams, time.monotonic())
+
+    @property
+    def _claim_prefix(self) -> str:
+        return self.topics.claims[:-1]  # without the '+'
 
     # -- the output's delivery thread ----------------------------------------------------------
     def start(self) -> None:
@@ -136,9 +168,10 @@ class MqttSink:
                         extra={"event": "output_error", "output": self.name})
             self.client.connect_async(self.cfg.host, self.cfg.port, self.cfg.keepalive)
         self.client.loop_start()
+        self._beats.start()
         self._up.wait(3.0)  # a broker that is up is usually there by now; one that is not waits in the outbox
 
-    def _publish_all(self, messages: list[tuple[str, str | bytes, int, bool]]) -> int:
+    def _publish_all(self, messages: Sequence[tuple[str, str | bytes, int, bool]]) -> int:
         """Publish in order and wait for the acknowledgements; how many from the front made it."""
         infos = []
         for topic, payload, qos, retain in messages:
@@ -171,6 +204,14 @@ class MqttSink:
         with self._lock:
             fresh, self._fresh = self._fresh, False
             bridge_down, self._bridge_down = self._bridge_down, False
+            reclaim, self._reclaim = self._reclaim, False
+        if reclaim:  # a peer set our cameras offline before it cleared our claim: show them again
+            held = self.held()
+            with self._lock:
+                for c in held:
+                    self._shown.pop(c, None)
+        if fresh or reclaim:
+            self._claimed = None
         if fresh or bridge_down:
             msgs: list[tuple[str, str | bytes, int, bool]] = [(self.topics.availability, "online", 1, True)]
             if fresh and self.cfg.discovery.enabled:
@@ -189,6 +230,8 @@ class MqttSink:
         """Each camera this process delivers as it sees it; one it no longer delivers offline (its
         new owner, if any, puts it right)."""
         held = set(self.held())
+        if self._claimed != sorted(held):  # before the cameras: a peer burying a dead one sees it first
+            self._claim(sorted(held))
         avail = self.availability()
         want = {c: bool(avail.get(c, False)) for c in held}
         want.update({c: False for c in self._speaks_for - held})
@@ -206,6 +249,45 @@ class MqttSink:
             for c in failed:  # again next tick
                 self._shown.pop(c, None)
         self._speaks_for = held | set(failed)
+
+    # -- claims: this process's thread of beats --------------------------------------------------
+    def _claim(self, cameras: list[str] | None = None) -> None:
+        """Publish our claim on these cameras, or renew the one published (retained, not waited
+        for: the next beat says it again). `beat` is the sender's clock, for people: peers judge
+        by when they hear it."""
+        with self._claim_lock:  # the beats and the delivery thread: the newest claim last
+            cameras = self._claimed if cameras is None else cameras
+            if cameras is None:
+                return
+            payload = json.dumps({"cameras": cameras, "beat": round(time.time(), 1)})
+            info = self.client.publish(self.topics.claim(self.process), payload, qos=1, retain=True)
+            self._claimed = cameras if info.rc == mqtt.MQTT_ERR_SUCCESS else None
+
+    def _beat(self) -> None:
+        while not self._stop.wait(BEAT_S):  # read each time: tests shorten it
+            if self.connected:
+                self._claim()
+                self._bury()
+
+    def _bury(self) -> None:
+        """Claims not heard for DEAD_BEATS beats: their cameras that no live claim (ours included)
+        covers 'offline', then the claim cleared, so it is done once (a peer doing the same at
+        once only repeats it). A process taken for dead wrongly hears its claim cleared and
+        claims and shows its cameras again."""
+        now = time.monotonic()
+        with self._lock:
+            dead = {p: cams for p, (cams, heard) in self._claims.items() if now - heard > DEAD_BEATS * BEAT_S}
+            for p in dead:
+                del self._claims[p]
+            live = set(self._claimed or ()).union(*(cams for cams, _ in self._claims.values()))
+        for p, cams in dead.items():
+            orphans = sorted(c for c in cams - live if c in self._ours)
+            log.warning("output %s: process %s stopped renewing its claim on %s; %s offline", self.name, p,
+                        ", ".join(sorted(cams)) or "no camera", ", ".join(orphans) or "nothing to set",
+                        extra={"event": "output_peer_dead", "output": self.name})
+            for c in orphans:
+                self.client.publish(self.topics.camera_availability(c), "offline", qos=1, retain=True)
+            self.client.publish(self.topics.claim(p), b"", qos=1, retain=True)
 
     def publish_states(self, cameras: list[str]) -> None:
         """Retained counts and occupancy of these cameras, read from the database."""
@@ -237,15 +319,28 @@ class MqttSink:
     def close(self) -> None:
         """This process's cameras and the bridge 'offline' (a clean stop sends no last will), then
         disconnect. Peers still running put the bridge and their own cameras back at their next tick."""
+        self._stop.set()
+        if self._beats.is_alive():
+            self._beats.join(timeout=5)
         deadline = time.monotonic() + 2.0  # a reconnect under way: let it finish to say goodbye
         while not self.connected and self._up.is_set() and time.monotonic() < deadline:
             time.sleep(0.05)
         if self.connected:
             mine = sorted(self._speaks_for | set(self.held()))
             msgs = [(self.topics.camera_availability(c), "offline", 1, True) for c in mine]
-            self._publish_all([*msgs, (self.topics.availability, "offline", 1, True)])
+            self._publish_all([*msgs, (self.topics.claim(self.process), b"", 1, True),
+                               (self.topics.availability, "offline", 1, True)])
         self.client.disconnect()
         self.client.loop_stop()
+
+
+def claim_cameras(payload: bytes) -> frozenset[str] | None:
+    """The cameras of a claim; None for a cleared (empty) or unreadable one."""
+    try:
+        cams = json.loads(payload)["cameras"] if payload else None
+    except (ValueError, TypeError, KeyError):
+        return None
+    return frozenset(c for c in cams if isinstance(c, str)) if isinstance(cams, list) else None
 
 
 def client_id(cfg: MqttOutput, site: str) -> str:

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from vigil.cli.app import app, bench_app, eval_app
+from vigil.config.fusion import FUSION_METHODS
 from vigil.errors import VigilError
 
 _FORMATS = ("table", "json")
@@ -50,7 +51,7 @@ def fuse_cmd(
     visible: Optional[Path] = typer.Argument(None, help="visible image (BGR/colour or gray)"),
     thermal: Optional[Path] = typer.Argument(None, help="thermal image, registered to the visible one (same size)"),
     method: str = typer.Option("default", "--method", "-m",
-                               help="fusion method: default, average, laplacian, gff, gffs, msd, hmsd, hybrid_msd"),
+                               help=f"fusion method: {', '.join(FUSION_METHODS)}"),
     output: Optional[Path] = typer.Option(None, "-o", "--output",
                                           help="fused image to write (default: VISIBLE_fused.png beside you)"),
     pairs: Optional[Path] = typer.Option(None, "--pairs",

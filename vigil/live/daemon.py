@@ -31,7 +31,7 @@ from vigil.errors import VigilError
 from vigil.fusion.compose import probes_text
 from vigil.live.health import ProcessingStats, StatusFileWriter, camera_health, utc_now_iso
 from vigil.pipeline.camera import CameraPipeline
-from vigil.pipeline.round import AnalysisRound
+from vigil.pipeline.round import AnalysisRound, log_due
 from vigil.sources.factory import Feed
 from vigil.timing import StageClock
 from vigil.types import Detections, Frame
@@ -62,7 +62,7 @@ class LiveCamera:
     # The newest analysed frame, its detections and its tracks, one tuple so a reader (the web
     # view) never pairs one frame with another's boxes. Arrays: JPEG encoding happens only when asked.
     latest: tuple[Frame, Detections | None, Detections | None] | None = None
-    failure: str | None = None  # why this camera stopped for good (its frames could not be composed)
+    failure: str | None = None  # why this camera stopped for good (a Vigil error from its frames)
 
     @property
     def camera_id(self) -> str:
@@ -110,7 +110,7 @@ class LiveDaemon:
         self.stop_wait = 15.0
         self.writer: EventWriter | None = None  # opened by start()
         self._releasing: list[threading.Thread] = []  # marking handed-over (or failed) cameras' runs
-        self.failures: dict[str, str] = {}  # camera -> why it stopped for good (its frames could not be composed)
+        self.failures: dict[str, str] = {}  # camera -> why it stopped for good (its frames, or its recording)
         self.outputs: Callable[[], dict] | None = None  # the outputs' delivery snapshot, for the status file
         self.status = StatusFileWriter(status_path, self.snapshot, status_interval) if status_path else None
 
@@ -283,7 +283,7 @@ class LiveDaemon:
         lease: handed to another worker it would fail there the same way."""
         cam.proc.errors += 1
         if not isinstance(exc, VigilError):
-            if cam.proc.errors <= 3 or cam.proc.errors % 100 == 0:  # a fault on every frame: not every traceback
+            if log_due(cam.proc.errors):
                 log.exception("%s: could not compose its frame (%d so far)", cam.camera_id, cam.proc.errors,
                               extra={"camera": cam.camera_id, "event": "pipeline_error"})
             return

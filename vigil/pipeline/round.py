@@ -24,6 +24,12 @@ from vigil.types import CountEvent, Detections, Frame
 log = logging.getLogger("vigil.pipeline")
 
 
+def log_due(n: int) -> bool:
+    """Whether the n-th fault in a row of one camera gets its traceback logged: the first 3 and
+    every 100th after (a fault on every frame must not log every frame)."""
+    return n <= 3 or n % 100 == 0
+
+
 @dataclass
 class CameraResult:
     pipeline: CameraPipeline
@@ -44,7 +50,7 @@ class AnalysisRound:
         self.clock = clock or NullClock()
         self.rounds = 0
         self.frames = 0
-        self._faults: dict[str, int] = {}  # camera -> frames failed so far (logged: the first 3, every 100th)
+        self._faults: dict[str, int] = {}  # camera -> frames failed so far (see log_due)
 
     def __call__(self, batch: list[tuple[CameraPipeline, Frame]]) -> list[CameraResult]:
         if not batch:
@@ -107,7 +113,7 @@ class AnalysisRound:
             res.error, res.fault = f"{type(exc).__name__}: {exc}", exc
             cid = res.pipeline.camera.id
             n = self._faults[cid] = self._faults.get(cid, 0) + 1
-            if not isinstance(exc, VigilError) and (n <= 3 or n % 100 == 0):
+            if not isinstance(exc, VigilError) and log_due(n):
                 log.exception("%s: pipeline error on frame %d (%d so far)", cid, res.frame.index, n,
                               extra={"camera": cid, "event": "pipeline_error"})
             return failed

@@ -14,6 +14,8 @@ from vigil.store.schema import LEVELS, aggregates, events, pruned_counts, runs, 
 from vigil.store.timebuckets import sql_int
 
 MINUTE_US = 60_000_000
+# Runs begin_run can replace (the same file replayed again): those with a content hash.
+REPLAYS = sa.and_(runs.c.content_hash.is_not(None), runs.c.content_hash != "")
 
 
 def _insert_for(conn: sa.Connection):
@@ -78,8 +80,7 @@ def record_pruned(conn: sa.Connection, gone: list[tuple[int, int, int]], doomed:
     if not gone:
         return
     replays = set(conn.execute(sa.select(runs.c.id).where(
-        runs.c.id.in_(sorted({r for r, _, _ in gone})), runs.c.content_hash.is_not(None),
-        runs.c.content_hash != "")).scalars())
+        runs.c.id.in_(sorted({r for r, _, _ in gone})), REPLAYS)).scalars())
     per_run: dict[int, Counter] = {}
     for run_id, sid, t_us in gone:
         if run_id in replays:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from vigil.config.retention import RetentionConfig
-from vigil.store.aggregates import record_pruned
+from vigil.store.aggregates import REPLAYS, record_pruned
 from vigil.store.schema import LEVELS, aggregates, events, pruned_counts, runs, snapshots
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ class Retention:
         cols = list(table.primary_key.columns)
         key = cols[0] if len(cols) == 1 else sa.tuple_(*cols)
         pick = sa.select(*cols).where(table.c[column] < cutoff).order_by(table.c[column]).limit(self.cfg.batch)
-        replays = sa.select(runs.c.id).where(runs.c.content_hash.is_not(None), runs.c.content_hash != "")
+        replays = sa.select(runs.c.id).where(REPLAYS)
         if table is events:  # read before the transaction: on SQLite its first statement must write
             with self.engine.connect() as conn:
                 any_replay = conn.execute(replays.limit(1)).first() is not None
